@@ -1,0 +1,128 @@
+//! One error type for the whole core. The `code` is stable: the UI branches on it, the CLI maps
+//! it to exit codes. The `message` is for people; `server_message` keeps the service's own words.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The caller gave something malformed (bad option, unknown service, empty user...).
+    InvalidInput,
+    /// No account (or flow) by that name.
+    NotFound,
+    /// An account with the same name or (service, endpoint, user) exists.
+    AlreadyExists,
+    /// There is no usable session and none can be obtained without a person.
+    NeedsLogin,
+    /// The service said the user name or password is wrong (or the account is locked).
+    CredentialsRejected,
+    /// A captcha or a second-factor code was wrong or expired.
+    ChallengeFailed,
+    /// The server could not be reached, timed out or dropped the connection.
+    Network,
+    /// The server answered, but with an error status or something we do not understand.
+    ServerError,
+    /// The service does not offer this operation (e.g. logout on ShopXO).
+    Unsupported,
+    /// The secret store (keyring or encrypted file) cannot be used right now.
+    SecretStore,
+    /// The metadata database failed.
+    Storage,
+    /// A login flow was cancelled or superseded.
+    Cancelled,
+    /// A bug: something that should not happen.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Exit codes of the CLI contract (DESIGN.md): 2 usage, 3 needs login, 4 credentials
+    /// rejected, 5 network or server error, 6 challenge failed.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorCode::InvalidInput | ErrorCode::NotFound | ErrorCode::AlreadyExists => 2,
+            ErrorCode::NeedsLogin | ErrorCode::Cancelled => 3,
+            ErrorCode::CredentialsRejected => 4,
+            ErrorCode::Network | ErrorCode::ServerError => 5,
+            ErrorCode::ChallengeFailed => 6,
+            ErrorCode::Unsupported => 2,
+            ErrorCode::SecretStore | ErrorCode::Storage | ErrorCode::Internal => 1,
+        }
+    }
+
+    /// Whether retrying later may help (keep-alive backs off on these instead of giving up).
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorCode::Network | ErrorCode::ServerError | ErrorCode::SecretStore)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, Serialize)]
+#[error("{message}")]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The server's own text, verbatim (e.g. "帐号或密码错误"), when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_message: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error { code, message: message.into(), server_message: None }
+    }
+    pub fn with_server_message(mut self, text: impl Into<String>) -> Self {
+        let text = text.into();
+        if !text.is_empty() {
+            self.server_message = Some(text);
+        }
+        self
+    }
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidInput, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn needs_login(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NeedsLogin, message)
+    }
+    pub fn credentials_rejected(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::CredentialsRejected, message)
+    }
+    pub fn challenge_failed(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ChallengeFailed, message)
+    }
+    pub fn network(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Network, message)
+    }
+    pub fn server(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ServerError, message)
+    }
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unsupported, message)
+    }
+    pub fn secret_store(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::SecretStore, message)
+    }
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Storage, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    /// One line for a terminal: the message, then the server's words if they add anything.
+    pub fn display_line(&self) -> String {
+        match &self.server_message {
+            Some(s) if !self.message.contains(s.as_str()) => format!("{} (server said: {s})", self.message),
+            _ => self.message.clone(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::storage(format!("database error: {e}"))
+    }
+}

@@ -1,0 +1,13 @@
+//! lanyard-core: the domain of Lanyard, with no GUI and no terminal.
+//!
+//! Both the desktop app and the `lanyard` CLI are thin clients of [`Manager`].
+
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod secret;
+pub mod services;
+
+pub use error::{Error, ErrorCode, Result};
+pub use model::{Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State};
+pub use secret::SecretString;

@@ -1,0 +1,251 @@
+//! The domain: services and their specs, accounts, sessions and states.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+
+/// The five protocols Lanyard speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceId {
+    Steedos,
+    Sscms,
+    Coolkit,
+    Siyuan,
+    Shopxo,
+}
+
+impl ServiceId {
+    pub const ALL: [ServiceId; 5] =
+        [ServiceId::Steedos, ServiceId::Sscms, ServiceId::Coolkit, ServiceId::Siyuan, ServiceId::Shopxo];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceId::Steedos => "steedos",
+            ServiceId::Sscms => "sscms",
+            ServiceId::Coolkit => "coolkit",
+            ServiceId::Siyuan => "siyuan",
+            ServiceId::Shopxo => "shopxo",
+        }
+    }
+}
+
+impl fmt::Display for ServiceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServiceId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ServiceId::ALL.into_iter().find(|id| id.as_str() == s).ok_or_else(|| {
+            Error::invalid_input(format!(
+                "unknown service '{s}'; expected one of: steedos, sscms, coolkit, siyuan, shopxo"
+            ))
+        })
+    }
+}
+
+/// What kind of value an option takes; the UI builds its form controls from this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "choices", rename_all = "snake_case")]
+pub enum OptionKind {
+    Text,
+    Url,
+    Secret,
+    Choice(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OptionSpec {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    pub kind: OptionKind,
+    pub required: bool,
+    pub default: Option<&'static str>,
+    /// Secret options go to the secret store, never to the metadata database.
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Capabilities {
+    /// The service can renew a session without the password (CoolKit rt, SiYuan getCloudUser...).
+    pub refresh: bool,
+    /// The service can tell whether a token is still good.
+    pub validate: bool,
+    /// The service has a server-side logout.
+    pub logout: bool,
+    /// Login may ask for an image captcha.
+    pub captcha: bool,
+    /// Login may ask for a second-factor code (TOTP, SMS, email).
+    pub second_factor: bool,
+    /// Login can be done with a code instead of a password.
+    pub code_login: bool,
+    /// Sessions carry an expiry.
+    pub expires: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSpec {
+    pub id: ServiceId,
+    pub display_name: &'static str,
+    pub description: &'static str,
+    /// What `user` means for this service, e.g. "Email, mobile or user name".
+    pub user_label: &'static str,
+    /// `None` means the endpoint is required (self-hosted services).
+    pub default_endpoint: Option<&'static str>,
+    pub endpoint_help: &'static str,
+    pub options: &'static [OptionSpec],
+    pub capabilities: Capabilities,
+    /// How the token is handed to the service, for the help texts.
+    pub token_form: &'static str,
+}
+
+impl ServiceSpec {
+    pub fn option(&self, key: &str) -> Option<&OptionSpec> {
+        self.options.iter().find(|o| o.key == key)
+    }
+}
+
+/// A user's login at one endpoint of one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Stable internal id (a UUID); secret-store keys are derived from it.
+    pub id: String,
+    /// Unique, human-chosen; defaults to `<service>/<user>`.
+    pub name: String,
+    pub service: ServiceId,
+    pub user: String,
+    /// Base URL (CoolKit: a template containing `{region}`).
+    pub endpoint: String,
+    /// Non-secret options only; secret ones live in the secret store.
+    pub options: BTreeMap<String, String>,
+    pub remember_password: bool,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Account {
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+}
+
+/// The secret half of a session: stored only in the secret store.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct SessionTokens {
+    /// The credential later calls carry (Steedos session token, SSCMS JWT, CoolKit at...).
+    pub access: SecretString,
+    /// CoolKit rt, Steedos refresh JWT...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<SecretString>,
+    /// Anything else secret a service needs to keep (e.g. Steedos access JWT).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, SecretString>,
+}
+
+impl fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionTokens(<redacted>)")
+    }
+}
+
+/// The non-secret half of a session: stored in the metadata database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub obtained_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub user_id: Option<String>,
+    pub display_name: Option<String>,
+    /// Non-secret facts a service needs later (SSCMS api version, Steedos space id...).
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub tokens: SessionTokens,
+    pub info: SessionInfo,
+}
+
+/// Why an account needs a person to log in again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeedsLoginReason {
+    /// The session expired and the service has no unattended way to renew it.
+    Expired,
+    /// The server no longer accepts the token (logged out, revoked, cache cleared).
+    Revoked,
+    RefreshTokenExpired,
+    /// Silent re-login failed: the remembered password was rejected.
+    PasswordChanged,
+    /// The service allows one session and another client took it.
+    LoggedInElsewhere,
+    /// Silent re-login would need a captcha or a code.
+    ChallengeRequired,
+    /// No password is remembered, so re-login needs a person.
+    NoRememberedPassword,
+}
+
+impl NeedsLoginReason {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            NeedsLoginReason::Expired => "the session expired",
+            NeedsLoginReason::Revoked => "the server no longer accepts the token",
+            NeedsLoginReason::RefreshTokenExpired => "the refresh token expired",
+            NeedsLoginReason::PasswordChanged => "the remembered password was rejected",
+            NeedsLoginReason::LoggedInElsewhere => "the account was logged in elsewhere",
+            NeedsLoginReason::ChallengeRequired => "the service asks for a captcha or a code",
+            NeedsLoginReason::NoRememberedPassword => "no password is remembered for a silent re-login",
+        }
+    }
+}
+
+/// The state of an account, shown everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    SignedOut,
+    AwaitingChallenge,
+    Valid,
+    /// Inside the warning window before expiry.
+    Expiring,
+    Refreshing,
+    NeedsLogin { reason: NeedsLoginReason },
+    /// A transient failure; the next attempt is scheduled.
+    Retrying { next_attempt: DateTime<Utc>, attempts: u32, last_error: String },
+}
+
+impl State {
+    /// The short machine name (`valid`, `needs_login`...), as in `list --json`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::SignedOut => "signed_out",
+            State::AwaitingChallenge => "awaiting_challenge",
+            State::Valid => "valid",
+            State::Expiring => "expiring",
+            State::Refreshing => "refreshing",
+            State::NeedsLogin { .. } => "needs_login",
+            State::Retrying { .. } => "retrying",
+        }
+    }
+}
+
+/// An account as lists show it: the account, its session facts and its state.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    #[serde(flatten)]
+    pub account: Account,
+    pub state: State,
+    pub session: Option<SessionInfo>,
+    pub last_refresh_at: Option<DateTime<Utc>>,
+}
