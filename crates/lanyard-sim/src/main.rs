@@ -1,1 +1,85 @@
-fn main() {}
+//! `lanyard-sim [--port-base N]`: runs every simulator, prints the endpoint map as one JSON
+//! line on stdout and the demo users on stderr, and exits cleanly on SIGINT/SIGTERM.
+
+use std::io::Write;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lanyard-sim",
+    version,
+    about = "Simulators of the services Lanyard logs in to"
+)]
+struct Args {
+    /// Listen on N (steedos), N+1 (sscms), N+2 (coolkit), N+3 (siyuan), N+4 (shopxo) instead
+    /// of ephemeral ports.
+    #[arg(long, value_name = "N")]
+    port_base: Option<u16>,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let running = match lanyard_sim::start(lanyard_sim::SimConfig {
+        port_base: args.port_base,
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lanyard-sim: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    {
+        let line = serde_json::to_string(running.endpoints()).expect("endpoints serialize");
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    {
+        // Demo credentials are the point of the banner; they are fixed, public demo data.
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "lanyard-sim demo users:");
+        for u in lanyard_sim::demo_users() {
+            let note = if u.note.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", u.note)
+            };
+            let _ = writeln!(
+                err,
+                "  {:<8} {:<34} {}{}",
+                u.service, u.user, u.password, note
+            );
+        }
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
