@@ -1,10 +1,39 @@
 //! The one HTTP layer every service uses: rustls, timeouts, bounded bodies, no credential
 //! forwarding across origins, proxies from the environment or per account.
-//! (Being completed with the service clients; see issue 5.)
+//!
+//! Services build a request with [`Http::client`] (or [`Http::get`] / [`Http::post`]) and hand it
+//! to [`Http::execute`], which
+//! - follows redirects **by hand** (at most [`MAX_REDIRECTS`] hops): a same-origin hop keeps
+//!   every header; a cross-origin hop drops `Authorization`, `Cookie` and every credential-like
+//!   header (see [`is_credential_header`]), so a token never reaches another host;
+//! - enforces one deadline for the whole exchange (redirects and body included) and a bound on
+//!   the body size (read chunk by chunk, stopped as soon as it is exceeded);
+//! - maps failures to errors a person can act on, naming the host and never the URL's query
+//!   (ShopXO carries its token there) nor any body or credential header:
+//!   connect refused / DNS / timeouts / resets / truncated answers → [`crate::ErrorCode::Network`],
+//!   HTTP 5xx → [`crate::ErrorCode::ServerError`]. 4xx answers are returned: services interpret them.
+//!
+//! Logging: one `debug` line per exchange with method, host, path and status. Never the query,
+//! headers or bodies.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{self, HeaderMap, HeaderName};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+
 use crate::error::{Error, Result};
+use crate::model::Account;
+
+/// Redirect hops followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The account option holding a per-account proxy URL (see `services::COMMON_OPTIONS`).
+pub const PROXY_OPTION: &str = "proxy";
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -30,29 +59,56 @@ impl Default for HttpConfig {
     }
 }
 
+/// A shared HTTP client. Cheap to clone; clones share the per-proxy client cache.
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
     config: HttpConfig,
+    /// Clients built for per-account proxies, keyed by proxy URL.
+    proxied: Arc<Mutex<HashMap<String, reqwest::Client>>>,
+}
+
+fn build_client(config: &HttpConfig, proxy: Option<&str>) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.timeout)
+        .user_agent(config.user_agent.clone())
+        // Redirects are followed by hand so credentials never cross origins.
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(proxy) = proxy {
+        let shown = redact_url(proxy);
+        let parsed =
+            Url::parse(proxy).map_err(|e| Error::invalid_input(format!("invalid proxy URL '{shown}': {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https" | "socks5" | "socks5h") {
+            return Err(Error::invalid_input(format!("invalid proxy URL '{shown}': the scheme must be http or https")));
+        }
+        let proxy =
+            reqwest::Proxy::all(proxy).map_err(|_| Error::invalid_input(format!("invalid proxy URL '{shown}'")))?;
+        builder = builder.proxy(proxy);
+    }
+    // Without an explicit proxy, reqwest reads HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY.
+    builder.build().map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
+}
+
+/// A URL for messages: no user info (proxy passwords), no query, no fragment.
+fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => "<unparsable>".to_string(),
+    }
 }
 
 impl Http {
     pub fn new(config: HttpConfig) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .user_agent(config.user_agent.clone())
-            // Redirects are followed by hand so credentials never cross origins.
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(proxy) = &config.proxy {
-            let proxy = reqwest::Proxy::all(proxy)
-                .map_err(|e| Error::invalid_input(format!("invalid proxy URL '{proxy}': {e}")))?;
-            builder = builder.proxy(proxy);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Http { client, config })
+        let client = build_client(&config, config.proxy.as_deref())?;
+        Ok(Http { client, config, proxied: Arc::default() })
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -61,5 +117,554 @@ impl Http {
 
     pub fn config(&self) -> &HttpConfig {
         &self.config
+    }
+
+    /// `GET url` on this client (send it with [`Http::execute`]).
+    pub fn get(&self, url: Url) -> reqwest::RequestBuilder {
+        self.client.get(url)
+    }
+
+    /// `POST url` on this client (send it with [`Http::execute`]).
+    pub fn post(&self, url: Url) -> reqwest::RequestBuilder {
+        self.client.post(url)
+    }
+
+    /// The client to use for one account: the same one, unless the account has a `proxy`
+    /// option, in which case a client going through that proxy (built once per proxy URL and
+    /// cached).
+    pub fn for_account(&self, account: &Account) -> Result<Http> {
+        let proxy = match account.option(PROXY_OPTION).map(str::trim) {
+            Some(p) if !p.is_empty() => p.to_string(),
+            _ => return Ok(self.clone()),
+        };
+        let mut cache = self.proxied.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let client = match cache.get(&proxy) {
+            Some(c) => c.clone(),
+            None => {
+                let c = build_client(&self.config, Some(&proxy))?;
+                cache.insert(proxy.clone(), c.clone());
+                c
+            }
+        };
+        let mut config = self.config.clone();
+        config.proxy = Some(proxy);
+        Ok(Http { client, config, proxied: self.proxied.clone() })
+    }
+
+    /// Send a request: redirects by hand, one deadline, bounded body, clear errors.
+    ///
+    /// Returns every answer below 500 (services interpret 4xx); 5xx is a
+    /// [`crate::ErrorCode::ServerError`] carrying the status (and the server's `message`/`msg` text
+    /// when the body has one).
+    pub async fn execute(&self, rb: reqwest::RequestBuilder) -> Result<Response> {
+        let request = rb.build().map_err(|e| {
+            Error::invalid_input(format!("cannot build the HTTP request: {}", describe_builder_error(&e)))
+        })?;
+        let host = host_of(request.url());
+        let deadline = request.timeout().copied().unwrap_or(self.config.timeout);
+        match tokio::time::timeout(deadline, self.execute_inner(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::network(format!("{host} did not answer within {}", secs(deadline)))),
+        }
+    }
+
+    async fn execute_inner(&self, mut request: reqwest::Request) -> Result<Response> {
+        let mut hops = 0usize;
+        loop {
+            let method = request.method().clone();
+            let url = request.url().clone();
+            let host = host_of(&url);
+            // Kept to re-send on a 307/308 (our bodies are in memory, so this always works).
+            let retry = request.try_clone();
+            let response = self.client.execute(request).await.map_err(|e| self.map_error(&e, &url))?;
+            let status = response.status();
+            tracing::debug!(method = %method, host = %host, path = url.path(), status = status.as_u16(), "http");
+
+            if status.is_redirection()
+                && let Some(location) = response.headers().get(header::LOCATION)
+            {
+                if hops >= MAX_REDIRECTS {
+                    return Err(Error::server(format!("{host} redirected more than {MAX_REDIRECTS} times")));
+                }
+                let next_url = location
+                    .to_str()
+                    .ok()
+                    .and_then(|l| url.join(l).ok())
+                    .ok_or_else(|| Error::server(format!("{host} answered a redirect with an invalid Location")))?;
+                if !matches!(next_url.scheme(), "http" | "https") {
+                    return Err(Error::server(format!("{host} redirected to an unsupported address")));
+                }
+                let Some(mut next) = retry else {
+                    return Err(Error::internal("cannot repeat a streamed request body for a redirect"));
+                };
+                redirect_request(&mut next, status, next_url);
+                request = next;
+                hops += 1;
+                continue;
+            }
+
+            let headers = response.headers().clone();
+            let body = self.read_body(response, &url).await?;
+            let resp = Response { status: status.as_u16(), headers, url, body };
+            if status.is_server_error() {
+                return Err(resp.status_error());
+            }
+            return Ok(resp);
+        }
+    }
+
+    async fn read_body(&self, mut response: reqwest::Response, url: &Url) -> Result<Bytes> {
+        let max = self.config.max_body_bytes;
+        let too_large = || Error::server(format!("{}: answer larger than {}", host_of(url), size_text(max)));
+        if let Some(len) = response.content_length()
+            && len > max as u64
+        {
+            return Err(too_large());
+        }
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.map_error(&e, url))? {
+            if buf.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// A transport error as one line naming the host. reqwest's own Display includes the full
+    /// URL (query tokens!), so only the causes below it are looked at.
+    fn map_error(&self, e: &reqwest::Error, url: &Url) -> Error {
+        let host = host_of(url);
+        let reason = transport_reason(e);
+        if e.is_timeout() || reason == Reason::TimedOut {
+            if e.is_connect() {
+                return Error::network(format!(
+                    "could not connect to {host}: no answer within {}",
+                    secs(self.config.connect_timeout)
+                ));
+            }
+            return Error::network(format!("{host} did not answer within {}", secs(self.config.timeout)));
+        }
+        if e.is_connect() {
+            let why = match reason {
+                Reason::Refused => "connection refused".to_string(),
+                Reason::Dns => "the host name could not be resolved".to_string(),
+                Reason::Reset => "connection reset".to_string(),
+                Reason::Tls(t) => format!("TLS handshake failed ({t})"),
+                Reason::Other(t) => t,
+                _ => "connection failed".to_string(),
+            };
+            return Error::network(format!("could not connect to {host}: {why}"));
+        }
+        if e.is_builder() {
+            return Error::invalid_input(format!("cannot send a request to {host}: {}", describe_builder_error(e)));
+        }
+        let why = match reason {
+            Reason::Reset => "the connection was reset".to_string(),
+            Reason::Incomplete => "the connection closed before the answer was complete".to_string(),
+            Reason::Refused => "connection refused".to_string(),
+            Reason::Dns => "the host name could not be resolved".to_string(),
+            Reason::Tls(t) => format!("TLS error ({t})"),
+            Reason::Other(t) => t,
+            Reason::TimedOut | Reason::Unknown => "the connection failed".to_string(),
+        };
+        Error::network(format!("{host}: {why}"))
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Reason {
+    Refused,
+    Dns,
+    Reset,
+    Incomplete,
+    TimedOut,
+    Tls(String),
+    Other(String),
+    Unknown,
+}
+
+fn transport_reason(e: &reqwest::Error) -> Reason {
+    use std::error::Error as _;
+    let mut texts = Vec::new();
+    let mut source = e.source();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Reason::Refused,
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    return Reason::Reset;
+                }
+                std::io::ErrorKind::TimedOut => return Reason::TimedOut,
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe => {
+                    return Reason::Incomplete;
+                }
+                _ => {}
+            }
+        }
+        texts.push(err.to_string().to_lowercase());
+        source = err.source();
+    }
+    let all = texts.join(" | ");
+    if all.contains("dns error") || all.contains("failed to lookup") || all.contains("name or service not known") {
+        Reason::Dns
+    } else if all.contains("connection refused") {
+        Reason::Refused
+    } else if all.contains("connection reset") {
+        Reason::Reset
+    } else if all.contains("incomplete")
+        || all.contains("connection closed before message completed")
+        || all.contains("unexpected eof")
+        || all.contains("end of file before message length reached")
+    {
+        Reason::Incomplete
+    } else if all.contains("timed out") {
+        Reason::TimedOut
+    } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+        // rustls messages name the problem (unknown issuer, expired...), never a credential.
+        Reason::Tls(texts.last().cloned().unwrap_or_default())
+    } else if let Some(last) = texts.last() {
+        // The innermost cause (an io error or hyper's kind), without reqwest's URL.
+        Reason::Other(last.clone())
+    } else {
+        Reason::Unknown
+    }
+}
+
+fn describe_builder_error(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(s) => s.to_string(),
+        None => "invalid request".to_string(),
+    }
+}
+
+/// Rewrite a request for the next hop of a redirect, browser-style:
+/// - 303 (and 301/302 for anything but GET/HEAD) become a GET without body;
+/// - 307/308 keep method and body;
+/// - a cross-origin hop drops every credential header.
+fn redirect_request(request: &mut reqwest::Request, status: StatusCode, next_url: Url) {
+    let to_get = match status {
+        StatusCode::SEE_OTHER => request.method() != Method::HEAD,
+        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => {
+            request.method() != Method::GET && request.method() != Method::HEAD
+        }
+        _ => false,
+    };
+    if to_get {
+        *request.method_mut() = Method::GET;
+        *request.body_mut() = None;
+        let headers = request.headers_mut();
+        headers.remove(header::CONTENT_TYPE);
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::CONTENT_ENCODING);
+    }
+    if !same_origin(request.url(), &next_url) {
+        strip_credential_headers(request.headers_mut());
+    }
+    *request.url_mut() = next_url;
+}
+
+/// Scheme, host and port all equal.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Whether a header may carry a credential and must not follow a cross-origin redirect:
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, and any `X-…` header naming a token, an
+/// auth value, a key, a secret, a signature, a session or a user id (`X-Auth-Token`,
+/// `X-SS-USER-TOKEN`, `X-CK-Appid`, `X-CK-Nonce`, `X-Space-Id`…).
+pub fn is_credential_header(name: &HeaderName) -> bool {
+    let n = name.as_str(); // header names are lowercase
+    if matches!(n, "authorization" | "proxy-authorization" | "cookie" | "cookie2") {
+        return true;
+    }
+    if let Some(rest) = n.strip_prefix("x-") {
+        return rest.starts_with("ck-")
+            || rest.starts_with("auth")
+            || rest.starts_with("space")
+            || rest.starts_with("user")
+            || ["token", "auth", "key", "secret", "sign", "session", "password", "nonce", "credential"]
+                .iter()
+                .any(|w| rest.contains(w));
+    }
+    false
+}
+
+/// Remove every credential header (see [`is_credential_header`]).
+pub fn strip_credential_headers(headers: &mut HeaderMap) {
+    let doomed: Vec<HeaderName> = headers.keys().filter(|k| is_credential_header(k)).cloned().collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+/// `host:port` for messages ("127.0.0.1:1234", "cms.example.com:443").
+pub fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 { format!("{} s", d.as_secs()) } else { format!("{s:.1} s") }
+}
+
+fn size_text(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB / 10 {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A complete answer: status, headers, final URL (after redirects) and the whole body.
+#[derive(Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub url: Url,
+    pub body: Bytes,
+}
+
+impl std::fmt::Debug for Response {
+    // Bodies and headers may hold tokens: show only their size.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("host", &host_of(&self.url))
+            .field("path", &self.url.path())
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// `host:port` of the final URL, for messages.
+    pub fn host(&self) -> String {
+        host_of(&self.url)
+    }
+
+    /// A header as text, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as text (lossy UTF-8, BOM removed).
+    pub fn text(&self) -> String {
+        let bytes = self.body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&self.body);
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    /// Parse the body as JSON, whatever the Content-Type says (PHP servers send `text/html`).
+    /// Anything else is a [`crate::ErrorCode::ServerError`] "unexpected answer from <host>: <reason>";
+    /// the reason never quotes the body (it may hold a token): an HTML page is named by its
+    /// `<title>`, other text by its media type and size, bad JSON by line and column.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        let bytes = self.body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&self.body);
+        serde_json::from_slice(bytes).map_err(|e| self.unexpected(&self.json_failure(bytes, &e)))
+    }
+
+    /// `ErrorCode::ServerError` "unexpected answer from <host>: <reason>".
+    pub fn unexpected(&self, reason: &str) -> Error {
+        Error::server(format!("unexpected answer from {}: {reason}", self.host()))
+    }
+
+    fn json_failure(&self, bytes: &[u8], e: &serde_json::Error) -> String {
+        let trimmed = bytes.trim_ascii_start();
+        let status = if self.is_success() { String::new() } else { format!(" (HTTP {})", self.status) };
+        if trimmed.is_empty() {
+            return format!("an empty body{status}");
+        }
+        if trimmed.first() == Some(&b'<') {
+            return match html_title(trimmed) {
+                Some(title) => format!("an HTML page \"{title}\" instead of JSON{status}"),
+                None => format!("an HTML page instead of JSON{status}"),
+            };
+        }
+        match e.classify() {
+            serde_json::error::Category::Data => {
+                format!("JSON of an unexpected shape at line {} column {}{status}", e.line(), e.column())
+            }
+            serde_json::error::Category::Eof => {
+                format!("truncated JSON ({} bytes){status}", bytes.len())
+            }
+            _ if !matches!(trimmed.first(), Some(b'{' | b'[' | b'"')) => {
+                let media = self.header("content-type").unwrap_or("no content type");
+                let media = media.split(';').next().unwrap_or(media).trim();
+                format!("not JSON ({media}, {} bytes){status}", bytes.len())
+            }
+            _ => format!("malformed JSON at line {} column {}{status}", e.line(), e.column()),
+        }
+    }
+
+    /// The error for an unwanted status: 5xx → ServerError "… answered HTTP 503 Service
+    /// Unavailable", keeping the server's `message`/`msg`/`error` text when the body is JSON.
+    pub fn status_error(&self) -> Error {
+        let reason = StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        let mut err =
+            Error::server(format!("{} answered HTTP {} {reason}", self.host(), self.status).trim_end().to_string());
+        if let Some(text) = self.server_text() {
+            err = err.with_server_message(text);
+        }
+        err
+    }
+
+    /// The server's own error text from a JSON body (`message`, `msg`, `Message`, `error`),
+    /// if short and textual.
+    pub fn server_text(&self) -> Option<String> {
+        let v: serde_json::Value = self.json().ok()?;
+        crate::services::server_message(&v)
+    }
+}
+
+fn html_title(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let lower = text.to_lowercase();
+    let start = lower.find("<title")?;
+    let open_end = start + lower[start..].find('>')? + 1;
+    let close = open_end + lower[open_end..].find("</title")?;
+    let title: String = text.get(open_end..close)?.split_whitespace().collect::<Vec<_>>().join(" ");
+    if title.is_empty() { None } else { Some(title.chars().take(80).collect()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn resp(status: u16, ct: &str, body: &'static [u8]) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+        Response {
+            status,
+            headers,
+            url: Url::parse("http://127.0.0.1:8080/api.php?s=x&token=sekrit").unwrap(),
+            body: Bytes::from_static(body),
+        }
+    }
+
+    #[test]
+    fn json_ignores_content_type_and_bom() {
+        let r = resp(200, "text/html; charset=UTF-8", b"\xEF\xBB\xBF{\"code\":-400,\"msg\":\"\\u767b\"}");
+        let v: serde_json::Value = r.json().unwrap();
+        assert_eq!(v["code"], -400);
+    }
+
+    #[test]
+    fn json_errors_name_the_host_not_the_body() {
+        let r = resp(200, "text/html", b"<html><head><title>502 Bad Gateway</title></head><body>tok_abc</body></html>");
+        let e = r.json::<serde_json::Value>().unwrap_err();
+        assert_eq!(e.code, ErrorCode::ServerError);
+        assert!(e.message.starts_with("unexpected answer from 127.0.0.1:8080: an HTML page"), "{}", e.message);
+        assert!(e.message.contains("502 Bad Gateway"));
+        assert!(!e.message.contains("tok_abc") && !e.message.contains("sekrit"));
+
+        let r = resp(200, "application/json", b"{\"token\": \"abcdef\", ");
+        let e = r.json::<serde_json::Value>().unwrap_err();
+        assert!(e.message.contains("truncated JSON"), "{}", e.message);
+        assert!(!e.message.contains("abcdef"));
+
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            token: u32,
+        }
+        let r = resp(200, "application/json", b"{\"token\": \"supersecret\"}");
+        let e = r.json::<T>().unwrap_err();
+        assert!(e.message.contains("unexpected shape"), "{}", e.message);
+        assert!(!e.message.contains("supersecret"));
+
+        let r = resp(200, "text/plain", b"token=supersecret");
+        let e = r.json::<serde_json::Value>().unwrap_err();
+        assert!(e.message.contains("not JSON (text/plain, 17 bytes)"), "{}", e.message);
+
+        let r = resp(200, "application/json", b"{\"a\": tru}");
+        let e = r.json::<serde_json::Value>().unwrap_err();
+        assert!(e.message.contains("malformed JSON at line 1"), "{}", e.message);
+
+        let r = resp(200, "application/json", b"  ");
+        assert!(r.json::<serde_json::Value>().unwrap_err().message.contains("empty body"));
+    }
+
+    #[test]
+    fn status_error_keeps_server_message() {
+        let r = resp(503, "application/json", b"{\"message\":\"maintenance\"}");
+        let e = r.status_error();
+        assert_eq!(e.code, ErrorCode::ServerError);
+        assert_eq!(e.message, "127.0.0.1:8080 answered HTTP 503 Service Unavailable");
+        assert_eq!(e.server_message.as_deref(), Some("maintenance"));
+    }
+
+    #[test]
+    fn credential_headers() {
+        for h in [
+            "authorization",
+            "cookie",
+            "proxy-authorization",
+            "x-auth-token",
+            "x-ss-user-token",
+            "x-ck-appid",
+            "x-ck-nonce",
+            "x-user-id",
+            "x-space-id",
+            "x-access-token",
+            "x-ss-api-key",
+            "x-api-key",
+        ] {
+            assert!(is_credential_header(&HeaderName::from_static(h)), "{h}");
+        }
+        for h in ["accept", "content-type", "user-agent", "x-requested-with", "accept-language"] {
+            assert!(!is_credential_header(&HeaderName::from_static(h)), "{h}");
+        }
+    }
+
+    #[test]
+    fn redirect_rewrites() {
+        let client = reqwest::Client::new();
+        let mut req = client
+            .post("http://a.example:80/login")
+            .header("authorization", "Bearer t")
+            .header("x-auth-token", "t")
+            .header("accept", "application/json")
+            .json(&serde_json::json!({"a": 1}))
+            .build()
+            .unwrap();
+        // Same origin (default port spelled out), 307: everything kept.
+        let mut same = req.try_clone().unwrap();
+        redirect_request(&mut same, StatusCode::TEMPORARY_REDIRECT, Url::parse("http://a.example/next").unwrap());
+        assert_eq!(same.method(), Method::POST);
+        assert!(same.headers().contains_key("authorization"));
+        assert!(same.body().is_some());
+        // Cross origin 302 from a POST: GET, no body, no credentials.
+        redirect_request(&mut req, StatusCode::FOUND, Url::parse("http://b.example/next").unwrap());
+        assert_eq!(req.method(), Method::GET);
+        assert!(req.body().is_none());
+        assert!(!req.headers().contains_key("authorization"));
+        assert!(!req.headers().contains_key("x-auth-token"));
+        assert!(!req.headers().contains_key("content-type"));
+        assert!(req.headers().contains_key("accept"));
+        // Other port or scheme = other origin.
+        assert!(!same_origin(&Url::parse("http://a/").unwrap(), &Url::parse("http://a:81/").unwrap()));
+        assert!(!same_origin(&Url::parse("http://a/").unwrap(), &Url::parse("https://a/").unwrap()));
+    }
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(size_text(4 * 1024 * 1024), "4 MiB");
+        assert_eq!(size_text(1024), "1024 bytes");
+        assert_eq!(secs(Duration::from_secs(30)), "30 s");
+        assert_eq!(secs(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(redact_url("http://user:pw@proxy.local:3128/?x=1"), "http://proxy.local:3128/");
     }
 }

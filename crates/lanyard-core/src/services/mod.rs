@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::http::Http;
-use crate::model::{Account, NeedsLoginReason, ServiceId, ServiceSpec, Session, SessionInfo};
+use crate::model::{Account, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec, Session, SessionInfo};
 use crate::secret::SecretString;
 
 pub mod coolkit;
@@ -88,10 +88,7 @@ impl Pending {
     }
     /// Recover the service's own state; a mismatch is a bug in the caller.
     pub fn into_inner<T: Any + Send + Sync>(self) -> Result<T> {
-        self.0
-            .downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| Error::internal("login flow state belongs to another service"))
+        self.0.downcast::<T>().map(|b| *b).map_err(|_| Error::internal("login flow state belongs to another service"))
     }
 }
 
@@ -194,5 +191,228 @@ pub fn spec(id: ServiceId) -> &'static ServiceSpec {
         ServiceId::Coolkit => &coolkit::SPEC,
         ServiceId::Siyuan => &siyuan::SPEC,
         ServiceId::Shopxo => &shopxo::SPEC,
+    }
+}
+
+/// Options every service accepts, on top of its own (`ServiceSpec::options`).
+pub static COMMON_OPTIONS: &[OptionSpec] = &[OptionSpec {
+    key: crate::http::PROXY_OPTION,
+    label: "Proxy",
+    help: "HTTP(S) proxy URL for this account, e.g. http://proxy.example:3128; by default the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply",
+    kind: OptionKind::Url,
+    required: false,
+    default: None,
+    secret: false,
+}];
+
+/// The spec of option `key` for a service: its own options first, then [`COMMON_OPTIONS`].
+/// `None` means the service does not take that option.
+pub fn option_spec(spec: &ServiceSpec, key: &str) -> Option<&'static OptionSpec> {
+    let own: &'static [OptionSpec] = spec.options;
+    own.iter().chain(COMMON_OPTIONS.iter()).find(|o| o.key == key)
+}
+
+/// Every option a service takes: its own, then the common ones.
+pub fn all_options(spec: &ServiceSpec) -> impl Iterator<Item = &'static OptionSpec> {
+    let own: &'static [OptionSpec] = spec.options;
+    own.iter().chain(COMMON_OPTIONS.iter())
+}
+
+/// The server's own error text from a JSON answer: the first non-empty string among
+/// `message`, `msg`, `Message`, `error`, `info`, `errmsg` (top level, or inside `error`).
+/// Capped at 300 characters. Never call it on a success body (it holds tokens).
+pub fn server_message(json: &serde_json::Value) -> Option<String> {
+    const KEYS: [&str; 6] = ["message", "msg", "Message", "error", "info", "errmsg"];
+    let obj = json.as_object()?;
+    for key in KEYS {
+        match obj.get(key) {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                return Some(s.trim().chars().take(300).collect());
+            }
+            Some(inner @ serde_json::Value::Object(_)) if key == "error" => {
+                if let Some(s) = server_message(inner) {
+                    return Some(s);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Lowercase hex MD5 of the UTF-8 text (SSCMS, SiYuan passwords).
+pub fn md5_hex(text: &str) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(text.as_bytes()))
+}
+
+/// Lowercase hex SHA-256 of the UTF-8 text (Steedos passwords).
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// The claims of a JWT, decoded WITHOUT checking the signature: for display only (expiry,
+/// user id). `None` if it is not a three-part token with a base64url JSON object payload.
+pub fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let payload = payload.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(payload))
+        .ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// The `exp` claim (seconds since the epoch) of a JWT as a time, if present.
+pub fn jwt_exp(token: &str) -> Option<DateTime<Utc>> {
+    let claims = jwt_claims(token)?;
+    let exp = claims.get("exp")?;
+    let secs = exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64))?;
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// The image type of captcha bytes from their magic numbers (servers lie: ShopXO serves its
+/// GIF as `text/html`). Falls back to `application/octet-stream`.
+pub fn sniff_image_type(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        "image/gif"
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        "image/webp"
+    } else if bytes.starts_with(b"BM") {
+        "image/bmp"
+    } else {
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_lowercase();
+        if head.trim_start().starts_with("<svg") || (head.contains("<?xml") && head.contains("<svg")) {
+            "image/svg+xml"
+        } else {
+            "application/octet-stream"
+        }
+    }
+}
+
+/// The account's endpoint joined with `path` (a trailing slash on the endpoint is optional).
+pub fn endpoint_url(account: &Account, path: &str) -> Result<url::Url> {
+    let base = account.endpoint.trim();
+    let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
+    let base = url::Url::parse(&base)
+        .map_err(|e| Error::invalid_input(format!("invalid endpoint '{}': {e}", account.endpoint)))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(Error::invalid_input(format!("invalid endpoint '{}': use http:// or https://", account.endpoint)));
+    }
+    base.join(path.trim_start_matches('/'))
+        .map_err(|e| Error::invalid_input(format!("invalid endpoint '{}': {e}", account.endpoint)))
+}
+
+/// Mask the middle of a phone number or e-mail for display: "138****0001", "al***@example.com".
+pub fn mask_destination(value: &str) -> String {
+    let value = value.trim();
+    if let Some((local, domain)) = value.split_once('@') {
+        let keep: String = local.chars().take(2).collect();
+        return format!("{keep}***@{domain}");
+    }
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() < 7 || value.contains('*') {
+        return value.to_string();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_lowercase_hex() {
+        assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex("123456"), "e10adc3949ba59abbe56e057f20f883e");
+        assert_eq!(sha256_hex("123456"), "8d969eef6ecad3c29a3a629280e686cf0c3f5d5a86aff3ca12020c923adc6c92");
+        assert_eq!(md5_hex("密码"), hex::encode(<md5::Md5 as md5::Digest>::digest("密码".as_bytes())));
+    }
+
+    #[test]
+    fn jwt_exp_is_read_without_a_signature_check() {
+        // Steedos seed example access token: exp 1619674068.
+        let t = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJkYXRhIjp7InRva2VuIjoiNWI5OWNiOGEyMjYzOTVjOGM0MmY1YWQ4MzljMmYxZDNjZWI3MzgwMTJhMDFjM2Q3ZjBjMTNjOTIyYTI5NjljOTExYWM0MGQ2YWQ4MDg1Y2RlY2FiZjEiLCJpc0ltcGVyc29uYXRlZCI6ZmFsc2UsInVzZXJJZCI6IjVmZGJlMmE2NzQ0N2ZmMTFlZDU4NTFlNSJ9LCJpYXQiOjE2MTE4OTgwNjgsImV4cCI6MTYxOTY3NDA2OH0.MFvxalr2DA3AS39Ehstq4x_4rpm66Uhxgs2tv449nyM";
+        assert_eq!(jwt_exp(t).unwrap().timestamp(), 1619674068);
+        assert_eq!(jwt_claims(t).unwrap()["data"]["userId"], "5fdbe2a67447ff11ed5851e5");
+        assert!(jwt_exp("not.a.jwt").is_none());
+        assert!(jwt_exp("abc").is_none());
+        assert!(jwt_exp("a.b.c.d").is_none());
+        // No exp claim (SSCMS v6).
+        let v6 = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJVc2VyTmFtZSI6ImRlbW8iLCJBZGREYXRlIjoiXC9EYXRlKDE1MjkzNjc0NzQxNjUpXC8ifQ.1Ka9OgcwEseeo2igDuPxdk_H7Mb1trzOxEVwj_VEJZc";
+        assert!(jwt_claims(v6).is_some());
+        assert!(jwt_exp(v6).is_none());
+    }
+
+    #[test]
+    fn server_message_picks_the_text() {
+        use serde_json::json;
+        assert_eq!(
+            server_message(&json!({"message":"accounts.invalid_credentials"})).as_deref(),
+            Some("accounts.invalid_credentials")
+        );
+        assert_eq!(server_message(&json!({"msg":"密码错误","code":-4})).as_deref(), Some("密码错误"));
+        assert_eq!(server_message(&json!({"error":{"message":"x"}})).as_deref(), Some("x"));
+        assert_eq!(server_message(&json!({"error":406,"msg":"sign"})).as_deref(), Some("sign"));
+        assert_eq!(server_message(&json!({"message":""})), None);
+        assert_eq!(server_message(&json!(null)), None);
+    }
+
+    #[test]
+    fn sniffing_and_masking() {
+        assert_eq!(sniff_image_type(b"GIF87a\x64\x00"), "image/gif");
+        assert_eq!(sniff_image_type(b"\x89PNG\r\n\x1a\n...."), "image/png");
+        assert_eq!(sniff_image_type(b"<html>"), "application/octet-stream");
+        assert_eq!(sniff_image_type(b"<svg xmlns=..."), "image/svg+xml");
+        assert_eq!(mask_destination("13800000001"), "138****0001");
+        assert_eq!(mask_destination("alice01@example.com"), "al***@example.com");
+        assert_eq!(mask_destination("138***001"), "138***001");
+    }
+
+    #[test]
+    fn options_include_the_common_ones() {
+        let steedos = spec(ServiceId::Steedos);
+        assert_eq!(option_spec(steedos, "space_id").unwrap().key, "space_id");
+        assert_eq!(option_spec(steedos, "proxy").unwrap().kind, OptionKind::Url);
+        assert!(option_spec(steedos, "nope").is_none());
+        for s in specs() {
+            assert!(option_spec(s, "proxy").is_some());
+            assert!(all_options(s).any(|o| o.key == "proxy"));
+        }
+    }
+
+    #[test]
+    fn endpoint_joins() {
+        let mut a = crate::model::Account {
+            id: "x".into(),
+            name: "n".into(),
+            service: ServiceId::Sscms,
+            user: "u".into(),
+            endpoint: "http://h:1/cms".into(),
+            options: Default::default(),
+            remember_password: false,
+            active: false,
+            created_at: Utc::now(),
+        };
+        assert_eq!(endpoint_url(&a, "/api/v1/x").unwrap().as_str(), "http://h:1/cms/api/v1/x");
+        a.endpoint = "http://h:1/cms/".into();
+        assert_eq!(endpoint_url(&a, "api/v1/x").unwrap().as_str(), "http://h:1/cms/api/v1/x");
+        a.endpoint = "ftp://h".into();
+        assert_eq!(endpoint_url(&a, "x").unwrap_err().code, crate::ErrorCode::InvalidInput);
     }
 }
