@@ -37,6 +37,11 @@ impl Ctx<'_> {
     pub fn secret_option(&self, key: &str) -> Option<&SecretString> {
         self.secret_options.get(key)
     }
+    /// The HTTP client for this account: `http`, or one going through the account's `proxy`
+    /// option (see [`Http::for_account`]).
+    pub fn client(&self) -> Result<Http> {
+        self.http.for_account(self.account)
+    }
 }
 
 /// Where a second-factor code was sent, or which kind it is.
@@ -80,15 +85,43 @@ impl fmt::Debug for Challenge {
 
 /// Service-private state carried between login steps. It may hold the password (a captcha retry
 /// needs it again), so it prints nothing.
-pub struct Pending(Box<dyn Any + Send + Sync>);
+///
+/// **Retrying a step.** `answer` consumes the pending state. When a wrong captcha or code can be
+/// tried again (the server keeps the challenge alive), the service builds the state with
+/// [`Pending::retryable`]; the caller then takes `pending.try_clone()` before calling `answer`,
+/// and if that fails with `ErrorCode::ChallengeFailed` it keeps the copy: the person may answer
+/// again, or `reload_captcha` with it for a fresh image. `try_clone` is `None` for states built
+/// with [`Pending::new`] (the flow must start over).
+pub struct Pending {
+    state: Box<dyn Any + Send + Sync>,
+    cloner: Option<fn(&(dyn Any + Send + Sync)) -> Box<dyn Any + Send + Sync>>,
+}
 
 impl Pending {
     pub fn new<T: Any + Send + Sync>(state: T) -> Self {
-        Pending(Box::new(state))
+        Pending { state: Box::new(state), cloner: None }
+    }
+    /// A state the caller may copy (see [`Pending::try_clone`]) to retry a failed answer.
+    pub fn retryable<T: Any + Send + Sync + Clone>(state: T) -> Self {
+        fn clone_as<T: Any + Send + Sync + Clone>(s: &(dyn Any + Send + Sync)) -> Box<dyn Any + Send + Sync> {
+            match s.downcast_ref::<T>() {
+                Some(t) => Box::new(t.clone()),
+                // Unreachable: the cloner is only ever stored next to a state of type T.
+                None => Box::new(()),
+            }
+        }
+        Pending { state: Box::new(state), cloner: Some(clone_as::<T>) }
+    }
+    /// A copy of a [`Pending::retryable`] state; `None` if the step cannot be retried.
+    pub fn try_clone(&self) -> Option<Pending> {
+        self.cloner.map(|c| Pending { state: c(&*self.state), cloner: self.cloner })
     }
     /// Recover the service's own state; a mismatch is a bug in the caller.
     pub fn into_inner<T: Any + Send + Sync>(self) -> Result<T> {
-        self.0.downcast::<T>().map(|b| *b).map_err(|_| Error::internal("login flow state belongs to another service"))
+        self.state
+            .downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| Error::internal("login flow state belongs to another service"))
     }
 }
 
@@ -394,6 +427,20 @@ mod tests {
             assert!(option_spec(s, "proxy").is_some());
             assert!(all_options(s).any(|o| o.key == "proxy"));
         }
+    }
+
+    #[test]
+    fn pending_states_clone_only_when_retryable() {
+        #[derive(Clone)]
+        struct S(u32, SecretString);
+        let p = Pending::retryable(S(7, SecretString::new("pw")));
+        let copy = p.try_clone().expect("retryable");
+        assert_eq!(p.into_inner::<S>().unwrap().0, 7);
+        let s = copy.try_clone().unwrap().into_inner::<S>().unwrap();
+        assert_eq!((s.0, s.1.expose()), (7, "pw"));
+        assert!(Pending::new(3u8).try_clone().is_none());
+        assert_eq!(Pending::new(3u8).into_inner::<u16>().unwrap_err().code, crate::ErrorCode::Internal);
+        assert_eq!(format!("{:?}", Pending::new(SecretString::new("pw"))), "Pending(<redacted>)");
     }
 
     #[test]
