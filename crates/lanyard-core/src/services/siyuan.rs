@@ -1,6 +1,30 @@
 //! SiYuan cloud account through the local kernel: `/api/account/login` (protocols/siyuan.md).
+//!
+//! Flow: `POST /api/account/login {userName, userPassword: md5hex, captcha, cloudRegion}` →
+//! `code 0` token | `code 1` + `needCaptcha` (image from the cloud account site) | `code 10`
+//! TOTP (`/api/setting/login2faCloudUser`) → `POST /api/setting/getCloudUser {token}`, which
+//! makes the kernel adopt the user and gives `userToken` + `userTokenExpireTime` (seconds).
+//! Every kernel call carries `Authorization: Token <api_token>` when that option is set.
+//! The choices the notes leave open are listed on [`Siyuan`].
 
-use crate::model::{Capabilities, OptionKind, OptionSpec, ServiceId, ServiceSpec};
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::{
+    Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome,
+    Service, Validation,
+};
+use crate::error::{Error, Result};
+use crate::model::{
+    Account, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec,
+    Session, SessionInfo, SessionTokens,
+};
+use crate::secret::SecretString;
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     id: ServiceId::Siyuan,
@@ -50,34 +74,719 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     token_form: "cookie symphony=<userToken> (cloud); the kernel holds the login",
 };
 
+/// The kernel when the account names none (`kernel/util/working.go`).
+pub const DEFAULT_KERNEL: &str = "http://127.0.0.1:6806";
+
+fn kernel_base(account: &Account) -> String {
+    let e = account.endpoint.trim().trim_end_matches('/');
+    if e.is_empty() {
+        DEFAULT_KERNEL.to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+/// `cloud_region` as the number the kernel wants (0 ld246.com, 1 liuyun.io).
+fn cloud_region(account: &Account) -> Result<u8> {
+    match account.option("cloud_region").map(str::trim).unwrap_or("") {
+        "" | "0" => Ok(0),
+        "1" => Ok(1),
+        other => Err(Error::invalid_input(format!(
+            "SiYuan cloud_region must be 0 or 1, not '{other}'"
+        ))),
+    }
+}
+
+/// Where captcha images come from: the `captcha_endpoint` option, else the cloud account site
+/// of the region (`getCloudURL`: ld246.com / liuyun.io).
+fn captcha_host(account: &Account) -> Result<String> {
+    if let Some(host) = account
+        .option("captcha_endpoint")
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        return Ok(host.trim_end_matches('/').to_string());
+    }
+    Ok(match cloud_region(account)? {
+        0 => "https://ld246.com".to_string(),
+        _ => "https://liuyun.io".to_string(),
+    })
+}
+
+/// The media type of a captcha, sniffed from its bytes. SVG is refused (it can carry script),
+/// and so is anything that is not a known raster image.
+fn captcha_media_type(bytes: &[u8]) -> Option<&'static str> {
+    match super::sniff_image_type(bytes) {
+        t @ ("image/png" | "image/gif" | "image/jpeg" | "image/webp" | "image/bmp") => Some(t),
+        _ => None,
+    }
+}
+
+/// JavaScript truthiness, as the app tests `needCaptcha`.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// `needCaptcha` as the text that goes into the image URL (its type is unconfirmed).
+fn need_captcha_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn non_empty_str<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v[key].as_str().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A kernel answer `{code, msg, data}`.
+struct Envelope {
+    code: i64,
+    msg: String,
+    data: Value,
+}
+
+/// POST a JSON body to the kernel with `Authorization: Token …` when an API token is set.
+async fn kernel_post(ctx: &Ctx<'_>, path: &str, body: &Value) -> Result<Envelope> {
+    let base = kernel_base(ctx.account);
+    let url = Url::parse(&format!("{base}{path}")).map_err(|e| {
+        Error::invalid_input(format!(
+            "SiYuan kernel address '{base}' is not a valid URL: {e}"
+        ))
+    })?;
+    let bytes =
+        serde_json::to_vec(body).map_err(|_| Error::internal("cannot encode a SiYuan request"))?;
+    let mut rb = ctx
+        .http
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .body(bytes);
+    let token = ctx
+        .secret_option("api_token")
+        .filter(|t| !t.expose().trim().is_empty());
+    if let Some(token) = token {
+        let mut value = HeaderValue::from_str(&format!("Token {}", token.expose().trim()))
+            .map_err(|_| {
+                Error::invalid_input(
+                    "the SiYuan api_token contains characters a header cannot carry",
+                )
+            })?;
+        value.set_sensitive(true);
+        rb = rb.header(AUTHORIZATION, value);
+    }
+    let resp = ctx.http.execute(rb).await?;
+    match resp.status {
+        200..=299 => {}
+        401 if token.is_some() => {
+            return Err(Error::invalid_input(
+                "the SiYuan kernel rejected its API token (HTTP 401): check the api_token option \
+                 (SiYuan → Settings → About → API token); this is the kernel's token, not your cloud password",
+            )
+            .with_server_message(resp.server_text().unwrap_or_default()));
+        }
+        401 => {
+            return Err(Error::invalid_input(
+                "the SiYuan kernel wants authentication (HTTP 401): set the api_token option \
+                 (SiYuan → Settings → About → API token)",
+            )
+            .with_server_message(resp.server_text().unwrap_or_default()));
+        }
+        403 => {
+            return Err(Error::invalid_input(
+                "the SiYuan kernel refused the call (HTTP 403): account calls need the administrator role, \
+                 which the kernel grants to its API token (option api_token)",
+            ));
+        }
+        _ => return Err(resp.status_error()),
+    }
+    if resp.body.trim_ascii().is_empty() {
+        // The handlers type-assert every field and a recovered panic answers 200 with no body.
+        return Err(Error::server(format!(
+            "the SiYuan kernel rejected the request shape on {path} (an empty answer: it failed on a \
+             missing or mistyped field); this kernel version and Lanyard disagree"
+        )));
+    }
+    let json: Value = resp.json()?;
+    let Some(code) = json["code"].as_i64() else {
+        return Err(resp.unexpected("no numeric `code` in the answer; is this a SiYuan kernel?"));
+    };
+    let msg = json["msg"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect();
+    Ok(Envelope {
+        code,
+        msg,
+        data: json["data"].clone(),
+    })
+}
+
+/// `code -1`: the kernel could not reach the cloud (or could not read its answer).
+fn kernel_failure(env: &Envelope) -> Error {
+    if env.msg.starts_with("Parses request") {
+        Error::server("the SiYuan kernel could not parse Lanyard's request")
+            .with_server_message(env.msg.clone())
+    } else {
+        Error::network("the SiYuan kernel could not reach the SiYuan cloud")
+            .with_server_message(env.msg.clone())
+    }
+}
+
+/// What `/api/account/login` said.
+enum LoginReply {
+    /// The cloud accepted; this token goes to `getCloudUser`.
+    Token(SecretString),
+    /// A captcha is required; the value names it (the cloud says it is the user id).
+    Captcha(String),
+    /// Two-factor authentication; a temporary token for `login2faCloudUser`.
+    TwoFactor(SecretString),
+    /// `code 1` without a captcha request: the cloud's message.
+    Rejected(String),
+}
+
+async fn cloud_login(
+    ctx: &Ctx<'_>,
+    password_md5: &SecretString,
+    captcha: &str,
+) -> Result<LoginReply> {
+    // All four fields, typed: a missing or mistyped one makes the kernel panic (empty answer).
+    let body = json!({
+        "userName": ctx.account.user.trim(),
+        "userPassword": password_md5.expose(),
+        "captcha": captcha,
+        "cloudRegion": cloud_region(ctx.account)?,
+    });
+    let env = kernel_post(ctx, "/api/account/login", &body).await?;
+    let token = |what: &str| {
+        non_empty_str(&env.data, "token")
+            .map(SecretString::new)
+            .ok_or_else(|| Error::server(format!("the SiYuan kernel's {what} answer has no token")))
+    };
+    match env.code {
+        0 => Ok(LoginReply::Token(token("login")?)),
+        1 if truthy(&env.data["needCaptcha"]) => Ok(LoginReply::Captcha(need_captcha_text(
+            &env.data["needCaptcha"],
+        ))),
+        1 => Ok(LoginReply::Rejected(env.msg)),
+        10 => Ok(LoginReply::TwoFactor(token("two-factor")?)),
+        -1 => Err(kernel_failure(&env)),
+        code => Err(Error::server(format!(
+            "the SiYuan kernel answered the login with code {code}"
+        ))
+        .with_server_message(env.msg)),
+    }
+}
+
+/// Login state between steps. The captcha step keeps the password's MD5 (what the protocol
+/// sends, so it is as secret as the password) to repeat the login with the answer.
+enum Step {
+    Captcha {
+        password_md5: SecretString,
+        need_captcha: String,
+    },
+    TwoFactor {
+        token: SecretString,
+    },
+}
+
+async fn captcha_challenge(
+    ctx: &Ctx<'_>,
+    password_md5: SecretString,
+    need_captcha: String,
+) -> Result<Progress> {
+    let image = fetch_captcha(ctx, &need_captcha).await?;
+    Ok(Progress::Challenge {
+        challenge: image,
+        pending: Pending::new(Step::Captcha {
+            password_md5,
+            need_captcha,
+        }),
+    })
+}
+
+/// `GET {captcha host}/captcha/login?needCaptcha=<v>&t=<ms>`, straight from the cloud account
+/// site as the app does; no kernel credential goes there.
+async fn fetch_captcha(ctx: &Ctx<'_>, need_captcha: &str) -> Result<Challenge> {
+    let host = captcha_host(ctx.account)?;
+    let mut url = Url::parse(&format!("{host}/captcha/login")).map_err(|e| {
+        Error::invalid_input(format!(
+            "SiYuan captcha_endpoint '{host}' is not a valid URL: {e}"
+        ))
+    })?;
+    url.query_pairs_mut()
+        .append_pair("needCaptcha", need_captcha)
+        .append_pair("t", &Utc::now().timestamp_millis().to_string());
+    let resp = ctx.http.execute(ctx.http.get(url)).await?;
+    if !resp.is_success() {
+        return Err(resp.status_error());
+    }
+    let Some(media_type) = captcha_media_type(&resp.body) else {
+        return Err(resp.unexpected("the captcha is not a PNG, GIF, JPEG, WebP or BMP image"));
+    };
+    Ok(Challenge::Captcha {
+        image: resp.body.to_vec(),
+        media_type: media_type.into(),
+        reloadable: true,
+    })
+}
+
+/// The `conf.User` facts Lanyard keeps.
+struct CloudUser {
+    user_name: String,
+    display_name: String,
+    user_id: Option<String>,
+    token: SecretString,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// `userTokenExpireTime` is a decimal string of Unix seconds (numbers accepted too; a value
+/// that can only be milliseconds is read as such).
+fn parse_expiry(v: &Value) -> Option<DateTime<Utc>> {
+    let n: i64 = match v {
+        Value::String(s) => s.trim().parse().ok()?,
+        Value::Number(n) => n.as_i64()?,
+        _ => return None,
+    };
+    if n <= 0 {
+        return None;
+    }
+    let secs = if n > 100_000_000_000 { n / 1000 } else { n };
+    DateTime::from_timestamp(secs, 0)
+}
+
+fn parse_user(data: &Value) -> Option<CloudUser> {
+    let user_name = non_empty_str(data, "userName")?.to_string();
+    let token = SecretString::new(non_empty_str(data, "userToken")?);
+    let display_name = non_empty_str(data, "userNickname")
+        .unwrap_or(&user_name)
+        .to_string();
+    let user_id = match &data["userId"] {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(CloudUser {
+        user_name,
+        display_name,
+        user_id,
+        token,
+        expires_at: parse_expiry(&data["userTokenExpireTime"]),
+    })
+}
+
+/// `getCloudUser {token}`: the kernel fetches the user from the cloud and adopts it. `Ok(None)`
+/// when the kernel returns no user (the cloud refused the token).
+async fn get_cloud_user(ctx: &Ctx<'_>, token: &SecretString) -> Result<Option<CloudUser>> {
+    let env = kernel_post(
+        ctx,
+        "/api/setting/getCloudUser",
+        &json!({ "token": token.expose() }),
+    )
+    .await?;
+    match env.code {
+        0 => Ok(parse_user(&env.data)),
+        -1 => Err(kernel_failure(&env)),
+        code => Err(Error::server(format!(
+            "the SiYuan kernel answered getCloudUser with code {code}"
+        ))
+        .with_server_message(env.msg)),
+    }
+}
+
+fn same_user(account: &Account, user: &CloudUser) -> bool {
+    user.user_name.eq_ignore_ascii_case(account.user.trim())
+}
+
+fn session_for(now: DateTime<Utc>, user: CloudUser) -> Session {
+    let mut info = SessionInfo {
+        obtained_at: Some(now),
+        expires_at: user.expires_at,
+        refresh_expires_at: None,
+        user_id: user.user_id,
+        display_name: Some(user.display_name),
+        extra: BTreeMap::new(),
+    };
+    info.extra.insert("user_name".into(), user.user_name);
+    Session {
+        tokens: SessionTokens {
+            access: user.token,
+            refresh: None,
+            extra: BTreeMap::new(),
+        },
+        info,
+    }
+}
+
+/// The last step of every login: turn the cloud token into the stored user.
+async fn finish(ctx: &Ctx<'_>, token: &SecretString) -> Result<Progress> {
+    let Some(user) = get_cloud_user(ctx, token).await? else {
+        return Err(Error::server(
+            "the SiYuan kernel accepted the login but could not fetch the cloud user; try again",
+        ));
+    };
+    if !same_user(ctx.account, &user) {
+        return Err(Error::server(format!(
+            "the SiYuan kernel returned the cloud user '{}' instead of '{}'",
+            user.user_name,
+            ctx.account.user.trim()
+        )));
+    }
+    Ok(Progress::Done(Box::new(LoginOutcome::new(session_for(
+        ctx.now, user,
+    )))))
+}
+
+/// What a login reply means at the first step (`after_captcha`: answering a captcha).
+async fn next(
+    ctx: &Ctx<'_>,
+    reply: LoginReply,
+    password_md5: SecretString,
+    after_captcha: bool,
+) -> Result<Progress> {
+    match reply {
+        LoginReply::Token(token) => finish(ctx, &token).await,
+        LoginReply::TwoFactor(token) => Ok(Progress::Challenge {
+            challenge: Challenge::Code {
+                channel: CodeChannel::Totp,
+                destination: None,
+            },
+            pending: Pending::new(Step::TwoFactor { token }),
+        }),
+        LoginReply::Captcha(_) if after_captcha => Err(Error::challenge_failed(
+            "SiYuan did not accept the captcha; log in again for a new image",
+        )),
+        LoginReply::Captcha(need) => captcha_challenge(ctx, password_md5, need).await,
+        LoginReply::Rejected(msg) => Err(Error::credentials_rejected(
+            "SiYuan rejected the user name or password",
+        )
+        .with_server_message(msg)),
+    }
+}
+
 /// The SiYuan service.
+///
+/// Choices where the protocol leaves room (see protocols/siyuan.md):
+/// - **Wrong captcha**: the cloud answers `code 1` with a fresh `needCaptcha`; `answer` returns
+///   `ChallengeFailed`. The trait cannot hand back both an error and a [`Pending`], so the flow
+///   ends there; the next `begin_login` gets a new image (the cloud keeps asking for a captcha
+///   for that user). `reload_captcha` works on a live captcha step. Same for a wrong 2FA code.
+/// - **Kernel API token rejected** (HTTP 401) is `InvalidInput` naming the kernel token, never
+///   `CredentialsRejected`: the cloud password is not in question, and keep-alive must not
+///   conclude it changed.
+/// - **Refresh** is `getCloudUser {token}`; whatever token comes back is adopted (it may be
+///   rotated) with its `userTokenExpireTime`. No user → `NeedsLogin`.
+/// - **Validate** is the same call. If the answer carries a *different* token (the cloud
+///   rotated it), validation cannot store it, so it reports `Invalid(Expired)`: the Manager's
+///   refresh then adopts the token the kernel now holds.
+/// - **Logout** is the kernel's local `logoutCloudUser` (the cloud is not told); it is skipped
+///   when the kernel is logged in as someone else, so it never signs out another account.
+/// - **Credential**: `Cookie: symphony=<userToken>`, how the kernel itself authenticates to
+///   the cloud.
 pub struct Siyuan;
 
-// Compile scaffold only: the protocol lands with issue 5 and replaces this block.
-#[async_trait::async_trait]
-impl super::Service for Siyuan {
+#[async_trait]
+impl Service for Siyuan {
     fn spec(&self) -> &'static ServiceSpec {
         &SPEC
     }
+
     async fn begin_login(
         &self,
-        _ctx: &super::Ctx<'_>,
-        _password: Option<&crate::SecretString>,
-    ) -> crate::Result<super::Progress> {
-        Err(crate::Error::unsupported("login is not implemented yet"))
+        ctx: &Ctx<'_>,
+        password: Option<&SecretString>,
+    ) -> Result<Progress> {
+        let password = match password {
+            Some(p) if !p.is_empty() => p,
+            _ => return Err(Error::invalid_input("SiYuan logs in with a password")),
+        };
+        if ctx.account.user.trim().is_empty() {
+            return Err(Error::invalid_input(
+                "SiYuan needs the cloud account's user name",
+            ));
+        }
+        let password_md5 = SecretString::new(super::md5_hex(password.expose()));
+        let reply = cloud_login(ctx, &password_md5, "").await?;
+        next(ctx, reply, password_md5, false).await
     }
+
     async fn answer(
         &self,
-        _ctx: &super::Ctx<'_>,
-        _pending: super::Pending,
-        _answer: &crate::SecretString,
-    ) -> crate::Result<super::Progress> {
-        Err(crate::Error::unsupported("login is not implemented yet"))
+        ctx: &Ctx<'_>,
+        pending: Pending,
+        answer: &SecretString,
+    ) -> Result<Progress> {
+        let text = answer.expose().trim();
+        if text.is_empty() {
+            return Err(Error::invalid_input("the answer is empty"));
+        }
+        match pending.into_inner::<Step>()? {
+            Step::Captcha { password_md5, .. } => {
+                let reply = cloud_login(ctx, &password_md5, text).await?;
+                next(ctx, reply, password_md5, true).await
+            }
+            Step::TwoFactor { token } => {
+                let env = kernel_post(
+                    ctx,
+                    "/api/setting/login2faCloudUser",
+                    &json!({ "token": token.expose(), "code": text }),
+                )
+                .await?;
+                // The kernel relays the cloud's object as `data` with code 0 even when the code
+                // was wrong: only `data.token` says it worked.
+                match env.code {
+                    0 => {}
+                    -1 => return Err(kernel_failure(&env)),
+                    code => {
+                        return Err(Error::server(format!(
+                            "the SiYuan kernel answered the 2FA step with code {code}"
+                        ))
+                        .with_server_message(env.msg));
+                    }
+                }
+                match non_empty_str(&env.data, "token") {
+                    Some(t) => finish(ctx, &SecretString::new(t)).await,
+                    None => Err(Error::challenge_failed(
+                        "SiYuan did not accept the two-factor code; log in again",
+                    )
+                    .with_server_message(env.data["msg"].as_str().unwrap_or_default())),
+                }
+            }
+        }
     }
-    async fn validate(&self, _ctx: &super::Ctx<'_>, _session: &crate::Session) -> crate::Result<super::Validation> {
-        Err(crate::Error::unsupported("validation is not implemented yet"))
+
+    async fn reload_captcha(&self, ctx: &Ctx<'_>, pending: Pending) -> Result<Progress> {
+        match pending.into_inner::<Step>()? {
+            Step::Captcha {
+                password_md5,
+                need_captcha,
+            } => captcha_challenge(ctx, password_md5, need_captcha).await,
+            Step::TwoFactor { .. } => Err(Error::unsupported(
+                "this SiYuan login step asks for a code, not a captcha",
+            )),
+        }
     }
-    fn credential(&self, _account: &crate::Account, session: &crate::Session) -> super::Credential {
-        super::Credential::Header { name: "Authorization".into(), value: session.tokens.access.clone() }
+
+    async fn refresh(&self, ctx: &Ctx<'_>, session: &Session) -> Result<RefreshOutcome> {
+        if session.tokens.access.is_empty() {
+            return Err(Error::needs_login(
+                "there is no SiYuan cloud token; log in again",
+            ));
+        }
+        let Some(user) = get_cloud_user(ctx, &session.tokens.access).await? else {
+            return Err(Error::needs_login(
+                "SiYuan no longer accepts the cloud token; log in again",
+            ));
+        };
+        if !same_user(ctx.account, &user) {
+            return Err(Error::needs_login(format!(
+                "the SiYuan kernel is now logged in as '{}'; log in again",
+                user.user_name
+            )));
+        }
+        if user.expires_at.is_some_and(|e| e <= ctx.now) {
+            return Err(Error::needs_login(
+                "the SiYuan cloud token expired; log in again",
+            ));
+        }
+        let mut renewed = session_for(ctx.now, user);
+        // Keep facts the answer may lack.
+        renewed.info.user_id = renewed
+            .info
+            .user_id
+            .or_else(|| session.info.user_id.clone());
+        Ok(LoginOutcome::new(renewed))
+    }
+
+    async fn validate(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Validation> {
+        if session.tokens.access.is_empty() {
+            return Ok(Validation::Invalid(NeedsLoginReason::Revoked));
+        }
+        let Some(user) = get_cloud_user(ctx, &session.tokens.access).await? else {
+            return Ok(Validation::Invalid(NeedsLoginReason::Revoked));
+        };
+        if !same_user(ctx.account, &user) {
+            return Ok(Validation::Invalid(NeedsLoginReason::LoggedInElsewhere));
+        }
+        if user.expires_at.is_some_and(|e| e <= ctx.now) {
+            return Ok(Validation::Invalid(NeedsLoginReason::Expired));
+        }
+        if user.token.expose() != session.tokens.access.expose() {
+            // Rotated while we looked: refresh adopts the token the kernel now holds.
+            return Ok(Validation::Invalid(NeedsLoginReason::Expired));
+        }
+        let mut info = session.info.clone();
+        info.expires_at = user.expires_at.or(info.expires_at);
+        info.display_name = Some(user.display_name);
+        Ok(Validation::Valid(Some(info)))
+    }
+
+    async fn logout(&self, ctx: &Ctx<'_>, _session: &Session) -> Result<()> {
+        // Only sign the kernel out if it is logged in as this account (or as nobody).
+        let current = kernel_post(ctx, "/api/setting/getCloudUser", &json!({})).await?;
+        if current.code == 0
+            && let Some(user) = parse_user(&current.data)
+            && !same_user(ctx.account, &user)
+        {
+            return Ok(());
+        }
+        let env = kernel_post(ctx, "/api/setting/logoutCloudUser", &json!({})).await?;
+        match env.code {
+            0 => Ok(()),
+            code => Err(Error::server(format!(
+                "the SiYuan kernel answered the logout with code {code}"
+            ))
+            .with_server_message(env.msg)),
+        }
+    }
+
+    fn credential(&self, _account: &Account, session: &Session) -> Credential {
+        Credential::Header {
+            name: "Cookie".into(),
+            value: SecretString::new(format!("symphony={}", session.tokens.access.expose())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(options: &[(&str, &str)]) -> Account {
+        Account {
+            id: "1".into(),
+            name: "siyuan/alice".into(),
+            service: crate::ServiceId::Siyuan,
+            user: "alice".into(),
+            endpoint: String::new(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            remember_password: false,
+            active: true,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn password_is_lowercase_hex_md5() {
+        assert_eq!(
+            super::super::md5_hex("secret123"),
+            "5d7845ac6ee7cfffafc5fe5f35cf666d"
+        );
+    }
+
+    #[test]
+    fn kernel_and_captcha_hosts() {
+        assert_eq!(kernel_base(&account(&[])), DEFAULT_KERNEL);
+        assert_eq!(captcha_host(&account(&[])).unwrap(), "https://ld246.com");
+        assert_eq!(
+            captcha_host(&account(&[("cloud_region", "1")])).unwrap(),
+            "https://liuyun.io"
+        );
+        assert_eq!(
+            captcha_host(&account(&[("captcha_endpoint", "http://127.0.0.1:9/")])).unwrap(),
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(
+            cloud_region(&account(&[("cloud_region", "2")]))
+                .unwrap_err()
+                .code,
+            crate::ErrorCode::InvalidInput
+        );
+    }
+
+    #[test]
+    fn need_captcha_truthiness_and_text() {
+        assert!(!truthy(&Value::Null));
+        assert!(!truthy(&json!("")));
+        assert!(!truthy(&json!(false)));
+        assert!(!truthy(&json!(0)));
+        assert!(truthy(&json!("1650000000000")));
+        assert!(truthy(&json!(true)));
+        assert_eq!(need_captcha_text(&json!("abc")), "abc");
+        assert_eq!(need_captcha_text(&json!(12)), "12");
+    }
+
+    #[test]
+    fn images_are_sniffed_not_trusted() {
+        assert_eq!(
+            captcha_media_type(b"\x89PNG\r\n\x1a\nrest"),
+            Some("image/png")
+        );
+        assert_eq!(captcha_media_type(b"GIF87a...."), Some("image/gif"));
+        assert_eq!(
+            captcha_media_type(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some("image/jpeg")
+        );
+        assert_eq!(
+            captcha_media_type(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            None
+        );
+        assert_eq!(captcha_media_type(b"{\"code\":1}"), None);
+    }
+
+    #[test]
+    fn expiry_is_seconds_in_a_string() {
+        assert_eq!(
+            parse_expiry(&json!("1700000000")).unwrap().timestamp(),
+            1_700_000_000
+        );
+        assert_eq!(
+            parse_expiry(&json!(1_700_000_000)).unwrap().timestamp(),
+            1_700_000_000
+        );
+        assert_eq!(
+            parse_expiry(&json!("1700000000000")).unwrap().timestamp(),
+            1_700_000_000
+        );
+        assert!(parse_expiry(&json!("")).is_none());
+        assert!(parse_expiry(&Value::Null).is_none());
+    }
+
+    #[test]
+    fn cloud_user_fields() {
+        let u = parse_user(&json!({
+            "userId": "42", "userName": "alice", "userNickname": "", "userToken": "tok",
+            "userTokenExpireTime": "1700000000"
+        }))
+        .unwrap();
+        assert_eq!(u.display_name, "alice");
+        assert_eq!(u.user_id.as_deref(), Some("42"));
+        assert_eq!(u.token.expose(), "tok");
+        assert!(parse_user(&Value::Null).is_none());
+        assert!(
+            parse_user(&json!({"userName": "alice"})).is_none(),
+            "no token, no user"
+        );
+        let s = session_for(Utc::now(), u);
+        assert_eq!(s.info.expires_at.unwrap().timestamp(), 1_700_000_000);
+        assert!(s.tokens.refresh.is_none());
+    }
+
+    #[test]
+    fn credential_is_the_symphony_cookie() {
+        let s = Session {
+            tokens: SessionTokens {
+                access: "tok".into(),
+                ..Default::default()
+            },
+            info: SessionInfo::default(),
+        };
+        match Siyuan.credential(&account(&[]), &s) {
+            Credential::Header { name, value } => {
+                assert_eq!(name, "Cookie");
+                assert_eq!(value.expose(), "symphony=tok");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }
