@@ -1,0 +1,22 @@
+//! Compiles the Tauri context (config, capabilities, embedded UI assets, icons).
+
+use std::path::Path;
+
+fn main() {
+    // `generate_context!` embeds ui/dist at compile time and cannot see when it changes;
+    // these lines make a rebuilt UI or a redrawn icon rebuild the app.
+    println!("cargo:rerun-if-changed=../ui/dist");
+    println!("cargo:rerun-if-changed=../icons");
+
+    // A missing ui/dist otherwise surfaces as a proc-macro panic deep in tauri-codegen.
+    if !Path::new("../ui/dist/index.html").exists() {
+        panic!(
+            "ui/dist/index.html is missing: build the web UI first with `make ui` \
+             (`make run` and `make test` do it for you)"
+        );
+    }
+
+    let manifest = tauri_build::AppManifest::new().commands(&["list_services"]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("tauri-build failed to prepare the app context");
+}
