@@ -22,7 +22,8 @@
 //!   `Utc::now()`, so `POST /__sim/clock {"advance_secs": N}` moves token lifetimes and expiries;
 //! - `shared.stats.hit("coolkit.v2.refresh")` once per protocol request, with a dotted
 //!   `<service>.<route>` name; `GET /__sim/stats` reports the counts;
-//! - helpers [`sha256_hex`], [`md5_hex`], [`jwt_hs256`], [`jwt_verify_hs256`], [`random_hex`],
+//! - helpers [`sha256_hex`], [`md5_hex`], [`jwt_hs256`], [`jwt_hs256_raw`], [`jwt_verify_hs256`],
+//!   [`random_hex`],
 //!   [`json_response`] if they are useful.
 //!
 //! Never log passwords, codes or tokens (tracing goes to stderr).
@@ -275,8 +276,15 @@ pub fn random_hex(n: usize) -> String {
 
 /// An HS256 JWT (`{"alg":"HS256","typ":"JWT"}` header) over `payload`.
 pub fn jwt_hs256(secret: &[u8], payload: &Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(payload).unwrap_or_default());
+    let payload = serde_json::to_string(payload).unwrap_or_default();
+    jwt_hs256_raw(secret, r#"{"alg":"HS256","typ":"JWT"}"#, &payload)
+}
+
+/// An HS256 JWT over exactly these header and payload bytes (for servers whose serializer
+/// output matters, e.g. SSCMS's `"\/Date(ms)\/"`).
+pub fn jwt_hs256_raw(secret: &[u8], header_json: &str, payload_json: &str) -> String {
+    let header = URL_SAFE_NO_PAD.encode(header_json.as_bytes());
+    let body = URL_SAFE_NO_PAD.encode(payload_json.as_bytes());
     let signing_input = format!("{header}.{body}");
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac accepts any key length");
     mac.update(signing_input.as_bytes());
