@@ -93,9 +93,12 @@ impl fmt::Debug for Challenge {
 /// again, or `reload_captcha` with it for a fresh image. `try_clone` is `None` for states built
 /// with [`Pending::new`] (the flow must start over).
 pub struct Pending {
-    state: Box<dyn Any + Send + Sync>,
-    cloner: Option<fn(&(dyn Any + Send + Sync)) -> Box<dyn Any + Send + Sync>>,
+    state: AnyState,
+    cloner: Option<Cloner>,
 }
+
+type AnyState = Box<dyn Any + Send + Sync>;
+type Cloner = fn(&(dyn Any + Send + Sync)) -> AnyState;
 
 impl Pending {
     pub fn new<T: Any + Send + Sync>(state: T) -> Self {
@@ -103,7 +106,7 @@ impl Pending {
     }
     /// A state the caller may copy (see [`Pending::try_clone`]) to retry a failed answer.
     pub fn retryable<T: Any + Send + Sync + Clone>(state: T) -> Self {
-        fn clone_as<T: Any + Send + Sync + Clone>(s: &(dyn Any + Send + Sync)) -> Box<dyn Any + Send + Sync> {
+        fn clone_as<T: Any + Send + Sync + Clone>(s: &(dyn Any + Send + Sync)) -> AnyState {
             match s.downcast_ref::<T>() {
                 Some(t) => Box::new(t.clone()),
                 // Unreachable: the cloner is only ever stored next to a state of type T.
@@ -210,6 +213,13 @@ pub fn service(id: ServiceId) -> &'static dyn Service {
         ServiceId::Siyuan => &siyuan::Siyuan,
         ServiceId::Shopxo => &shopxo::Shopxo,
     }
+}
+
+/// Whether a login of this account starts with a password. Code-only logins (ShopXO with
+/// `login_type` sms or email) start without one. The CLI and the UI both ask this before
+/// prompting, so the rule lives here.
+pub fn password_required(account: &Account) -> bool {
+    !(account.service == ServiceId::Shopxo && matches!(account.option("login_type"), Some("sms" | "email")))
 }
 
 /// The specs of all five services, in display order.
