@@ -415,7 +415,7 @@ fn secs(d: Duration) -> String {
 
 fn size_text(bytes: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else if bytes >= MIB / 10 {
         format!("{:.1} MiB", bytes as f64 / MIB as f64)
