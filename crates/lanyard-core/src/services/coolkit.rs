@@ -29,7 +29,7 @@ use super::{
     Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome, Service, Validation,
 };
 use crate::error::{Error, Result};
-use crate::http::Response;
+use crate::http::{Http, Response};
 use crate::model::{
     Account, Capabilities, OptionKind, OptionSpec, ServiceId, ServiceSpec, Session, SessionInfo,
     SessionTokens,
@@ -211,6 +211,8 @@ fn normalize_country_code(cc: &str) -> Result<String> {
 /// Everything a CoolKit call needs, resolved from the account, its secret options and (for
 /// calls on an existing session) the session's own facts.
 pub(crate) struct Config<'a> {
+    /// The account's client (its `proxy` option applies).
+    http: Http,
     api: Api,
     appid: String,
     secret: &'a SecretString,
@@ -274,7 +276,9 @@ impl<'a> Config<'a> {
             None if account.user.trim().starts_with("+86") || region == "cn" => "+86".to_string(),
             None => "+1".to_string(),
         };
+        let http = ctx.client()?;
         Ok(Config {
+            http,
             api,
             appid,
             secret,
@@ -574,8 +578,8 @@ impl Service for Coolkit {
     async fn validate(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Validation> {
         let cfg = Config::new(ctx, Some(session))?;
         match cfg.api {
-            Api::V1 => v1::validate(ctx, &cfg, session).await,
-            Api::V2 => v2::validate(ctx, &cfg, session).await,
+            Api::V1 => v1::validate(&cfg, session).await,
+            Api::V2 => v2::validate(&cfg, session).await,
         }
     }
 
@@ -584,7 +588,7 @@ impl Service for Coolkit {
         match cfg.api {
             // v1 documents no logout (§1.7): forgetting the tokens is all there is.
             Api::V1 => Ok(()),
-            Api::V2 => v2::logout(ctx, &cfg, session).await,
+            Api::V2 => v2::logout(&cfg, session).await,
         }
     }
 

@@ -8,6 +8,7 @@
 //! The choices the notes leave open are listed on [`Siyuan`].
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -162,8 +163,8 @@ async fn kernel_post(ctx: &Ctx<'_>, path: &str, body: &Value) -> Result<Envelope
     })?;
     let bytes =
         serde_json::to_vec(body).map_err(|_| Error::internal("cannot encode a SiYuan request"))?;
-    let mut rb = ctx
-        .http
+    let http = ctx.client()?;
+    let mut rb = http
         .post(url)
         .header(CONTENT_TYPE, "application/json")
         .body(bytes);
@@ -180,7 +181,7 @@ async fn kernel_post(ctx: &Ctx<'_>, path: &str, body: &Value) -> Result<Envelope
         value.set_sensitive(true);
         rb = rb.header(AUTHORIZATION, value);
     }
-    let resp = ctx.http.execute(rb).await?;
+    let resp = http.execute(rb).await?;
     match resp.status {
         200..=299 => {}
         401 if token.is_some() => {
@@ -287,25 +288,35 @@ async fn cloud_login(
 
 /// Login state between steps. The captcha step keeps the password's MD5 (what the protocol
 /// sends, so it is as secret as the password) to repeat the login with the answer.
+///
+/// Both steps are [`Pending::retryable`]: after a wrong answer the caller may answer again with
+/// its copy (2FA: the temporary token stays valid on the cloud) or reload the captcha. The
+/// `needCaptcha` value sits in a cell shared by all copies: when a wrong answer brings a new
+/// one, the caller's copy sees it, so its `reload_captcha` shows the captcha now in force.
+#[derive(Clone)]
 enum Step {
     Captcha {
         password_md5: SecretString,
-        need_captcha: String,
+        need_captcha: Arc<Mutex<String>>,
     },
     TwoFactor {
         token: SecretString,
     },
 }
 
+fn current(cell: &Mutex<String>) -> String {
+    cell.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 async fn captcha_challenge(
     ctx: &Ctx<'_>,
     password_md5: SecretString,
-    need_captcha: String,
+    need_captcha: Arc<Mutex<String>>,
 ) -> Result<Progress> {
-    let image = fetch_captcha(ctx, &need_captcha).await?;
+    let image = fetch_captcha(ctx, &current(&need_captcha)).await?;
     Ok(Progress::Challenge {
         challenge: image,
-        pending: Pending::new(Step::Captcha {
+        pending: Pending::retryable(Step::Captcha {
             password_md5,
             need_captcha,
         }),
@@ -324,7 +335,8 @@ async fn fetch_captcha(ctx: &Ctx<'_>, need_captcha: &str) -> Result<Challenge> {
     url.query_pairs_mut()
         .append_pair("needCaptcha", need_captcha)
         .append_pair("t", &Utc::now().timestamp_millis().to_string());
-    let resp = ctx.http.execute(ctx.http.get(url)).await?;
+    let http = ctx.client()?;
+    let resp = http.execute(http.get(url)).await?;
     if !resp.is_success() {
         return Err(resp.status_error());
     }
@@ -444,12 +456,13 @@ async fn finish(ctx: &Ctx<'_>, token: &SecretString) -> Result<Progress> {
     )))))
 }
 
-/// What a login reply means at the first step (`after_captcha`: answering a captcha).
+/// What a login reply means. `answered`: the `needCaptcha` cell of the captcha step being
+/// answered (`None` at the first step).
 async fn next(
     ctx: &Ctx<'_>,
     reply: LoginReply,
     password_md5: SecretString,
-    after_captcha: bool,
+    answered: Option<&Mutex<String>>,
 ) -> Result<Progress> {
     match reply {
         LoginReply::Token(token) => finish(ctx, &token).await,
@@ -458,12 +471,17 @@ async fn next(
                 channel: CodeChannel::Totp,
                 destination: None,
             },
-            pending: Pending::new(Step::TwoFactor { token }),
+            pending: Pending::retryable(Step::TwoFactor { token }),
         }),
-        LoginReply::Captcha(_) if after_captcha => Err(Error::challenge_failed(
-            "SiYuan did not accept the captcha; log in again for a new image",
-        )),
-        LoginReply::Captcha(need) => captcha_challenge(ctx, password_md5, need).await,
+        LoginReply::Captcha(need) => match answered {
+            Some(cell) => {
+                *cell.lock().unwrap_or_else(|p| p.into_inner()) = need;
+                Err(Error::challenge_failed(
+                    "SiYuan did not accept the captcha; reload it for a new image and try again",
+                ))
+            }
+            None => captcha_challenge(ctx, password_md5, Arc::new(Mutex::new(need))).await,
+        },
         LoginReply::Rejected(msg) => Err(Error::credentials_rejected(
             "SiYuan rejected the user name or password",
         )
@@ -475,9 +493,10 @@ async fn next(
 ///
 /// Choices where the protocol leaves room (see protocols/siyuan.md):
 /// - **Wrong captcha**: the cloud answers `code 1` with a fresh `needCaptcha`; `answer` returns
-///   `ChallengeFailed`. The trait cannot hand back both an error and a [`Pending`], so the flow
-///   ends there; the next `begin_login` gets a new image (the cloud keeps asking for a captcha
-///   for that user). `reload_captcha` works on a live captcha step. Same for a wrong 2FA code.
+///   `ChallengeFailed` and stores the new value in the step's shared cell. The step is
+///   [`Pending::retryable`]: the caller's copy stays usable, and it should `reload_captcha`
+///   before the next attempt (the old image's answer is void). A wrong 2FA code is
+///   `ChallengeFailed` too, and the copy can be answered again with the next code.
 /// - **Kernel API token rejected** (HTTP 401) is `InvalidInput` naming the kernel token, never
 ///   `CredentialsRejected`: the cloud password is not in question, and keep-alive must not
 ///   conclude it changed.
@@ -514,7 +533,7 @@ impl Service for Siyuan {
         }
         let password_md5 = SecretString::new(super::md5_hex(password.expose()));
         let reply = cloud_login(ctx, &password_md5, "").await?;
-        next(ctx, reply, password_md5, false).await
+        next(ctx, reply, password_md5, None).await
     }
 
     async fn answer(
@@ -528,9 +547,12 @@ impl Service for Siyuan {
             return Err(Error::invalid_input("the answer is empty"));
         }
         match pending.into_inner::<Step>()? {
-            Step::Captcha { password_md5, .. } => {
+            Step::Captcha {
+                password_md5,
+                need_captcha,
+            } => {
                 let reply = cloud_login(ctx, &password_md5, text).await?;
-                next(ctx, reply, password_md5, true).await
+                next(ctx, reply, password_md5, Some(&need_captcha)).await
             }
             Step::TwoFactor { token } => {
                 let env = kernel_post(
@@ -554,7 +576,7 @@ impl Service for Siyuan {
                 match non_empty_str(&env.data, "token") {
                     Some(t) => finish(ctx, &SecretString::new(t)).await,
                     None => Err(Error::challenge_failed(
-                        "SiYuan did not accept the two-factor code; log in again",
+                        "SiYuan did not accept the two-factor code; try again",
                     )
                     .with_server_message(env.data["msg"].as_str().unwrap_or_default())),
                 }

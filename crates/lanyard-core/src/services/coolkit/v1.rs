@@ -77,13 +77,13 @@ pub(super) async fn login(
             Utc::now().timestamp(),
         )?;
         let authorization = sensitive(&sign::sign_header(cfg.secret, &body))?;
-        let rb = ctx
+        let rb = cfg
             .http
             .post(cfg.url(&region, "/api/user/login")?)
             .header(AUTHORIZATION, authorization)
             .header(CONTENT_TYPE, "application/json")
             .body(body);
-        let answer = Answer::from_response(&ctx.http.execute(rb).await?)?;
+        let answer = Answer::from_response(&cfg.http.execute(rb).await?)?;
         if answer.code == 0 {
             let at = token_field(&answer.json, "at", "login")?;
             let rt = token_field(&answer.json, "rt", "login")?;
@@ -147,12 +147,12 @@ pub(super) async fn refresh(
     let query = signed_query(cfg, &[("grantType", "refresh"), ("rt", rt.expose())]);
     let authorization = sensitive(&sign::sign_header(cfg.secret, query.as_bytes()))?;
     // The query holds the rt: it goes only into the URL, never into a message.
-    let rb = ctx
+    let rb = cfg
         .http
         .get(cfg.url(&cfg.region, &format!("/api/user/refresh?{query}"))?)
         .header(AUTHORIZATION, authorization)
         .header(CONTENT_TYPE, "application/json");
-    let answer = Answer::from_response(&ctx.http.execute(rb).await?)?;
+    let answer = Answer::from_response(&cfg.http.execute(rb).await?)?;
     if answer.code == 0 {
         let at = token_field(&answer.json, "at", "refresh")?;
         let rt = answer.json["rt"]
@@ -183,17 +183,13 @@ fn refresh_error(code: i64, answer: &Answer) -> Error {
 }
 
 /// v1 has no user-info call; the documented device list is the cheapest Bearer call (§1.7).
-pub(super) async fn validate(
-    ctx: &Ctx<'_>,
-    cfg: &Config<'_>,
-    session: &Session,
-) -> Result<Validation> {
+pub(super) async fn validate(cfg: &Config<'_>, session: &Session) -> Result<Validation> {
     let query = signed_query(cfg, &[("lang", "en")]);
-    let rb = ctx
+    let rb = cfg
         .http
         .get(cfg.url(&cfg.region, &format!("/api/user/device?{query}"))?)
         .header(AUTHORIZATION, bearer(session)?);
-    let answer = Answer::from_response(&ctx.http.execute(rb).await?)?;
+    let answer = Answer::from_response(&cfg.http.execute(rb).await?)?;
     match answer.code {
         0 => {
             let mut info = session.info.clone();

@@ -40,9 +40,9 @@ fn login_body(cfg: &Config<'_>, id: &LoginId, password: &SecretString) -> Result
 }
 
 /// POST `body` signed: the bytes signed are the bytes sent.
-async fn post_signed(ctx: &Ctx<'_>, cfg: &Config<'_>, url: Url, body: Vec<u8>) -> Result<Answer> {
+async fn post_signed(cfg: &Config<'_>, url: Url, body: Vec<u8>) -> Result<Answer> {
     let authorization = sensitive(&sign::sign_header(cfg.secret, &body))?;
-    let rb = ctx
+    let rb = cfg
         .http
         .post(url)
         .header("X-CK-Appid", cfg.appid.as_str())
@@ -50,7 +50,7 @@ async fn post_signed(ctx: &Ctx<'_>, cfg: &Config<'_>, url: Url, body: Vec<u8>) -
         .header(AUTHORIZATION, authorization)
         .header(CONTENT_TYPE, "application/json")
         .body(body);
-    Answer::from_response(&ctx.http.execute(rb).await?)
+    Answer::from_response(&cfg.http.execute(rb).await?)
 }
 
 pub(super) async fn login(
@@ -64,7 +64,7 @@ pub(super) async fn login(
     loop {
         // Re-signed on every hop (fresh nonce header); the host changes with the region.
         let body = login_body(cfg, &id, password)?;
-        let answer = post_signed(ctx, cfg, cfg.url(&region, "/v2/user/login")?, body).await?;
+        let answer = post_signed(cfg, cfg.url(&region, "/v2/user/login")?, body).await?;
         match answer.code {
             0 => {
                 let data = &answer.json["data"];
@@ -113,7 +113,7 @@ pub(super) async fn refresh(
     let rt = refresh_token(session)?;
     let body = serde_json::to_vec(&serde_json::json!({ "rt": rt.expose() }))
         .map_err(|_| Error::internal("cannot encode the CoolKit refresh body"))?;
-    let answer = post_signed(ctx, cfg, cfg.url(&cfg.region, "/v2/user/refresh")?, body).await?;
+    let answer = post_signed(cfg, cfg.url(&cfg.region, "/v2/user/refresh")?, body).await?;
     match answer.code {
         0 => {
             let data = &answer.json["data"];
@@ -142,17 +142,13 @@ fn refresh_error(code: i64, answer: &Answer) -> Error {
     }
 }
 
-pub(super) async fn validate(
-    ctx: &Ctx<'_>,
-    cfg: &Config<'_>,
-    session: &Session,
-) -> Result<Validation> {
-    let rb = ctx
+pub(super) async fn validate(cfg: &Config<'_>, session: &Session) -> Result<Validation> {
+    let rb = cfg
         .http
         .get(cfg.url(&cfg.region, "/v2/user/profile")?)
         .header("X-CK-Appid", cfg.appid.as_str())
         .header(AUTHORIZATION, bearer(session)?);
-    let answer = Answer::from_response(&ctx.http.execute(rb).await?)?;
+    let answer = Answer::from_response(&cfg.http.execute(rb).await?)?;
     match answer.code {
         0 => {
             let mut info = session.info.clone();
@@ -168,17 +164,17 @@ pub(super) async fn validate(
     }
 }
 
-pub(super) async fn logout(ctx: &Ctx<'_>, cfg: &Config<'_>, session: &Session) -> Result<()> {
+pub(super) async fn logout(cfg: &Config<'_>, session: &Session) -> Result<()> {
     if session.tokens.access.is_empty() {
         return Ok(());
     }
-    let rb = ctx
+    let rb = cfg
         .http
         .client()
         .delete(cfg.url(&cfg.region, "/v2/user/logout")?)
         .header("X-CK-Appid", cfg.appid.as_str())
         .header(AUTHORIZATION, bearer(session)?);
-    let answer = Answer::from_response(&ctx.http.execute(rb).await?)?;
+    let answer = Answer::from_response(&cfg.http.execute(rb).await?)?;
     match answer.code {
         // A token the server no longer accepts is as logged out as it gets.
         0 | 401 | 402 => Ok(()),
@@ -195,6 +191,7 @@ mod tests {
 
     fn cfg(secret: &SecretString) -> Config<'_> {
         Config {
+            http: crate::http::Http::new(crate::http::HttpConfig::default()).unwrap(),
             api: Api::V2,
             appid: "app".into(),
             secret,
