@@ -7,6 +7,8 @@ pub mod http;
 pub mod model;
 pub mod secret;
 pub mod services;
+pub mod store;
+pub mod token;
 
 pub use error::{Error, ErrorCode, Result};
 pub use model::{Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State};

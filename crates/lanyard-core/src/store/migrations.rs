@@ -1,0 +1,98 @@
+//! Versioned schema migrations. The database's `PRAGMA user_version` says which of these ran.
+//!
+//! Rules: a released migration is never edited, only followed by a new one; each runs in its own
+//! `BEGIN IMMEDIATE` transaction together with the `user_version` bump, so a crash or a second
+//! process mid-upgrade leaves the file at one version or the next, never in between.
+
+/// One step of the schema's history.
+pub struct Migration {
+    /// The `user_version` after this step.
+    pub version: u32,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+/// Version 1: the first release's schema.
+pub const V1: Migration = Migration {
+    version: 1,
+    description: "accounts, sessions, events, settings",
+    sql: r#"
+CREATE TABLE accounts (
+    id                TEXT PRIMARY KEY NOT NULL,
+    name              TEXT NOT NULL UNIQUE,
+    service           TEXT NOT NULL,
+    user              TEXT NOT NULL,
+    endpoint          TEXT NOT NULL,
+    options           TEXT NOT NULL DEFAULT '{}',   -- JSON object, non-secret options only
+    remember_password INTEGER NOT NULL DEFAULT 0,
+    active            INTEGER NOT NULL DEFAULT 0,
+    created_at        TEXT NOT NULL,
+    UNIQUE (service, endpoint, user)
+);
+
+-- Non-secret facts of an account's session and its keep-alive state. The tokens themselves
+-- live in the secret store. One row per account, created with the account.
+CREATE TABLE sessions (
+    account_id         TEXT PRIMARY KEY NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    obtained_at        TEXT,
+    expires_at         TEXT,
+    refresh_expires_at TEXT,
+    user_id            TEXT,
+    display_name       TEXT,
+    extra              TEXT NOT NULL DEFAULT '{}',  -- JSON object, non-secret
+    state              TEXT NOT NULL DEFAULT 'signed_out',
+    state_reason       TEXT,
+    next_attempt       TEXT,
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    last_error         TEXT,
+    last_refresh_at    TEXT,
+    generation         INTEGER NOT NULL DEFAULT 0   -- bumped by every change of the session
+);
+
+-- The log the UI shows. account_id is not a foreign key: the history of a removed account stays.
+CREATE TABLE events (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id   TEXT,
+    account_name TEXT,
+    at           TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    message      TEXT NOT NULL
+);
+CREATE INDEX events_by_account ON events (account_id, id);
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+"#,
+};
+
+/// Version 2: cross-process single flight and the one-active-account rule in the schema.
+pub const V2: Migration = Migration {
+    version: 2,
+    description: "leases; at most one active account per (service, endpoint) as an index",
+    sql: r#"
+CREATE TABLE leases (
+    account_id TEXT PRIMARY KEY NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    holder     TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+
+-- Version 1 enforced the rule in code only; keep the oldest active account of each pair.
+UPDATE accounts SET active = 0
+WHERE active = 1 AND EXISTS (
+    SELECT 1 FROM accounts AS other
+    WHERE other.active = 1 AND other.service = accounts.service AND other.endpoint = accounts.endpoint
+      AND (other.created_at < accounts.created_at
+           OR (other.created_at = accounts.created_at AND other.rowid < accounts.rowid))
+);
+CREATE UNIQUE INDEX accounts_one_active ON accounts (service, endpoint) WHERE active = 1;
+"#,
+};
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[V1, V2];
+
+/// The schema version this build writes.
+pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -1,0 +1,402 @@
+//! How a token is handed to people and scripts: the four `--as` formats of the CLI contract
+//! (DESIGN.md): `raw`, `header`, `json`, `env`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::{Account, ServiceId};
+use crate::secret::SecretString;
+use crate::services::Credential;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenFormat {
+    /// The token itself.
+    #[default]
+    Raw,
+    /// The header line the service expects, e.g. `X-SS-USER-TOKEN: …`.
+    Header,
+    /// `{"account","service","token","expires_at","header","query"}`.
+    Json,
+    /// `LANYARD_TOKEN=…` lines, quoted for a POSIX shell.
+    Env,
+}
+
+impl TokenFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenFormat::Raw => "raw",
+            TokenFormat::Header => "header",
+            TokenFormat::Json => "json",
+            TokenFormat::Env => "env",
+        }
+    }
+}
+
+impl fmt::Display for TokenFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TokenFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "raw" => Ok(TokenFormat::Raw),
+            "header" => Ok(TokenFormat::Header),
+            "json" => Ok(TokenFormat::Json),
+            "env" => Ok(TokenFormat::Env),
+            _ => Err(Error::invalid_input(format!(
+                "unknown token format '{s}'; expected one of: raw, header, json, env"
+            ))),
+        }
+    }
+}
+
+/// Everything a rendering needs. `token` is the session's access token; `credential` is how the
+/// service wants it carried (header or query parameter, possibly with a prefix such as `Bearer `).
+pub struct TokenParts<'a> {
+    pub account: &'a Account,
+    pub token: &'a SecretString,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub credential: &'a Credential,
+}
+
+#[derive(Serialize)]
+struct NameValue<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonToken<'a> {
+    account: &'a str,
+    service: ServiceId,
+    token: &'a str,
+    expires_at: Option<String>,
+    header: Option<NameValue<'a>>,
+    query: Option<NameValue<'a>>,
+}
+
+/// Renders the token. The result holds the secret: callers print it and drop it, nothing else.
+/// No trailing newline.
+pub fn render(format: TokenFormat, parts: &TokenParts<'_>) -> Result<SecretString> {
+    let account = parts.account;
+    let token = parts.token.expose();
+    let (header, query) = match parts.credential {
+        Credential::Header { name, value } => (Some((name.as_str(), value.expose())), None),
+        Credential::Query { name, value } => (None, Some((name.as_str(), value.expose()))),
+    };
+    if [Some(token), header.map(|h| h.1), query.map(|q| q.1)]
+        .into_iter()
+        .flatten()
+        .any(has_control)
+    {
+        return Err(Error::server(format!(
+            "the token of '{}' contains control characters; log in again",
+            account.name
+        )));
+    }
+    let text = match format {
+        TokenFormat::Raw => token.to_owned(),
+        TokenFormat::Header => match (header, query) {
+            (Some((name, value)), _) => format!("{name}: {value}"),
+            (None, Some((name, _))) => {
+                return Err(Error::invalid_input(format!(
+                    "{} takes the token as the query parameter `{name}`, not as a header; use --as raw, json or env",
+                    service_name(account.service)
+                )));
+            }
+            (None, None) => unreachable!("a credential is a header or a query parameter"),
+        },
+        TokenFormat::Json => {
+            let doc = JsonToken {
+                account: &account.name,
+                service: account.service,
+                token,
+                expires_at: parts
+                    .expires_at
+                    .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                header: header.map(|(name, value)| NameValue { name, value }),
+                query: query.map(|(name, value)| NameValue { name, value }),
+            };
+            serde_json::to_string(&doc)
+                .map_err(|e| Error::internal(format!("cannot write JSON: {e}")))?
+        }
+        TokenFormat::Env => {
+            let mut lines = vec![
+                env_line("LANYARD_TOKEN", token),
+                env_line("LANYARD_ACCOUNT", &account.name),
+                env_line("LANYARD_SERVICE", account.service.as_str()),
+            ];
+            if let Some(at) = parts.expires_at {
+                lines.push(env_line(
+                    "LANYARD_EXPIRES_AT",
+                    &at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                ));
+            }
+            if let Some((name, value)) = header {
+                lines.push(env_line(
+                    "LANYARD_TOKEN_HEADER",
+                    &format!("{name}: {value}"),
+                ));
+                lines.push(env_line("LANYARD_TOKEN_HEADER_NAME", name));
+                lines.push(env_line("LANYARD_TOKEN_HEADER_VALUE", value));
+            }
+            if let Some((name, value)) = query {
+                lines.push(env_line("LANYARD_TOKEN_QUERY_NAME", name));
+                lines.push(env_line("LANYARD_TOKEN_QUERY_VALUE", value));
+            }
+            lines.join("\n")
+        }
+    };
+    Ok(SecretString::new(text))
+}
+
+fn service_name(id: ServiceId) -> &'static str {
+    crate::services::spec(id).display_name
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// `NAME=value`, the value single-quoted for a POSIX shell unless it is made only of characters
+/// no shell treats specially.
+fn env_line(name: &str, value: &str) -> String {
+    format!("{name}={}", shell_quote(value))
+}
+
+pub(crate) fn shell_quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.,:/@%+=".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn account(service: ServiceId) -> Account {
+        Account {
+            id: "id".into(),
+            name: format!("{service}/ann"),
+            service,
+            user: "ann".into(),
+            endpoint: "https://x.example".into(),
+            options: BTreeMap::new(),
+            remember_password: false,
+            active: true,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn header(name: &str, value: &str) -> Credential {
+        Credential::Header {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    fn render_str(
+        format: TokenFormat,
+        account: &Account,
+        token: &str,
+        credential: &Credential,
+    ) -> Result<String> {
+        let token = SecretString::new(token);
+        let expires_at = Some(
+            DateTime::parse_from_rfc3339("2030-01-02T03:04:05Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        );
+        render(
+            format,
+            &TokenParts {
+                account,
+                token: &token,
+                expires_at,
+                credential,
+            },
+        )
+        .map(|s| s.expose().to_owned())
+    }
+
+    #[test]
+    fn formats_parse() {
+        for f in [
+            TokenFormat::Raw,
+            TokenFormat::Header,
+            TokenFormat::Json,
+            TokenFormat::Env,
+        ] {
+            assert_eq!(f.as_str().parse::<TokenFormat>().unwrap(), f);
+        }
+        assert_eq!("JSON".parse::<TokenFormat>().unwrap(), TokenFormat::Json);
+        let e = "yaml".parse::<TokenFormat>().unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidInput);
+        assert!(e.message.contains("raw, header, json, env"));
+    }
+
+    #[test]
+    fn raw_is_the_token_alone() {
+        let a = account(ServiceId::Coolkit);
+        let c = header("Authorization", "Bearer at-123");
+        assert_eq!(
+            render_str(TokenFormat::Raw, &a, "at-123", &c).unwrap(),
+            "at-123"
+        );
+    }
+
+    #[test]
+    fn header_is_the_line_the_service_expects() {
+        let a = account(ServiceId::Sscms);
+        let c = header("X-SS-USER-TOKEN", "jwt.abc.def");
+        assert_eq!(
+            render_str(TokenFormat::Header, &a, "jwt.abc.def", &c).unwrap(),
+            "X-SS-USER-TOKEN: jwt.abc.def"
+        );
+        let a = account(ServiceId::Coolkit);
+        let c = header("Authorization", "Bearer at-123");
+        assert_eq!(
+            render_str(TokenFormat::Header, &a, "at-123", &c).unwrap(),
+            "Authorization: Bearer at-123"
+        );
+    }
+
+    #[test]
+    fn json_has_the_contract_fields() {
+        let a = account(ServiceId::Coolkit);
+        let c = header("Authorization", "Bearer at-123");
+        let out = render_str(TokenFormat::Json, &a, "at-123", &c).unwrap();
+        assert!(!out.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "account": "coolkit/ann",
+                "service": "coolkit",
+                "token": "at-123",
+                "expires_at": "2030-01-02T03:04:05Z",
+                "header": {"name": "Authorization", "value": "Bearer at-123"},
+                "query": null,
+            })
+        );
+        // Unknown expiry is null.
+        let token = SecretString::new("t");
+        let out = render(
+            TokenFormat::Json,
+            &TokenParts {
+                account: &a,
+                token: &token,
+                expires_at: None,
+                credential: &c,
+            },
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.expose()).unwrap();
+        assert_eq!(v["expires_at"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn shopxo_query_form() {
+        let a = account(ServiceId::Shopxo);
+        let c = Credential::Query {
+            name: "token".into(),
+            value: "f00d".into(),
+        };
+        assert_eq!(
+            render_str(TokenFormat::Raw, &a, "f00d", &c).unwrap(),
+            "f00d"
+        );
+        let e = render_str(TokenFormat::Header, &a, "f00d", &c).unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidInput);
+        assert!(
+            e.message.contains("query parameter `token`"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("--as raw, json or env"), "{}", e.message);
+        assert!(!e.message.contains("f00d"));
+        let v: serde_json::Value =
+            serde_json::from_str(&render_str(TokenFormat::Json, &a, "f00d", &c).unwrap()).unwrap();
+        assert_eq!(v["header"], serde_json::Value::Null);
+        assert_eq!(
+            v["query"],
+            serde_json::json!({"name": "token", "value": "f00d"})
+        );
+        assert_eq!(v["token"], "f00d");
+        assert_eq!(v["service"], "shopxo");
+        let env = render_str(TokenFormat::Env, &a, "f00d", &c).unwrap();
+        assert!(env.lines().any(|l| l == "LANYARD_TOKEN=f00d"), "{env}");
+        assert!(
+            env.lines().any(|l| l == "LANYARD_TOKEN_QUERY_NAME=token"),
+            "{env}"
+        );
+        assert!(
+            env.lines().any(|l| l == "LANYARD_TOKEN_QUERY_VALUE=f00d"),
+            "{env}"
+        );
+        assert!(!env.contains("HEADER"));
+    }
+
+    #[test]
+    fn env_lines_are_shell_safe() {
+        let a = account(ServiceId::Coolkit);
+        let c = header("Authorization", "Bearer it's");
+        let env = render_str(TokenFormat::Env, &a, "it's", &c).unwrap();
+        let lines: Vec<_> = env.lines().collect();
+        assert_eq!(lines[0], r"LANYARD_TOKEN='it'\''s'");
+        assert!(lines.contains(&"LANYARD_ACCOUNT=coolkit/ann"));
+        assert!(lines.contains(&"LANYARD_SERVICE=coolkit"));
+        assert!(lines.contains(&"LANYARD_EXPIRES_AT=2030-01-02T03:04:05Z"));
+        assert!(lines.contains(&r"LANYARD_TOKEN_HEADER='Authorization: Bearer it'\''s'"));
+        assert!(lines.contains(&"LANYARD_TOKEN_HEADER_NAME=Authorization"));
+        assert_eq!(shell_quote("a b$c`d"), "'a b$c`d'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("eyJ0.x-y_z=="), "eyJ0.x-y_z==");
+    }
+
+    #[test]
+    fn env_output_evaluates_back_in_a_shell() {
+        if std::process::Command::new("sh")
+            .arg("-c")
+            .arg("true")
+            .status()
+            .is_err()
+        {
+            return;
+        }
+        let a = account(ServiceId::Sscms);
+        let tricky = "a'b\"c $HOME `x` \\ ;|&";
+        let c = header("X-SS-USER-TOKEN", tricky);
+        let env = render_str(TokenFormat::Env, &a, tricky, &c).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{env}\nprintf %s \"$LANYARD_TOKEN\""))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), tricky);
+    }
+
+    #[test]
+    fn control_characters_are_refused_without_echoing_the_token() {
+        let a = account(ServiceId::Sscms);
+        let c = header("X-SS-USER-TOKEN", "abc\r\nX-Evil: 1");
+        let e = render_str(TokenFormat::Header, &a, "abc\r\nX-Evil: 1", &c).unwrap_err();
+        assert!(!e.message.contains("abc"));
+    }
+}
