@@ -6,6 +6,7 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod secret;
+pub mod secrets;
 pub mod services;
 pub mod store;
 pub mod token;

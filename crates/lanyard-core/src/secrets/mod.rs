@@ -1,0 +1,458 @@
+//! Secret stores: where passwords, tokens and app secrets live.
+//!
+//! Three backends behind one blocking trait, [`SecretBackend`]:
+//! - [`keyring`]: the OS keyring (Secret Service on Linux, Keychain on macOS, Credential
+//!   Manager on Windows), the default;
+//! - [`file`]: an encrypted file (Argon2id + ChaCha20-Poly1305) for machines without a keyring
+//!   (`LANYARD_SECRET_STORE=file`);
+//! - [`memory`]: a map in memory, for unit tests.
+//!
+//! The async façade [`Secrets`] runs every call off the async runtime (`spawn_blocking`) and
+//! under a timeout, so a hung or prompting keyring can never stall the runtime. Error messages
+//! say what to do and never contain a secret value.
+
+pub mod file;
+pub mod keyring;
+pub mod memory;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+
+/// Which kind of store holds the secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretStoreKind {
+    Keyring,
+    File,
+    Memory,
+}
+
+impl SecretStoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretStoreKind::Keyring => "keyring",
+            SecretStoreKind::File => "file",
+            SecretStoreKind::Memory => "memory",
+        }
+    }
+}
+
+impl fmt::Display for SecretStoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses the user's choice (`LANYARD_SECRET_STORE`): `keyring` or `file`. The memory store is
+/// for tests and cannot be selected.
+impl std::str::FromStr for SecretStoreKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "keyring" => Ok(SecretStoreKind::Keyring),
+            "file" => Ok(SecretStoreKind::File),
+            _ => Err(Error::invalid_input(format!(
+                "unknown secret store {s:?}: LANYARD_SECRET_STORE must be \"keyring\" or \"file\""
+            ))),
+        }
+    }
+}
+
+/// A blocking secret store. Implementations may block (D-Bus calls, file locks, Argon2), so
+/// callers on an async runtime go through [`Secrets`].
+pub trait SecretBackend: Send + Sync + 'static {
+    fn kind(&self) -> SecretStoreKind;
+    /// `Ok(None)` when no secret is stored under `key`.
+    fn get(&self, key: &str) -> Result<Option<SecretString>>;
+    /// Creates or replaces the secret under `key`.
+    fn set(&self, key: &str, value: &SecretString) -> Result<()>;
+    /// Removes the secret under `key`; deleting a missing key is `Ok`.
+    fn delete(&self, key: &str) -> Result<()>;
+}
+
+/// Default deadline for one secret-store call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Keys starting with this prefix are reserved for [`Secrets::health`]'s probe.
+pub const RESERVED_KEY_PREFIX: &str = "__lanyard_probe__";
+
+/// Keys longer than this are refused (keyrings have attribute limits).
+const MAX_KEY_LEN: usize = 512;
+
+/// The async façade over a [`SecretBackend`]: cheap to clone, every call runs on the blocking
+/// pool under a timeout.
+#[derive(Clone)]
+pub struct Secrets {
+    backend: Arc<dyn SecretBackend>,
+    timeout: Duration,
+}
+
+/// Result of [`Secrets::health`], shown by the UI and `lanyard status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretStoreHealth {
+    pub kind: SecretStoreKind,
+    pub ok: bool,
+    pub message: String,
+}
+
+impl Secrets {
+    /// The OS keyring. Connects now (on a helper thread, bounded by the default timeout), so a
+    /// machine without a keyring is reported here with an actionable message.
+    pub fn keyring() -> Result<Secrets> {
+        let backend = keyring::KeyringBackend::connect(DEFAULT_TIMEOUT)?;
+        Ok(Secrets::from_backend(Arc::new(backend)))
+    }
+
+    /// The encrypted file store at `path`, created (mode 0600) if missing. Runs Argon2 once
+    /// (a fraction of a second) and verifies the passphrase against an existing file, so a wrong
+    /// passphrase or a damaged file is reported here.
+    pub fn file(path: &Path, passphrase: SecretString) -> Result<Secrets> {
+        let backend = file::FileBackend::open(path, passphrase)?;
+        Ok(Secrets::from_backend(Arc::new(backend)))
+    }
+
+    /// A store in memory, gone with the process. For tests.
+    pub fn memory() -> Secrets {
+        Secrets::from_backend(Arc::new(memory::MemoryBackend::new()))
+    }
+
+    /// Wraps any backend (tests use this for failing or slow stores).
+    pub fn from_backend(backend: Arc<dyn SecretBackend>) -> Secrets {
+        Secrets {
+            backend,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Deadline for each call (default 10 s).
+    pub fn with_timeout(mut self, d: Duration) -> Secrets {
+        self.timeout = d;
+        self
+    }
+
+    pub fn kind(&self) -> SecretStoreKind {
+        self.backend.kind()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<SecretString>> {
+        check_key(key)?;
+        let key = key.to_owned();
+        self.run("read a secret", move |b| b.get(&key)).await
+    }
+
+    pub async fn set(&self, key: &str, value: &SecretString) -> Result<()> {
+        check_key(key)?;
+        let key = key.to_owned();
+        let value = value.clone();
+        self.run("store a secret", move |b| b.set(&key, &value))
+            .await
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        let key = key.to_owned();
+        self.run("delete a secret", move |b| b.delete(&key)).await
+    }
+
+    /// Probes the store: writes, reads back and deletes a reserved key (unique per call, so
+    /// concurrent probes from several processes do not disturb each other).
+    pub async fn health(&self) -> SecretStoreHealth {
+        let kind = self.kind();
+        match self.probe().await {
+            Ok(()) => SecretStoreHealth {
+                kind,
+                ok: true,
+                message: format!(
+                    "the {} works (a probe secret was written, read back and deleted)",
+                    describe(kind)
+                ),
+            },
+            Err(e) => SecretStoreHealth {
+                kind,
+                ok: false,
+                message: e.message,
+            },
+        }
+    }
+
+    async fn probe(&self) -> Result<()> {
+        let key = format!("{RESERVED_KEY_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let value = SecretString::new(uuid::Uuid::new_v4().simple().to_string());
+        let kind = self.kind();
+        self.run("check the secret store", move |b| {
+            b.set(&key, &value)?;
+            let outcome = match b.get(&key) {
+                Ok(Some(read)) if read == value => Ok(()),
+                Ok(Some(_)) => Err(Error::secret_store(format!(
+                    "the {} returned a different value than was just stored in it",
+                    describe(kind)
+                ))),
+                Ok(None) => Err(Error::secret_store(format!(
+                    "the {} lost a probe secret right after storing it",
+                    describe(kind)
+                ))),
+                Err(e) => Err(e),
+            };
+            let deleted = b.delete(&key);
+            outcome?;
+            deleted?;
+            match b.get(&key)? {
+                None => Ok(()),
+                Some(_) => Err(Error::secret_store(format!(
+                    "the {} still holds a probe secret after deleting it",
+                    describe(kind)
+                ))),
+            }
+        })
+        .await
+    }
+
+    async fn run<T, F>(&self, what: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretBackend) -> Result<T> + Send + 'static,
+    {
+        let backend = Arc::clone(&self.backend);
+        let kind = backend.kind();
+        let task = tokio::task::spawn_blocking(move || f(backend.as_ref()));
+        match tokio::time::timeout(self.timeout, task).await {
+            Ok(Ok(result)) => result,
+            // Never format the panic payload: it could quote anything.
+            Ok(Err(_)) => Err(Error::internal(format!(
+                "the {} failed unexpectedly while trying to {what} (a bug; please report it)",
+                describe(kind)
+            ))),
+            Err(_) => Err(timeout_error(kind, self.timeout)),
+        }
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("kind", &self.kind())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+fn describe(kind: SecretStoreKind) -> &'static str {
+    match kind {
+        SecretStoreKind::Keyring => "keyring",
+        SecretStoreKind::File => "encrypted secret file",
+        SecretStoreKind::Memory => "in-memory secret store",
+    }
+}
+
+/// "10 s", "1.5 s", "200 ms".
+pub(crate) fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms >= 1000 && ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else if ms >= 1000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+fn timeout_error(kind: SecretStoreKind, d: Duration) -> Error {
+    let within = human_duration(d);
+    Error::secret_store(match kind {
+        SecretStoreKind::Keyring => format!(
+            "the keyring did not answer within {within} (it may be waiting for an unlock prompt, or the \
+             Secret Service is hung); unlock or restart it, or set LANYARD_SECRET_STORE=file"
+        ),
+        SecretStoreKind::File => format!(
+            "the encrypted secret file did not answer within {within} (another Lanyard process may be \
+             holding its lock, or the disk is slow); try again"
+        ),
+        SecretStoreKind::Memory => {
+            format!("the in-memory secret store did not answer within {within}")
+        }
+    })
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid_input("a secret key cannot be empty"));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::invalid_input(format!(
+            "a secret key is limited to {MAX_KEY_LEN} bytes"
+        )));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "a secret key cannot contain control characters",
+        ));
+    }
+    if key.starts_with(RESERVED_KEY_PREFIX) {
+        return Err(Error::invalid_input(format!(
+            "secret keys starting with {RESERVED_KEY_PREFIX} are reserved"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn kind_parses_user_choices_only() {
+        assert_eq!(
+            "keyring".parse::<SecretStoreKind>().unwrap(),
+            SecretStoreKind::Keyring
+        );
+        assert_eq!(
+            " File ".parse::<SecretStoreKind>().unwrap(),
+            SecretStoreKind::File
+        );
+        let err = "memory".parse::<SecretStoreKind>().unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert!(
+            err.message.contains("LANYARD_SECRET_STORE"),
+            "{}",
+            err.message
+        );
+        assert!("".parse::<SecretStoreKind>().is_err());
+        assert_eq!(
+            serde_json::to_string(&SecretStoreKind::Keyring).unwrap(),
+            "\"keyring\""
+        );
+        assert_eq!(SecretStoreKind::File.to_string(), "file");
+    }
+
+    #[tokio::test]
+    async fn facade_round_trip_on_memory() {
+        let s = Secrets::memory();
+        assert_eq!(s.kind(), SecretStoreKind::Memory);
+        assert_eq!(s.get("a").await.unwrap(), None);
+        s.set("a", &SecretString::new("one")).await.unwrap();
+        assert_eq!(s.get("a").await.unwrap().unwrap().expose(), "one");
+        s.delete("a").await.unwrap();
+        s.delete("a").await.unwrap();
+        assert_eq!(s.get("a").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn bad_and_reserved_keys_are_refused() {
+        let s = Secrets::memory();
+        for key in [
+            "",
+            "a\nb",
+            &format!("{RESERVED_KEY_PREFIX}x"),
+            &"k".repeat(MAX_KEY_LEN + 1),
+        ] {
+            let err = s.set(key, &SecretString::new("v")).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidInput, "{key:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn health_probes_and_cleans_up() {
+        let backend = Arc::new(memory::MemoryBackend::new());
+        let s = Secrets::from_backend(backend.clone());
+        let h = s.health().await;
+        assert!(h.ok, "{}", h.message);
+        assert_eq!(h.kind, SecretStoreKind::Memory);
+        assert_eq!(backend.len(), 0, "the probe key must be deleted");
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["kind"], "memory");
+        assert_eq!(json["ok"], true);
+    }
+
+    struct Slow;
+    impl SecretBackend for Slow {
+        fn kind(&self) -> SecretStoreKind {
+            SecretStoreKind::Keyring
+        }
+        fn get(&self, _: &str) -> Result<Option<SecretString>> {
+            std::thread::sleep(Duration::from_secs(2));
+            Ok(None)
+        }
+        fn set(&self, _: &str, _: &SecretString) -> Result<()> {
+            std::thread::sleep(Duration::from_secs(2));
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hung_store_times_out_with_an_actionable_message() {
+        let s = Secrets::from_backend(Arc::new(Slow)).with_timeout(Duration::from_millis(100));
+        let started = std::time::Instant::now();
+        let err = s.get("k").await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(err.code, ErrorCode::SecretStore);
+        assert!(
+            err.message
+                .contains("the keyring did not answer within 100 ms"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("LANYARD_SECRET_STORE=file"),
+            "{}",
+            err.message
+        );
+        let h = s.health().await;
+        assert!(!h.ok);
+        assert!(h.message.contains("did not answer"), "{}", h.message);
+    }
+
+    struct Panics;
+    impl SecretBackend for Panics {
+        fn kind(&self) -> SecretStoreKind {
+            SecretStoreKind::Memory
+        }
+        fn get(&self, _: &str) -> Result<Option<SecretString>> {
+            panic!("hunter2")
+        }
+        fn set(&self, _: &str, _: &SecretString) -> Result<()> {
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_store_is_an_internal_error_without_the_payload() {
+        let err = Secrets::from_backend(Arc::new(Panics))
+            .get("k")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert!(!err.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_shows_no_secrets() {
+        let s = Secrets::memory();
+        let dbg = format!("{s:?}");
+        assert!(dbg.contains("Memory") && dbg.contains("timeout"), "{dbg}");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(Duration::from_secs(10)), "10 s");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(human_duration(Duration::from_millis(250)), "250 ms");
+    }
+}
