@@ -10,7 +10,9 @@ pub mod secrets;
 pub mod services;
 pub mod store;
 pub mod token;
+pub mod manager;
 
 pub use error::{Error, ErrorCode, Result};
+pub use manager::{Config, Manager};
 pub use model::{Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State};
 pub use secret::SecretString;

@@ -1,0 +1,1957 @@
+//! The façade both the CLI and the desktop app use: accounts, login flows, sessions, tokens,
+//! keep-alive on demand, the event log.
+//!
+//! Storage rules kept here:
+//! - secrets (passwords, tokens, secret options) go to the secret store, everything else to the
+//!   metadata database; a session's secrets are written BEFORE its metadata, and before the
+//!   token is shown or used, so a crash at any moment leaves either the old or the new session;
+//! - renewals are single flight per account: one in-process mutex per account plus a lease in
+//!   the database for other processes (the app and the CLI);
+//! - every attempt (login, refresh, validation, re-login, logout) writes an event row; no secret
+//!   ever appears in a message.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use url::Url;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::{Http, HttpConfig};
+use crate::model::{
+    Account, AccountView, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, ServiceId,
+    ServiceSpec, Session, SessionInfo, SessionTokens, State,
+};
+use crate::secret::SecretString;
+use crate::secrets::{SecretBackend, SecretStoreHealth, SecretStoreKind, Secrets};
+use crate::services::{self, Challenge, Ctx, LoginOutcome, Pending, Progress, Service, Validation};
+use crate::store::{self, AccountRow, SessionRow, Store, StoredState};
+use crate::token::{self, TokenParts};
+
+pub use crate::store::EventRecord;
+pub use crate::token::TokenFormat;
+
+/// The file the encrypted secret store uses inside the data dir.
+pub const SECRETS_FILE: &str = "secrets.enc";
+/// The setting overriding the warning window (seconds before expiry when a session shows as
+/// `expiring`).
+pub const WARNING_WINDOW_SETTING: &str = "warning_window_secs";
+/// Without the setting: a tenth of the session's lifetime, at most this.
+const MAX_WARNING_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+/// `token()` renews first when the session expires within a tenth of its lifetime, at most this.
+const MAX_REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+/// A login waiting for an answer is forgotten after this long.
+const FLOW_TTL: Duration = Duration::from_secs(15 * 60);
+/// Back-off after a transient failure: this, doubled per attempt, capped, with jitter.
+const RETRY_BASE_SECS: i64 = 30;
+const RETRY_MAX_SECS: i64 = 3600;
+
+/// How the façade is set up. `Default` is the keyring and the platform's data dir.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `None`: `$LANYARD_DATA_DIR`, else the platform's data directory + `lanyard`.
+    pub data_dir: Option<PathBuf>,
+    /// `None`: the keyring.
+    pub secret_store: Option<SecretStoreKind>,
+    /// For the file store.
+    pub passphrase: Option<SecretString>,
+    pub http: HttpConfig,
+}
+
+impl Config {
+    /// `LANYARD_DATA_DIR`, `LANYARD_SECRET_STORE=keyring|file`, `LANYARD_PASSPHRASE`.
+    pub fn from_env() -> Result<Config> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Ok(Config {
+            data_dir: var("LANYARD_DATA_DIR").map(PathBuf::from),
+            secret_store: var("LANYARD_SECRET_STORE").map(|s| s.parse()).transpose()?,
+            passphrase: var("LANYARD_PASSPHRASE").map(SecretString::from),
+            http: HttpConfig::default(),
+        })
+    }
+}
+
+/// A new account. `options` may hold secret options too: the manager splits them by the spec.
+#[derive(Clone)]
+pub struct NewAccount {
+    /// Defaults to `<service>/<user>`.
+    pub name: Option<String>,
+    pub service: ServiceId,
+    pub user: String,
+    /// Defaults to the service's default endpoint, if it has one.
+    pub endpoint: Option<String>,
+    pub options: BTreeMap<String, String>,
+    pub remember_password: bool,
+}
+
+// Option values may be secret: never print them.
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("name", &self.name)
+            .field("service", &self.service)
+            .field("user", &self.user)
+            .field("endpoint", &self.endpoint)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .field("remember_password", &self.remember_password)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AccountEdit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountEdit")
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .field("endpoint", &self.endpoint)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .field("remember_password", &self.remember_password)
+            .finish()
+    }
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Clone, Default)]
+pub struct AccountEdit {
+    pub name: Option<String>,
+    pub user: Option<String>,
+    pub endpoint: Option<String>,
+    /// `Some(value)` sets, `None` unsets (back to the default).
+    pub options: BTreeMap<String, Option<String>>,
+    pub remember_password: Option<bool>,
+}
+
+/// Identifies a login waiting for an answer.
+pub type FlowId = String;
+
+/// Where a login stands.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // The shape is the façade's contract; a step is short-lived.
+pub enum LoginStep {
+    Done(AccountView),
+    Challenge { flow: FlowId, challenge: Challenge },
+}
+
+/// `{"step":"done","account":{…}}` or
+/// `{"step":"challenge","flow":"…","challenge":{"kind":"captcha",…},"image":"data:image/png;base64,…"}`
+/// (`image` only for captchas).
+impl Serialize for LoginStep {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        match self {
+            LoginStep::Done(view) => {
+                map.serialize_entry("step", "done")?;
+                map.serialize_entry("account", view)?;
+            }
+            LoginStep::Challenge { flow, challenge } => {
+                map.serialize_entry("step", "challenge")?;
+                map.serialize_entry("flow", flow)?;
+                map.serialize_entry("challenge", challenge)?;
+                if let Challenge::Captcha {
+                    image, media_type, ..
+                } = challenge
+                {
+                    use base64::Engine;
+                    let data = base64::engine::general_purpose::STANDARD.encode(image);
+                    map.serialize_entry("image", &format!("data:{media_type};base64,{data}"))?;
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+/// What changed, broadcast to the UI.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    AccountAdded {
+        account: String,
+    },
+    /// State, session, options or the active flag changed.
+    AccountChanged {
+        account: String,
+    },
+    AccountRenamed {
+        from: String,
+        to: String,
+    },
+    AccountRemoved {
+        account: String,
+    },
+    /// A row was added to the event log.
+    Logged {
+        event: EventRecord,
+    },
+}
+
+/// A login waiting for the person's answer.
+struct Flow {
+    account_id: String,
+    pending: Pending,
+    /// Kept to remember it once the login is done (only when the account remembers passwords).
+    password: Option<SecretString>,
+    reloadable: bool,
+    started: Instant,
+}
+
+/// The façade. `Send + Sync`; share it with an `Arc`.
+pub struct Manager {
+    data_dir: PathBuf,
+    store: Arc<Store>,
+    secrets: Secrets,
+    http: Http,
+    flows: Mutex<HashMap<FlowId, Flow>>,
+    /// `services::service`; unit tests put fakes here.
+    resolver: fn(ServiceId) -> &'static dyn Service,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    events: broadcast::Sender<Event>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("data_dir", &self.data_dir)
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
+fn key_password(id: &str) -> String {
+    format!("account/{id}/password")
+}
+fn key_session(id: &str) -> String {
+    format!("account/{id}/session")
+}
+fn key_option(id: &str, option: &str) -> String {
+    format!("account/{id}/option/{option}")
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl Manager {
+    /// Opens the data dir (created 0700 if missing), the database (migrated) and the secret
+    /// store. A secret store that cannot be opened does not stop the manager: accounts can
+    /// still be listed, every secret access reports the problem, and
+    /// [`Manager::secret_store_health`] says what to do.
+    pub async fn open(config: Config) -> Result<Manager> {
+        let data_dir = match config.data_dir {
+            Some(dir) => dir,
+            None => store::default_data_dir()?,
+        };
+        let kind = config.secret_store.unwrap_or(SecretStoreKind::Keyring);
+        let passphrase = config.passphrase;
+        let dir = data_dir.clone();
+        let (store, secrets) = tokio::task::spawn_blocking(move || -> Result<(Store, Secrets)> {
+            store::ensure_data_dir(&dir)?;
+            let store = Store::open(&dir.join(store::DB_FILE))?;
+            let secrets = match kind {
+                SecretStoreKind::Keyring => Secrets::keyring(),
+                SecretStoreKind::File => match passphrase {
+                    Some(p) => Secrets::file(&dir.join(SECRETS_FILE), p),
+                    None => Err(Error::secret_store(
+                        "the encrypted secret file needs its passphrase: set LANYARD_PASSPHRASE",
+                    )),
+                },
+                SecretStoreKind::Memory => Ok(Secrets::memory()),
+            };
+            let secrets = secrets.unwrap_or_else(|e| {
+                tracing::warn!(error = %e.message, "the secret store is unavailable");
+                Secrets::from_backend(Arc::new(Unavailable { kind, error: e }))
+            });
+            Ok((store, secrets))
+        })
+        .await
+        .map_err(|_| Error::internal("opening the data dir failed unexpectedly"))??;
+        Self::build(data_dir, store, secrets, config.http)
+    }
+
+    /// A manager over the database at `db_path` and the given secret store (tests).
+    pub fn with_parts(db_path: &Path, secrets: Secrets, http: HttpConfig) -> Result<Manager> {
+        let data_dir = db_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if !data_dir.as_os_str().is_empty() {
+            store::ensure_data_dir(&data_dir)?;
+        }
+        let store = Store::open(db_path)?;
+        Self::build(data_dir, store, secrets, http)
+    }
+
+    fn build(
+        data_dir: PathBuf,
+        store: Store,
+        secrets: Secrets,
+        http: HttpConfig,
+    ) -> Result<Manager> {
+        Ok(Manager {
+            data_dir,
+            store: Arc::new(store),
+            secrets,
+            http: Http::new(http)?,
+            flows: Mutex::default(),
+            resolver: services::service,
+            locks: Mutex::default(),
+            events: broadcast::channel(256).0,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub async fn secret_store_health(&self) -> SecretStoreHealth {
+        self.secrets.health().await
+    }
+
+    pub fn services(&self) -> [&'static ServiceSpec; 5] {
+        services::specs()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    // ----- accounts -----
+
+    pub async fn add_account(&self, new: NewAccount) -> Result<AccountView> {
+        let spec = self.service(new.service).spec();
+        let user = check_user(&new.user)?;
+        let endpoint = match new
+            .endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            Some(e) => normalize_endpoint(spec, e)?,
+            None => match spec.default_endpoint {
+                Some(default) => normalize_endpoint(spec, default)?,
+                None => {
+                    return Err(Error::invalid_input(format!(
+                        "{} needs an endpoint: {}",
+                        spec.display_name, spec.endpoint_help
+                    )));
+                }
+            },
+        };
+        let name = check_name(&new.name.unwrap_or_else(|| format!("{}/{user}", spec.id)))?;
+        let (options, secret_options) = split_options(spec, new.options)?;
+        let account = Account {
+            id: uuid::Uuid::new_v4().to_string(),
+            name,
+            service: spec.id,
+            user,
+            endpoint,
+            options,
+            remember_password: new.remember_password,
+            active: false,
+            created_at: Utc::now(),
+        };
+        // Secrets first: an account row never exists without its secret options.
+        let mut written = Vec::new();
+        let mut result = Ok(());
+        for (key, value) in &secret_options {
+            let k = key_option(&account.id, key);
+            result = self.secrets.set(&k, value).await;
+            if result.is_err() {
+                break;
+            }
+            written.push(k);
+        }
+        let inserted = match result {
+            Ok(()) => {
+                let a = account.clone();
+                self.db(move |s| s.insert_account(&a)).await
+            }
+            Err(e) => Err(e),
+        };
+        let account = match inserted {
+            Ok(a) => a,
+            Err(e) => {
+                for k in written {
+                    let _ = self.secrets.delete(&k).await;
+                }
+                return Err(e);
+            }
+        };
+        self.log(
+            Some(&account),
+            "add",
+            "ok",
+            format!("added {} account for '{}'", spec.display_name, account.user),
+        )
+        .await;
+        self.emit(Event::AccountAdded {
+            account: account.name.clone(),
+        });
+        self.view_by_id(&account.id).await
+    }
+
+    pub async fn edit_account(&self, name: &str, edit: AccountEdit) -> Result<AccountView> {
+        let current = self.account(name).await?;
+        let spec = self.service(current.service).spec();
+        let new_name = edit.name.as_deref().map(check_name).transpose()?;
+        let new_user = edit.user.as_deref().map(check_user).transpose()?;
+        let new_endpoint = match edit.endpoint.as_deref().map(str::trim) {
+            Some("") => match spec.default_endpoint {
+                Some(d) => Some(normalize_endpoint(spec, d)?),
+                None => {
+                    return Err(Error::invalid_input(format!(
+                        "{} needs an endpoint",
+                        spec.display_name
+                    )));
+                }
+            },
+            Some(e) => Some(normalize_endpoint(spec, e)?),
+            None => None,
+        };
+        let mut plain: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut secret_set: BTreeMap<String, SecretString> = BTreeMap::new();
+        let mut secret_unset: Vec<String> = Vec::new();
+        for (key, value) in edit.options {
+            let opt = option_spec(spec, &key)?;
+            match value {
+                Some(v) => {
+                    let v = check_option_value(spec, opt, &v)?;
+                    if opt.secret {
+                        secret_set.insert(key, SecretString::new(v));
+                    } else {
+                        plain.insert(key, Some(v));
+                    }
+                }
+                None if opt.required && opt.default.is_none() => {
+                    return Err(Error::invalid_input(format!(
+                        "{} needs option '{}' ({}); it cannot be unset",
+                        spec.display_name, opt.key, opt.label
+                    )));
+                }
+                None if opt.secret => secret_unset.push(key),
+                // Back to the default, which add_account would have filled in.
+                None => {
+                    plain.insert(key, opt.default.map(str::to_owned));
+                }
+            }
+        }
+        let remember = edit.remember_password;
+        let update = self
+            .db({
+                let name = name.to_owned();
+                move |s| {
+                    s.update_account(&name, |a| {
+                        if let Some(n) = &new_name {
+                            a.name = n.clone();
+                        }
+                        if let Some(u) = &new_user {
+                            a.user = u.clone();
+                        }
+                        if let Some(e) = &new_endpoint {
+                            a.endpoint = e.clone();
+                        }
+                        for (k, v) in &plain {
+                            match v {
+                                Some(v) => a.options.insert(k.clone(), v.clone()),
+                                None => a.options.remove(k),
+                            };
+                        }
+                        if let Some(r) = remember {
+                            a.remember_password = r;
+                        }
+                        Ok(())
+                    })
+                }
+            })
+            .await?;
+        let (before, after) = (update.before, update.after);
+        for (key, value) in &secret_set {
+            self.secrets.set(&key_option(&after.id, key), value).await?;
+        }
+        for key in &secret_unset {
+            self.secrets.delete(&key_option(&after.id, key)).await?;
+        }
+        let mut changed = Vec::new();
+        if before.name != after.name {
+            changed.push("name".to_owned());
+        }
+        if before.user != after.user {
+            changed.push("user".to_owned());
+        }
+        if before.endpoint != after.endpoint {
+            changed.push("endpoint".to_owned());
+        }
+        if before.options != after.options || !secret_set.is_empty() || !secret_unset.is_empty() {
+            changed.push("options".to_owned());
+        }
+        if before.remember_password != after.remember_password {
+            changed.push("remember_password".to_owned());
+        }
+        // A session (and a password) belongs to one user at one server: another user or
+        // endpoint starts signed out, and a password is never sent to a server it was not
+        // typed for.
+        if before.user != after.user || before.endpoint != after.endpoint {
+            self.drop_flows_of(&after.id);
+            self.secrets.delete(&key_session(&after.id)).await?;
+            self.secrets.delete(&key_password(&after.id)).await?;
+            let id = after.id.clone();
+            self.db(move |s| s.set_state(&id, &StoredState::SignedOut))
+                .await?;
+        } else if !after.remember_password {
+            self.secrets.delete(&key_password(&after.id)).await?;
+        }
+        let message = if changed.is_empty() {
+            "nothing changed".to_owned()
+        } else {
+            format!("changed {}", changed.join(", "))
+        };
+        self.log(Some(&after), "edit", "ok", message).await;
+        if before.name != after.name {
+            self.emit(Event::AccountRenamed {
+                from: before.name.clone(),
+                to: after.name.clone(),
+            });
+        }
+        self.emit(Event::AccountChanged {
+            account: after.name.clone(),
+        });
+        self.view_by_id(&after.id).await
+    }
+
+    /// Deletes the account and all its secrets. The secrets go first: if the secret store
+    /// fails, the account stays and the removal can be repeated.
+    pub async fn remove_account(&self, name: &str) -> Result<()> {
+        let account = self.account(name).await?;
+        self.drop_flows_of(&account.id);
+        self.secrets.delete(&key_session(&account.id)).await?;
+        self.secrets.delete(&key_password(&account.id)).await?;
+        for opt in services::all_options(self.service(account.service).spec()).filter(|o| o.secret)
+        {
+            self.secrets
+                .delete(&key_option(&account.id, opt.key))
+                .await?;
+        }
+        let id = account.id.clone();
+        self.db(move |s| s.delete_account(&id)).await?;
+        lock(&self.locks).remove(&account.id);
+        self.log(
+            Some(&account),
+            "remove",
+            "ok",
+            "removed the account and its secrets".to_owned(),
+        )
+        .await;
+        self.emit(Event::AccountRemoved {
+            account: account.name.clone(),
+        });
+        Ok(())
+    }
+
+    /// Every account, ordered by service, endpoint, name.
+    pub async fn list(&self) -> Result<Vec<AccountView>> {
+        let (rows, window) = self.db(|s| Ok((s.accounts()?, warning_setting(s)))).await?;
+        let now = Utc::now();
+        Ok(rows
+            .into_iter()
+            .map(|row| self.view(row, window, now))
+            .collect())
+    }
+
+    pub async fn get(&self, name: &str) -> Result<AccountView> {
+        let name = name.to_owned();
+        let (row, window) = self
+            .db(move |s| {
+                Ok((
+                    s.account_by_name(&name)?.ok_or_else(|| no_account(&name))?,
+                    warning_setting(s),
+                ))
+            })
+            .await?;
+        Ok(self.view(row, window, Utc::now()))
+    }
+
+    /// An account by name, or a service id's active account.
+    pub async fn resolve(&self, name_or_service: &str) -> Result<AccountView> {
+        match self.get(name_or_service).await {
+            Err(e) if e.code == ErrorCode::NotFound => {}
+            other => return other,
+        }
+        let Ok(service) = name_or_service.parse::<ServiceId>() else {
+            return Err(no_account(name_or_service));
+        };
+        let all: Vec<AccountView> = self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|v| v.account.service == service)
+            .collect();
+        let active: Vec<&AccountView> = all.iter().filter(|v| v.account.active).collect();
+        match active.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] if all.is_empty() => Err(Error::not_found(format!(
+                "there is no {service} account; add one first"
+            ))),
+            [] => Err(Error::not_found(format!(
+                "no {service} account is active; make one active (`lanyard use NAME`): {}",
+                all.iter()
+                    .map(|v| v.account.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            many => Err(Error::invalid_input(format!(
+                "{service} has active accounts at several endpoints; name one: {}",
+                many.iter()
+                    .map(|v| format!("{} ({})", v.account.name, v.account.endpoint))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Makes the account the active one of its (service, endpoint).
+    pub async fn set_active(&self, name: &str) -> Result<AccountView> {
+        let before = self.account(name).await?;
+        let previous: Vec<String> = self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|v| {
+                v.account.active
+                    && v.account.service == before.service
+                    && v.account.endpoint == before.endpoint
+                    && v.account.id != before.id
+            })
+            .map(|v| v.account.name)
+            .collect();
+        let name_owned = name.to_owned();
+        let account = self.db(move |s| s.set_active(&name_owned)).await?;
+        if !before.active {
+            self.log(
+                Some(&account),
+                "use",
+                "ok",
+                format!(
+                    "now the active {} account at {}",
+                    account.service, account.endpoint
+                ),
+            )
+            .await;
+        }
+        for other in previous {
+            self.emit(Event::AccountChanged { account: other });
+        }
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        self.view_by_id(&account.id).await
+    }
+
+    // ----- login flows -----
+
+    /// Starts a login. Without a password, the remembered one is used if there is one (code
+    /// logins need none). A login already waiting for this account is cancelled.
+    pub async fn begin_login(
+        &self,
+        name: &str,
+        password: Option<SecretString>,
+    ) -> Result<LoginStep> {
+        let account = self.account(name).await?;
+        self.drop_flows_of(&account.id);
+        let password = match password {
+            Some(p) => Some(p),
+            None if account.remember_password => {
+                self.secrets.get(&key_password(&account.id)).await?
+            }
+            None => None,
+        };
+        let secret_options = self.secret_options(&account).await?;
+        let ctx = Ctx {
+            http: &self.http,
+            account: &account,
+            secret_options: &secret_options,
+            now: Utc::now(),
+        };
+        let result = self
+            .service(account.service)
+            .begin_login(&ctx, password.as_ref())
+            .await;
+        self.login_progress(&account, None, result, password).await
+    }
+
+    /// Answers the challenge of a waiting login (captcha text or code). When the answer is wrong
+    /// and the service lets the step be retried, the flow stays open: answer again or reload.
+    pub async fn answer_login(&self, flow: &FlowId, answer: SecretString) -> Result<LoginStep> {
+        self.continue_login(flow, Some(answer)).await
+    }
+
+    /// A fresh captcha image for a waiting login.
+    pub async fn reload_captcha(&self, flow: &FlowId) -> Result<LoginStep> {
+        self.continue_login(flow, None).await
+    }
+
+    /// `answer` `None` reloads the captcha.
+    async fn continue_login(
+        &self,
+        flow: &FlowId,
+        answer: Option<SecretString>,
+    ) -> Result<LoginStep> {
+        let (id, mut f) = self.take_flow(flow, answer.is_none())?;
+        let account = self.account_by_id(&f.account_id).await?;
+        let secret_options = self.secret_options(&account).await?;
+        let ctx = Ctx {
+            http: &self.http,
+            account: &account,
+            secret_options: &secret_options,
+            now: Utc::now(),
+        };
+        let service = self.service(account.service);
+        let backup = f.pending.try_clone();
+        let pending = std::mem::replace(&mut f.pending, Pending::new(()));
+        let result = match &answer {
+            Some(answer) => service.answer(&ctx, pending, answer).await,
+            None => service.reload_captcha(&ctx, pending).await,
+        };
+        // The server keeps the challenge alive (see `Pending::retryable`): keep the flow.
+        let keep = match &result {
+            Err(e) => {
+                answer.is_none() || e.code == ErrorCode::ChallengeFailed || e.code.is_transient()
+            }
+            Ok(_) => false,
+        };
+        if let (true, Some(backup), Err(e)) = (keep, backup, result.as_ref()) {
+            let e = e.clone();
+            self.log(
+                Some(&account),
+                "login",
+                "failed",
+                format!("{}; the step can be tried again", e.display_line()),
+            )
+            .await;
+            f.pending = backup;
+            f.started = Instant::now();
+            lock(&self.flows).insert(id, f);
+            return Err(e);
+        }
+        self.login_progress(&account, Some(id), result, f.password)
+            .await
+    }
+
+    /// Forgets a waiting login. Unknown ids are ignored.
+    pub fn cancel_login(&self, flow: &FlowId) {
+        let removed = lock(&self.flows).remove(flow);
+        if let Some(f) = removed
+            && let Ok(Some(row)) = self.store.account_by_id(&f.account_id)
+        {
+            self.emit(Event::AccountChanged {
+                account: row.account.name,
+            });
+        }
+    }
+
+    fn take_flow(&self, flow: &FlowId, reload: bool) -> Result<(FlowId, Flow)> {
+        let mut flows = lock(&self.flows);
+        flows.retain(|_, f| f.started.elapsed() < FLOW_TTL);
+        match flows.get(flow) {
+            None => {
+                return Err(Error::not_found(
+                    "no login is waiting with that id (it finished, was cancelled or expired); start it again",
+                ));
+            }
+            Some(f) if reload && !f.reloadable => {
+                return Err(Error::invalid_input(
+                    "this login step has no captcha to reload",
+                ));
+            }
+            Some(_) => {}
+        }
+        let f = flows.remove(flow).expect("checked above");
+        Ok((flow.clone(), f))
+    }
+
+    fn drop_flows_of(&self, account_id: &str) {
+        lock(&self.flows)
+            .retain(|_, f| f.account_id != account_id && f.started.elapsed() < FLOW_TTL);
+    }
+
+    fn awaiting(&self, account_id: &str) -> bool {
+        lock(&self.flows)
+            .values()
+            .any(|f| f.account_id == account_id && f.started.elapsed() < FLOW_TTL)
+    }
+
+    async fn login_progress(
+        &self,
+        account: &Account,
+        flow: Option<FlowId>,
+        result: Result<Progress>,
+        password: Option<SecretString>,
+    ) -> Result<LoginStep> {
+        match result {
+            Ok(Progress::Done(outcome)) => {
+                let view = self
+                    .finish_login(account, *outcome, password.as_ref(), "login")
+                    .await?;
+                Ok(LoginStep::Done(view))
+            }
+            Ok(Progress::Challenge { challenge, pending }) => {
+                let flow = flow.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let reloadable = matches!(
+                    challenge,
+                    Challenge::Captcha {
+                        reloadable: true,
+                        ..
+                    }
+                );
+                let f = Flow {
+                    account_id: account.id.clone(),
+                    pending,
+                    password: if account.remember_password {
+                        password
+                    } else {
+                        None
+                    },
+                    reloadable,
+                    started: Instant::now(),
+                };
+                lock(&self.flows).insert(flow.clone(), f);
+                self.log(
+                    Some(account),
+                    "login",
+                    "challenge",
+                    describe_challenge(&challenge),
+                )
+                .await;
+                self.emit(Event::AccountChanged {
+                    account: account.name.clone(),
+                });
+                Ok(LoginStep::Challenge { flow, challenge })
+            }
+            Err(e) => {
+                self.log(Some(account), "login", "failed", e.display_line())
+                    .await;
+                if flow.is_some() {
+                    self.emit(Event::AccountChanged {
+                        account: account.name.clone(),
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Persists what a login produced: session secrets, then the remembered password, then the
+    /// metadata (session facts, learnt options), then the event.
+    async fn finish_login(
+        &self,
+        account: &Account,
+        outcome: LoginOutcome,
+        password: Option<&SecretString>,
+        kind: &str,
+    ) -> Result<AccountView> {
+        let now = Utc::now();
+        let mut info = outcome.session.info.clone();
+        info.obtained_at.get_or_insert(now);
+        self.put_session_tokens(&account.id, &outcome.session.tokens)
+            .await?;
+        if account.remember_password
+            && let Some(p) = password
+        {
+            self.secrets.set(&key_password(&account.id), p).await?;
+        }
+        self.save_info(&account.id, info.clone(), Some(now)).await?;
+        self.remember_options(account, outcome.remember_options)
+            .await?;
+        let who = info
+            .display_name
+            .clone()
+            .unwrap_or_else(|| account.user.clone());
+        let until = info.expires_at.map_or_else(
+            || "no known expiry".to_owned(),
+            |t| format!("valid until {}", when(t)),
+        );
+        let verb = if kind == "login" {
+            "logged in"
+        } else {
+            "renewed the session"
+        };
+        self.log(
+            Some(account),
+            kind,
+            "ok",
+            format!("{verb} as {who}; {until}"),
+        )
+        .await;
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        self.view_by_id(&account.id).await
+    }
+
+    async fn remember_options(
+        &self,
+        account: &Account,
+        learnt: BTreeMap<String, String>,
+    ) -> Result<()> {
+        let spec = self.service(account.service).spec();
+        let learnt: BTreeMap<String, String> = learnt
+            .into_iter()
+            .filter(|(k, v)| match services::option_spec(spec, k) {
+                Some(o) if !o.secret => account.options.get(k) != Some(v),
+                _ => {
+                    tracing::warn!(service = %spec.id, option = %k, "a service asked to remember an unknown or secret option");
+                    false
+                }
+            })
+            .collect();
+        if learnt.is_empty() {
+            return Ok(());
+        }
+        let id = account.id.clone();
+        let name = account.name.clone();
+        let keys = learnt.keys().cloned().collect::<Vec<_>>().join(", ");
+        let result = self
+            .db(move |s| {
+                // By id: a rename meanwhile must not lose what was learnt.
+                let current = s
+                    .account_by_id(&id)?
+                    .map(|r| r.account.name)
+                    .unwrap_or(name);
+                s.update_account(&current, |a| {
+                    a.options.extend(learnt.clone());
+                    Ok(())
+                })
+            })
+            .await;
+        if result.is_ok() {
+            self.log(
+                Some(account),
+                "edit",
+                "ok",
+                format!("remembered {keys} from the server"),
+            )
+            .await;
+        }
+        result.map(|_| ())
+    }
+
+    // ----- sessions -----
+
+    /// Stores a session: its secrets first, then its facts (state valid).
+    pub async fn save_session(&self, account_id: &str, session: &Session) -> Result<()> {
+        let mut info = session.info.clone();
+        info.obtained_at.get_or_insert_with(Utc::now);
+        self.put_session_tokens(account_id, &session.tokens).await?;
+        self.save_info(account_id, info, None).await?;
+        if let Ok(row) = self.row_by_id(account_id).await {
+            self.emit(Event::AccountChanged {
+                account: row.account.name,
+            });
+        }
+        Ok(())
+    }
+
+    async fn put_session_tokens(&self, account_id: &str, tokens: &SessionTokens) -> Result<()> {
+        let json = SecretString::new(
+            serde_json::to_string(tokens)
+                .map_err(|_| Error::internal("cannot serialize a session"))?,
+        );
+        self.secrets.set(&key_session(account_id), &json).await
+    }
+
+    async fn save_info(
+        &self,
+        account_id: &str,
+        info: SessionInfo,
+        refreshed: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let id = account_id.to_owned();
+        match self
+            .db(move |s| s.save_session(&id, &info, refreshed))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if e.code == ErrorCode::NotFound {
+                    // Removed meanwhile: do not leave its tokens behind.
+                    let _ = self.secrets.delete(&key_session(account_id)).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The account's session (tokens from the secret store, facts from the database), if it has
+    /// one.
+    pub async fn session(&self, name: &str) -> Result<Option<Session>> {
+        let name = name.to_owned();
+        let row = self
+            .db(move |s| s.account_by_name(&name)?.ok_or_else(|| no_account(&name)))
+            .await?;
+        self.load_session(&row).await
+    }
+
+    async fn load_session(&self, row: &AccountRow) -> Result<Option<Session>> {
+        let Some(info) = row.session.info.clone() else {
+            return Ok(None);
+        };
+        let Some(tokens) = self.load_tokens(&row.account).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Session { tokens, info }))
+    }
+
+    async fn load_tokens(&self, account: &Account) -> Result<Option<SessionTokens>> {
+        let Some(json) = self.secrets.get(&key_session(&account.id)).await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(json.expose()).map(Some).map_err(|_| {
+            Error::secret_store(format!(
+                "the stored session of '{}' is damaged; log in again",
+                account.name
+            ))
+        })
+    }
+
+    /// A usable token of the account (or of a service's active account), renewed first when it
+    /// is expired or about to expire.
+    pub async fn token(&self, name_or_service: &str, format: TokenFormat) -> Result<String> {
+        let view = self.resolve(name_or_service).await?;
+        let id = view.account.id.clone();
+        let mut row = self.row_by_id(&id).await?;
+        usable(&row)?;
+        let now = Utc::now();
+        let info = row.session.info.clone().unwrap_or_default();
+        let expired = info.expires_at.is_some_and(|t| t <= now);
+        let due = info
+            .expires_at
+            .is_some_and(|t| now >= t - refresh_margin(&info));
+        if due {
+            match self.flight(&row, false, Due::ForToken).await {
+                Ok(()) => {}
+                // The token still works and was not declared lost: hand it out; keep-alive tries
+                // again later.
+                Err(e) if !expired && e.code != ErrorCode::NeedsLogin => {}
+                Err(e) => return Err(e),
+            }
+            row = self.row_by_id(&id).await?;
+            usable(&row)?;
+            if let Some(t) = row.session.info.as_ref().and_then(|i| i.expires_at)
+                && t <= Utc::now()
+            {
+                let why = match &row.session.state {
+                    StoredState::Retrying { last_error, .. } => format!(": {last_error}"),
+                    _ => String::new(),
+                };
+                return Err(Error::needs_login(format!(
+                    "the session of '{}' expired and could not be renewed{why}",
+                    row.account.name
+                )));
+            }
+        }
+        let Some(session) = self.load_session(&row).await? else {
+            return Err(Error::needs_login(format!(
+                "'{}' has no stored session; log in again",
+                row.account.name
+            )));
+        };
+        let credential = self
+            .service(row.account.service)
+            .credential(&row.account, &session);
+        let rendered = token::render(
+            format,
+            &TokenParts {
+                account: &row.account,
+                token: &session.tokens.access,
+                expires_at: session.info.expires_at,
+                credential: &credential,
+            },
+        )?;
+        Ok(rendered.expose().to_owned())
+    }
+
+    /// Keep-alive now. Without `force`, only when the session is due (inside its warning
+    /// window, expired, failing, or without a known expiry) and no other flight just did it.
+    pub async fn refresh(&self, name: &str, force: bool) -> Result<AccountView> {
+        let name = name.to_owned();
+        let row = self
+            .db(move |s| s.account_by_name(&name)?.ok_or_else(|| no_account(&name)))
+            .await?;
+        if row.session.info.is_none() {
+            return Err(not_logged_in(&row.account));
+        }
+        self.flight(&row, force, Due::ForRefresh).await?;
+        self.view_by_id(&row.account.id).await
+    }
+
+    /// Tells the server where the protocol allows, then forgets the session.
+    pub async fn logout(&self, name: &str) -> Result<()> {
+        let account = self.account(name).await?;
+        self.drop_flows_of(&account.id);
+        let account_lock = self.account_lock(&account.id);
+        let _guard = account_lock.lock().await;
+        let lease = self.lease(&account).await?;
+        let result = self.logout_locked(&account).await;
+        lease.release().await;
+        result
+    }
+
+    async fn logout_locked(&self, account: &Account) -> Result<()> {
+        let row = self.row_by_id(&account.id).await?;
+        let mut message = "forgot the session".to_owned();
+        if let Some(session) = self.load_session(&row).await? {
+            let secret_options = self.secret_options(account).await?;
+            let ctx = Ctx {
+                http: &self.http,
+                account,
+                secret_options: &secret_options,
+                now: Utc::now(),
+            };
+            match self.service(account.service).logout(&ctx, &session).await {
+                Ok(()) => message = "the server ended the session; forgot it".to_owned(),
+                Err(e) if e.code == ErrorCode::Unsupported => {}
+                Err(e) => {
+                    message = format!(
+                        "the server did not confirm the logout ({}); forgot the session",
+                        e.display_line()
+                    )
+                }
+            }
+        }
+        self.secrets.delete(&key_session(&account.id)).await?;
+        let id = account.id.clone();
+        self.db(move |s| s.set_state(&id, &StoredState::SignedOut))
+            .await?;
+        self.log(Some(account), "logout", "ok", message).await;
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        Ok(())
+    }
+
+    /// The newest `limit` events, newest first; of one account when a name is given.
+    pub async fn events(&self, name: Option<&str>, limit: usize) -> Result<Vec<EventRecord>> {
+        let id = match name {
+            Some(n) => Some(self.account(n).await?.id),
+            None => None,
+        };
+        self.db(move |s| s.events(id.as_deref(), limit)).await
+    }
+
+    // ----- renewal -----
+
+    /// One renewal at a time per account: in this process (mutex) and across processes (lease).
+    /// A waiter whose account was renewed meanwhile (the generation moved) takes that result.
+    async fn flight(&self, seen: &AccountRow, force: bool, due: Due) -> Result<()> {
+        let account_lock = self.account_lock(&seen.account.id);
+        let _guard = account_lock.lock().await;
+        let lease = self.lease(&seen.account).await?;
+        let result = async {
+            let row = self.row_by_id(&seen.account.id).await?;
+            if !force && row.session.generation != seen.session.generation {
+                return Ok(());
+            }
+            let window = self.db(|s| Ok(warning_setting(s))).await?;
+            if !force && !due.is_due(&row.session, window, Utc::now()) {
+                return Ok(());
+            }
+            self.renew(&row, force, window).await
+        }
+        .await;
+        lease.release().await;
+        result
+    }
+
+    /// Refresh → validation → silent re-login → needs login, per the service's capabilities.
+    async fn renew(&self, row: &AccountRow, force: bool, window: Option<i64>) -> Result<()> {
+        let account = &row.account;
+        let spec = self.service(account.service).spec();
+        let caps = spec.capabilities;
+        let service = self.service(account.service);
+        let now = Utc::now();
+        let info = row.session.info.clone().unwrap_or_default();
+        let session = self.load_session(row).await?;
+        let expired = info.expires_at.is_some_and(|t| t <= now);
+        let refresh_expired = info.refresh_expires_at.is_some_and(|t| t <= now);
+        let near_expiry = info
+            .expires_at
+            .is_some_and(|t| now >= t - warning_window(&info, window));
+        let password = if account.remember_password {
+            self.secrets.get(&key_password(&account.id)).await?
+        } else {
+            None
+        };
+        let secret_options = self.secret_options(account).await?;
+        let ctx = Ctx {
+            http: &self.http,
+            account,
+            secret_options: &secret_options,
+            now,
+        };
+
+        // Why the session cannot be used any more, once we know it cannot.
+        let mut lost: Option<NeedsLoginReason> = if session.is_none() {
+            Some(NeedsLoginReason::Revoked)
+        } else {
+            None
+        };
+
+        // 1. Refresh, where the service can.
+        if let Some(session) = &session
+            && caps.refresh
+        {
+            if refresh_expired {
+                lost = Some(NeedsLoginReason::RefreshTokenExpired);
+            } else {
+                match service.refresh(&ctx, session).await {
+                    Ok(outcome) => {
+                        self.finish_login(account, outcome, None, "refresh").await?;
+                        return Ok(());
+                    }
+                    // Treated like a service without refresh.
+                    Err(e) if e.code == ErrorCode::Unsupported => {}
+                    Err(e) if e.code.is_transient() => {
+                        return Err(self.transient(account, "refresh", e).await);
+                    }
+                    Err(e) => {
+                        self.log(Some(account), "refresh", "failed", e.display_line())
+                            .await;
+                        lost = Some(lost_reason(&e));
+                    }
+                }
+            }
+        }
+
+        // 2. No refresh: re-login when due and a password is remembered; otherwise ask the
+        //    server whether the session still works (services without expiry, forced checks).
+        if let Some(session) = &session
+            && lost.is_none()
+        {
+            let relogin_now = password.is_some() && (expired || near_expiry || force);
+            if !relogin_now {
+                if expired {
+                    lost = Some(NeedsLoginReason::Expired);
+                } else if !caps.validate {
+                    // Still valid and nothing can renew it unattended: nothing to do yet.
+                    return Ok(());
+                } else {
+                    match service.validate(&ctx, session).await {
+                        Ok(Validation::Valid(fresh)) => {
+                            let mut info = info.clone();
+                            if let Some(fresh) = fresh {
+                                merge_info(&mut info, fresh);
+                            }
+                            self.save_info(&account.id, info, Some(now)).await?;
+                            self.log(
+                                Some(account),
+                                "validate",
+                                "ok",
+                                "the server accepts the session".to_owned(),
+                            )
+                            .await;
+                            self.emit(Event::AccountChanged {
+                                account: account.name.clone(),
+                            });
+                            return Ok(());
+                        }
+                        Ok(Validation::Invalid(reason)) => {
+                            self.log(
+                                Some(account),
+                                "validate",
+                                "failed",
+                                reason.describe().to_owned(),
+                            )
+                            .await;
+                            lost = Some(reason);
+                        }
+                        Err(e) if e.code == ErrorCode::Unsupported => return Ok(()),
+                        Err(e) if e.code.is_transient() => {
+                            return Err(self.transient(account, "validate", e).await);
+                        }
+                        Err(e) => {
+                            self.log(Some(account), "validate", "failed", e.display_line())
+                                .await;
+                            if !matches!(
+                                e.code,
+                                ErrorCode::NeedsLogin | ErrorCode::CredentialsRejected
+                            ) {
+                                return Err(e);
+                            }
+                            lost = Some(NeedsLoginReason::Revoked);
+                        }
+                    }
+                }
+            }
+        }
+
+        // 3. Silent re-login with the remembered password, when no person is needed.
+        if let Some(password) = &password {
+            match service.begin_login(&ctx, Some(password)).await {
+                Ok(Progress::Done(outcome)) => {
+                    self.finish_login(account, *outcome, Some(password), "relogin")
+                        .await?;
+                    return Ok(());
+                }
+                Ok(Progress::Challenge { challenge, .. }) => {
+                    self.log(
+                        Some(account),
+                        "relogin",
+                        "failed",
+                        describe_challenge(&challenge),
+                    )
+                    .await;
+                    lost = Some(NeedsLoginReason::ChallengeRequired);
+                }
+                Err(e) if e.code.is_transient() => {
+                    return Err(self.transient(account, "relogin", e).await);
+                }
+                Err(e) => {
+                    self.log(Some(account), "relogin", "failed", e.display_line())
+                        .await;
+                    lost = Some(match (e.code, lost) {
+                        (ErrorCode::CredentialsRejected, _) => NeedsLoginReason::PasswordChanged,
+                        (ErrorCode::ChallengeFailed, _) => NeedsLoginReason::ChallengeRequired,
+                        (ErrorCode::NeedsLogin, known) => {
+                            known.unwrap_or(NeedsLoginReason::Revoked)
+                        }
+                        (_, Some(known)) => known,
+                        // The session is not known to be lost (it was only due): keep it.
+                        (_, None) => return Err(e),
+                    });
+                }
+            }
+        }
+
+        // 4. A person must log in.
+        let reason = lost.unwrap_or(NeedsLoginReason::Expired);
+        let id = account.id.clone();
+        let stored = StoredState::NeedsLogin(reason.clone());
+        self.db(move |s| s.set_state(&id, &stored)).await?;
+        self.log(
+            Some(account),
+            "keepalive",
+            "needs_login",
+            reason.describe().to_owned(),
+        )
+        .await;
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        Err(Error::needs_login(format!(
+            "'{}' needs a new login: {}",
+            account.name,
+            reason.describe()
+        )))
+    }
+
+    /// Records a transient failure (state retrying, next attempt backed off) and returns it.
+    async fn transient(&self, account: &Account, kind: &str, e: Error) -> Error {
+        let id = account.id.clone();
+        let attempts = self
+            .row_by_id(&id)
+            .await
+            .ok()
+            .map_or(0, |r| match r.session.state {
+                StoredState::Retrying { attempts, .. } => attempts,
+                _ => 0,
+            });
+        let next = Utc::now() + retry_delay(attempts);
+        let message = e.display_line();
+        let stored = message.clone();
+        if let Err(db) = self.db(move |s| s.record_retry(&id, next, &stored)).await {
+            tracing::warn!(error = %db.message, "cannot record a retry");
+        }
+        self.log(
+            Some(account),
+            kind,
+            "retrying",
+            format!("{message}; next attempt at {}", when(next)),
+        )
+        .await;
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        e
+    }
+
+    fn account_lock(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.locks)
+            .entry(account_id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Waits for the account's cross-process lease.
+    async fn lease(&self, account: &Account) -> Result<Lease> {
+        let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        // Long enough for a whole renewal (a re-login may take several requests).
+        let ttl = self.http.config().timeout * 4 + Duration::from_secs(30);
+        let deadline = Instant::now() + ttl + Duration::from_secs(5);
+        loop {
+            let (id, h) = (account.id.clone(), holder.clone());
+            if self.db(move |s| s.try_acquire_lease(&id, &h, ttl)).await? {
+                return Ok(Lease {
+                    store: Some(self.store.clone()),
+                    account_id: account.id.clone(),
+                    holder,
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::storage(format!(
+                    "another Lanyard process is still renewing '{}'; try again",
+                    account.name
+                )));
+            }
+            tokio::time::sleep(store::LEASE_POLL).await;
+        }
+    }
+
+    // ----- helpers -----
+
+    fn service(&self, id: ServiceId) -> &'static dyn Service {
+        (self.resolver)(id)
+    }
+
+    async fn db<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|_| Error::internal("a database call failed unexpectedly"))?
+    }
+
+    async fn account(&self, name: &str) -> Result<Account> {
+        let name = name.to_owned();
+        self.db(move |s| {
+            s.account_by_name(&name)?
+                .map(|r| r.account)
+                .ok_or_else(|| no_account(&name))
+        })
+        .await
+    }
+
+    async fn account_by_id(&self, id: &str) -> Result<Account> {
+        Ok(self.row_by_id(id).await?.account)
+    }
+
+    async fn row_by_id(&self, id: &str) -> Result<AccountRow> {
+        let id = id.to_owned();
+        self.db(move |s| {
+            s.account_by_id(&id)?
+                .ok_or_else(|| Error::not_found("the account was removed"))
+        })
+        .await
+    }
+
+    async fn view_by_id(&self, id: &str) -> Result<AccountView> {
+        let id = id.to_owned();
+        let (row, window) = self
+            .db(move |s| {
+                Ok((
+                    s.account_by_id(&id)?
+                        .ok_or_else(|| Error::not_found("the account was removed"))?,
+                    warning_setting(s),
+                ))
+            })
+            .await?;
+        Ok(self.view(row, window, Utc::now()))
+    }
+
+    fn view(&self, row: AccountRow, window: Option<i64>, now: DateTime<Utc>) -> AccountView {
+        let caps = self.service(row.account.service).spec().capabilities;
+        let state = compute_state(
+            &row.session,
+            caps,
+            row.account.remember_password,
+            self.awaiting(&row.account.id),
+            window,
+            now,
+        );
+        AccountView {
+            state,
+            session: row.session.info,
+            last_refresh_at: row.session.last_refresh_at,
+            account: row.account,
+        }
+    }
+
+    async fn secret_options(&self, account: &Account) -> Result<BTreeMap<String, SecretString>> {
+        let mut out = BTreeMap::new();
+        for opt in services::all_options(self.service(account.service).spec()).filter(|o| o.secret)
+        {
+            if let Some(v) = self.secrets.get(&key_option(&account.id, opt.key)).await? {
+                out.insert(opt.key.to_owned(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes an event row and broadcasts it. A failure to log is reported, never fatal.
+    async fn log(&self, account: Option<&Account>, kind: &str, outcome: &str, message: String) {
+        let ids = account.map(|a| (a.id.clone(), a.name.clone()));
+        let (kind, outcome) = (kind.to_owned(), outcome.to_owned());
+        let written = self
+            .db(move |s| {
+                let account = ids.as_ref().map(|(id, name)| (id.as_str(), name.as_str()));
+                s.add_event(account, Utc::now(), &kind, &outcome, &message)
+            })
+            .await;
+        match written {
+            Ok(event) => self.emit(Event::Logged { event }),
+            Err(e) => tracing::warn!(error = %e.message, "cannot write an event"),
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        // No receiver is fine (the CLI never subscribes).
+        let _ = self.events.send(event);
+    }
+}
+
+/// Releases the lease on drop too (a cancelled call), so only a crash leaves one to expire.
+struct Lease {
+    store: Option<Arc<Store>>,
+    account_id: String,
+    holder: String,
+}
+
+impl Lease {
+    async fn release(mut self) {
+        if let Some(store) = self.store.take() {
+            let (id, holder) = (self.account_id.clone(), self.holder.clone());
+            let _ = tokio::task::spawn_blocking(move || store.release_lease(&id, &holder)).await;
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take() {
+            let (id, holder) = (
+                std::mem::take(&mut self.account_id),
+                std::mem::take(&mut self.holder),
+            );
+            let release = move || {
+                let _ = store.release_lease(&id, &holder);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(release);
+                }
+                Err(_) => release(),
+            }
+        }
+    }
+}
+
+/// When a flight should go ahead (re-checked after waiting for the lock).
+#[derive(Clone, Copy)]
+enum Due {
+    /// `token()`: expired or within the refresh margin.
+    ForToken,
+    /// `refresh()`: inside the warning window, expired, failing, or no known expiry.
+    ForRefresh,
+}
+
+impl Due {
+    fn is_due(self, row: &SessionRow, window: Option<i64>, now: DateTime<Utc>) -> bool {
+        let Some(info) = &row.info else { return false };
+        match self {
+            Due::ForToken => info
+                .expires_at
+                .is_some_and(|t| now >= t - refresh_margin(info)),
+            Due::ForRefresh => {
+                !matches!(row.state, StoredState::Valid)
+                    || info
+                        .expires_at
+                        .is_none_or(|t| now >= t - warning_window(info, window))
+            }
+        }
+    }
+}
+
+/// A secret store that could not be opened: every call reports why.
+struct Unavailable {
+    kind: SecretStoreKind,
+    error: Error,
+}
+
+impl SecretBackend for Unavailable {
+    fn kind(&self) -> SecretStoreKind {
+        self.kind
+    }
+    fn get(&self, _key: &str) -> Result<Option<SecretString>> {
+        Err(self.error.clone())
+    }
+    fn set(&self, _key: &str, _value: &SecretString) -> Result<()> {
+        Err(self.error.clone())
+    }
+    fn delete(&self, _key: &str) -> Result<()> {
+        Err(self.error.clone())
+    }
+}
+
+fn warning_setting(store: &Store) -> Option<i64> {
+    store
+        .setting(WARNING_WINDOW_SETTING)
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|v: &i64| *v >= 0)
+}
+
+fn lifetime(info: &SessionInfo) -> Option<chrono::Duration> {
+    match (info.obtained_at, info.expires_at) {
+        (Some(from), Some(to)) if to > from => Some(to - from),
+        _ => None,
+    }
+}
+
+/// How long before expiry a session shows as `expiring`: the `warning_window_secs` setting,
+/// else a tenth of its lifetime, at most 24 h.
+pub(crate) fn warning_window(info: &SessionInfo, setting: Option<i64>) -> chrono::Duration {
+    if let Some(secs) = setting {
+        return chrono::Duration::seconds(secs);
+    }
+    lifetime(info).map_or(MAX_WARNING_WINDOW, |l| (l / 10).min(MAX_WARNING_WINDOW))
+}
+
+/// How long before expiry `token()` renews first: a tenth of the lifetime, at most 5 min.
+pub(crate) fn refresh_margin(info: &SessionInfo) -> chrono::Duration {
+    lifetime(info).map_or(MAX_REFRESH_MARGIN, |l| (l / 10).min(MAX_REFRESH_MARGIN))
+}
+
+fn retry_delay(attempts: u32) -> chrono::Duration {
+    let base = RETRY_BASE_SECS
+        .saturating_mul(1_i64 << attempts.min(20))
+        .min(RETRY_MAX_SECS);
+    // ±20 % jitter, so many accounts do not retry in step.
+    let jitter = (rand::random::<f64>() - 0.5) * 0.4;
+    chrono::Duration::milliseconds((base as f64 * 1000.0 * (1.0 + jitter)) as i64)
+}
+
+/// The state people see, from the stored facts and the clock.
+pub(crate) fn compute_state(
+    row: &SessionRow,
+    caps: Capabilities,
+    remember_password: bool,
+    awaiting: bool,
+    window: Option<i64>,
+    now: DateTime<Utc>,
+) -> State {
+    if awaiting {
+        return State::AwaitingChallenge;
+    }
+    if row.lease_until.is_some() && !matches!(row.state, StoredState::SignedOut) {
+        return State::Refreshing;
+    }
+    match &row.state {
+        StoredState::SignedOut => State::SignedOut,
+        StoredState::NeedsLogin(reason) => State::NeedsLogin {
+            reason: reason.clone(),
+        },
+        StoredState::Retrying {
+            next_attempt,
+            attempts,
+            last_error,
+        } => State::Retrying {
+            next_attempt: *next_attempt,
+            attempts: *attempts,
+            last_error: last_error.clone(),
+        },
+        StoredState::Valid => {
+            let Some(info) = &row.info else {
+                return State::SignedOut;
+            };
+            let Some(expires) = info.expires_at else {
+                return State::Valid;
+            };
+            if now >= expires {
+                let refresh_alive = caps.refresh && info.refresh_expires_at.is_none_or(|t| now < t);
+                if refresh_alive || remember_password {
+                    // Renewed on the next use or keep-alive round.
+                    State::Expiring
+                } else if caps.refresh {
+                    State::NeedsLogin {
+                        reason: NeedsLoginReason::RefreshTokenExpired,
+                    }
+                } else {
+                    State::NeedsLogin {
+                        reason: NeedsLoginReason::Expired,
+                    }
+                }
+            } else if now >= expires - warning_window(info, window) {
+                State::Expiring
+            } else {
+                State::Valid
+            }
+        }
+    }
+}
+
+fn merge_info(into: &mut SessionInfo, fresh: SessionInfo) {
+    let SessionInfo {
+        obtained_at: _,
+        expires_at,
+        refresh_expires_at,
+        user_id,
+        display_name,
+        extra,
+    } = fresh;
+    if expires_at.is_some() {
+        into.expires_at = expires_at;
+    }
+    if refresh_expires_at.is_some() {
+        into.refresh_expires_at = refresh_expires_at;
+    }
+    if user_id.is_some() {
+        into.user_id = user_id;
+    }
+    if display_name.is_some() {
+        into.display_name = display_name;
+    }
+    into.extra.extend(extra);
+}
+
+/// Why a refresh that failed for good lost the session: the service says `NeedsLogin` when the
+/// refresh token is no longer accepted, anything else means the session was revoked.
+fn lost_reason(e: &Error) -> NeedsLoginReason {
+    if e.code == ErrorCode::NeedsLogin {
+        NeedsLoginReason::RefreshTokenExpired
+    } else {
+        NeedsLoginReason::Revoked
+    }
+}
+
+fn usable(row: &AccountRow) -> Result<()> {
+    match &row.session.state {
+        _ if row.session.info.is_none() => Err(not_logged_in(&row.account)),
+        StoredState::NeedsLogin(reason) => Err(Error::needs_login(format!(
+            "'{}' needs a new login: {}",
+            row.account.name,
+            reason.describe()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn not_logged_in(account: &Account) -> Error {
+    Error::needs_login(format!("'{}' is not logged in; log in first", account.name))
+}
+
+fn no_account(name: &str) -> Error {
+    Error::not_found(format!("no account named '{name}'"))
+}
+
+fn describe_challenge(challenge: &Challenge) -> String {
+    match challenge {
+        Challenge::Captcha { .. } => "the server asks for a captcha".to_owned(),
+        Challenge::Code {
+            channel,
+            destination,
+        } => {
+            let channel = match channel {
+                services::CodeChannel::Totp => "an authenticator code",
+                services::CodeChannel::Sms => "a code sent by SMS",
+                services::CodeChannel::Email => "a code sent by email",
+            };
+            match destination {
+                Some(d) => format!("the server asks for {channel} ({d})"),
+                None => format!("the server asks for {channel}"),
+            }
+        }
+    }
+}
+
+// ----- input checks -----
+
+fn check_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(Error::invalid_input("an account name cannot be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(Error::invalid_input(
+            "an account name is limited to 200 characters",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "an account name cannot contain control characters",
+        ));
+    }
+    if name.starts_with('-') {
+        return Err(Error::invalid_input(format!(
+            "account name '{name}' cannot start with '-'"
+        )));
+    }
+    if name.parse::<ServiceId>().is_ok() {
+        return Err(Error::invalid_input(format!(
+            "'{name}' is a service id (it picks the service's active account); choose another account name"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_user(raw: &str) -> Result<String> {
+    let user = raw.trim();
+    if user.is_empty() {
+        return Err(Error::invalid_input("the user cannot be empty"));
+    }
+    if user.chars().count() > 320 || user.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "the user must be at most 320 characters, without control characters",
+        ));
+    }
+    Ok(user.to_owned())
+}
+
+/// Trims, checks it is an http(s) URL without credentials, query or fragment, and writes it in
+/// one canonical form without a trailing `/`. CoolKit keeps its `{region}` template.
+pub(crate) fn normalize_endpoint(spec: &ServiceSpec, raw: &str) -> Result<String> {
+    const PLACEHOLDER: &str = "lanyard-region-placeholder";
+    let trimmed = raw.trim().trim_end_matches('/');
+    let bad = |why: &str| Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()));
+    if trimmed.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    let templated = spec.id == ServiceId::Coolkit && trimmed.contains("{region}");
+    let probe = if templated {
+        trimmed.replace("{region}", PLACEHOLDER)
+    } else {
+        trimmed.to_owned()
+    };
+    if probe.contains(['{', '}']) {
+        return Err(bad(if spec.id == ServiceId::Coolkit {
+            "the only template it may hold is {region}"
+        } else {
+            "templates like {region} are for CoolKit endpoints only"
+        }));
+    }
+    let url = Url::parse(&probe)
+        .map_err(|e| bad(&format!("{e}; expected an http:// or https:// URL")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("use an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("put no user name or password in the URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not have a query (?…) or fragment (#…)"));
+    }
+    let text = url.as_str().trim_end_matches('/').to_owned();
+    Ok(if templated {
+        text.replace(PLACEHOLDER, "{region}")
+    } else {
+        text
+    })
+}
+
+fn option_spec(spec: &ServiceSpec, key: &str) -> Result<&'static OptionSpec> {
+    services::option_spec(spec, key).ok_or_else(|| {
+        let known: Vec<&str> = services::all_options(spec).map(|o| o.key).collect();
+        Error::invalid_input(format!(
+            "unknown option '{key}' for {}; it takes: {}",
+            spec.display_name,
+            known.join(", ")
+        ))
+    })
+}
+
+fn check_option_value(spec: &ServiceSpec, opt: &OptionSpec, value: &str) -> Result<String> {
+    let v = if opt.secret {
+        value.to_owned()
+    } else {
+        value.trim().to_owned()
+    };
+    if v.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "option '{}' needs a value",
+            opt.key
+        )));
+    }
+    match opt.kind {
+        OptionKind::Choice(choices) if !choices.contains(&v.as_str()) => {
+            Err(Error::invalid_input(format!(
+                "option '{}' of {} must be one of: {}",
+                opt.key,
+                spec.display_name,
+                choices.join(", ")
+            )))
+        }
+        OptionKind::Url => {
+            let url = Url::parse(&v).map_err(|e| {
+                Error::invalid_input(format!("option '{}' must be a URL: {e}", opt.key))
+            })?;
+            if url.password().is_some() {
+                // It would be stored in plain text.
+                return Err(Error::invalid_input(format!(
+                    "option '{}' must not contain a password (it would be stored in plain text)",
+                    opt.key
+                )));
+            }
+            Ok(v.trim_end_matches('/').to_owned())
+        }
+        _ if !opt.secret && v.chars().any(char::is_control) => Err(Error::invalid_input(format!(
+            "option '{}' cannot contain control characters",
+            opt.key
+        ))),
+        _ => Ok(v),
+    }
+}
+
+/// Checks the options against the spec and splits them: non-secret ones (defaults filled in)
+/// for the database, secret ones for the secret store.
+fn split_options(
+    spec: &ServiceSpec,
+    given: BTreeMap<String, String>,
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, SecretString>)> {
+    let mut plain = BTreeMap::new();
+    let mut secret = BTreeMap::new();
+    for (key, value) in given {
+        let opt = option_spec(spec, &key)?;
+        let value = check_option_value(spec, opt, &value)?;
+        if opt.secret {
+            secret.insert(key, SecretString::new(value));
+        } else {
+            plain.insert(key, value);
+        }
+    }
+    for opt in services::all_options(spec) {
+        let present = if opt.secret {
+            secret.contains_key(opt.key)
+        } else {
+            plain.contains_key(opt.key)
+        };
+        if present {
+            continue;
+        }
+        match opt.default {
+            Some(d) if !opt.secret => {
+                plain.insert(opt.key.to_owned(), d.to_owned());
+            }
+            _ if opt.required => {
+                return Err(Error::invalid_input(format!(
+                    "{} needs option '{}' ({}): {}",
+                    spec.display_name, opt.key, opt.label, opt.help
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok((plain, secret))
+}
+
+#[cfg(test)]
+mod tests;
