@@ -78,17 +78,21 @@ fn build_client(config: &HttpConfig, proxy: Option<&str>) -> Result<reqwest::Cli
         .redirect(reqwest::redirect::Policy::none());
     if let Some(proxy) = proxy {
         let shown = redact_url(proxy);
-        let parsed =
-            Url::parse(proxy).map_err(|e| Error::invalid_input(format!("invalid proxy URL '{shown}': {e}")))?;
+        let parsed = Url::parse(proxy)
+            .map_err(|e| Error::invalid_input(format!("invalid proxy URL '{shown}': {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https" | "socks5" | "socks5h") {
-            return Err(Error::invalid_input(format!("invalid proxy URL '{shown}': the scheme must be http or https")));
+            return Err(Error::invalid_input(format!(
+                "invalid proxy URL '{shown}': the scheme must be http or https"
+            )));
         }
-        let proxy =
-            reqwest::Proxy::all(proxy).map_err(|_| Error::invalid_input(format!("invalid proxy URL '{shown}'")))?;
+        let proxy = reqwest::Proxy::all(proxy)
+            .map_err(|_| Error::invalid_input(format!("invalid proxy URL '{shown}'")))?;
         builder = builder.proxy(proxy);
     }
     // Without an explicit proxy, reqwest reads HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY.
-    builder.build().map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
+    builder
+        .build()
+        .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
 }
 
 /// A URL for messages: no user info (proxy passwords), no query, no fragment.
@@ -108,7 +112,11 @@ fn redact_url(raw: &str) -> String {
 impl Http {
     pub fn new(config: HttpConfig) -> Result<Self> {
         let client = build_client(&config, config.proxy.as_deref())?;
-        Ok(Http { client, config, proxied: Arc::default() })
+        Ok(Http {
+            client,
+            config,
+            proxied: Arc::default(),
+        })
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -137,7 +145,10 @@ impl Http {
             Some(p) if !p.is_empty() => p.to_string(),
             _ => return Ok(self.clone()),
         };
-        let mut cache = self.proxied.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .proxied
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let client = match cache.get(&proxy) {
             Some(c) => c.clone(),
             None => {
@@ -148,7 +159,11 @@ impl Http {
         };
         let mut config = self.config.clone();
         config.proxy = Some(proxy);
-        Ok(Http { client, config, proxied: self.proxied.clone() })
+        Ok(Http {
+            client,
+            config,
+            proxied: self.proxied.clone(),
+        })
     }
 
     /// Send a request: redirects by hand, one deadline, bounded body, clear errors.
@@ -158,13 +173,19 @@ impl Http {
     /// when the body has one).
     pub async fn execute(&self, rb: reqwest::RequestBuilder) -> Result<Response> {
         let request = rb.build().map_err(|e| {
-            Error::invalid_input(format!("cannot build the HTTP request: {}", describe_builder_error(&e)))
+            Error::invalid_input(format!(
+                "cannot build the HTTP request: {}",
+                describe_builder_error(&e)
+            ))
         })?;
         let host = host_of(request.url());
         let deadline = request.timeout().copied().unwrap_or(self.config.timeout);
         match tokio::time::timeout(deadline, self.execute_inner(request)).await {
             Ok(result) => result,
-            Err(_) => Err(Error::network(format!("{host} did not answer within {}", secs(deadline)))),
+            Err(_) => Err(Error::network(format!(
+                "{host} did not answer within {}",
+                secs(deadline)
+            ))),
         }
     }
 
@@ -176,7 +197,11 @@ impl Http {
             let host = host_of(&url);
             // Kept to re-send on a 307/308 (our bodies are in memory, so this always works).
             let retry = request.try_clone();
-            let response = self.client.execute(request).await.map_err(|e| self.map_error(&e, &url))?;
+            let response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(|e| self.map_error(&e, &url))?;
             let status = response.status();
             tracing::debug!(method = %method, host = %host, path = url.path(), status = status.as_u16(), "http");
 
@@ -184,18 +209,28 @@ impl Http {
                 && let Some(location) = response.headers().get(header::LOCATION)
             {
                 if hops >= MAX_REDIRECTS {
-                    return Err(Error::server(format!("{host} redirected more than {MAX_REDIRECTS} times")));
+                    return Err(Error::server(format!(
+                        "{host} redirected more than {MAX_REDIRECTS} times"
+                    )));
                 }
                 let next_url = location
                     .to_str()
                     .ok()
                     .and_then(|l| url.join(l).ok())
-                    .ok_or_else(|| Error::server(format!("{host} answered a redirect with an invalid Location")))?;
+                    .ok_or_else(|| {
+                        Error::server(format!(
+                            "{host} answered a redirect with an invalid Location"
+                        ))
+                    })?;
                 if !matches!(next_url.scheme(), "http" | "https") {
-                    return Err(Error::server(format!("{host} redirected to an unsupported address")));
+                    return Err(Error::server(format!(
+                        "{host} redirected to an unsupported address"
+                    )));
                 }
                 let Some(mut next) = retry else {
-                    return Err(Error::internal("cannot repeat a streamed request body for a redirect"));
+                    return Err(Error::internal(
+                        "cannot repeat a streamed request body for a redirect",
+                    ));
                 };
                 redirect_request(&mut next, status, next_url);
                 request = next;
@@ -205,7 +240,12 @@ impl Http {
 
             let headers = response.headers().clone();
             let body = self.read_body(response, &url).await?;
-            let resp = Response { status: status.as_u16(), headers, url, body };
+            let resp = Response {
+                status: status.as_u16(),
+                headers,
+                url,
+                body,
+            };
             if status.is_server_error() {
                 return Err(resp.status_error());
             }
@@ -215,14 +255,24 @@ impl Http {
 
     async fn read_body(&self, mut response: reqwest::Response, url: &Url) -> Result<Bytes> {
         let max = self.config.max_body_bytes;
-        let too_large = || Error::server(format!("{}: answer larger than {}", host_of(url), size_text(max)));
+        let too_large = || {
+            Error::server(format!(
+                "{}: answer larger than {}",
+                host_of(url),
+                size_text(max)
+            ))
+        };
         if let Some(len) = response.content_length()
             && len > max as u64
         {
             return Err(too_large());
         }
         let mut buf = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.map_error(&e, url))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.map_error(&e, url))?
+        {
             if buf.len() + chunk.len() > max {
                 return Err(too_large());
             }
@@ -243,7 +293,10 @@ impl Http {
                     secs(self.config.connect_timeout)
                 ));
             }
-            return Error::network(format!("{host} did not answer within {}", secs(self.config.timeout)));
+            return Error::network(format!(
+                "{host} did not answer within {}",
+                secs(self.config.timeout)
+            ));
         }
         if e.is_connect() {
             let why = match reason {
@@ -257,11 +310,16 @@ impl Http {
             return Error::network(format!("could not connect to {host}: {why}"));
         }
         if e.is_builder() {
-            return Error::invalid_input(format!("cannot send a request to {host}: {}", describe_builder_error(e)));
+            return Error::invalid_input(format!(
+                "cannot send a request to {host}: {}",
+                describe_builder_error(e)
+            ));
         }
         let why = match reason {
             Reason::Reset => "the connection was reset".to_string(),
-            Reason::Incomplete => "the connection closed before the answer was complete".to_string(),
+            Reason::Incomplete => {
+                "the connection closed before the answer was complete".to_string()
+            }
             Reason::Refused => "connection refused".to_string(),
             Reason::Dns => "the host name could not be resolved".to_string(),
             Reason::Tls(t) => format!("TLS error ({t})"),
@@ -306,7 +364,10 @@ fn transport_reason(e: &reqwest::Error) -> Reason {
         source = err.source();
     }
     let all = texts.join(" | ");
-    if all.contains("dns error") || all.contains("failed to lookup") || all.contains("name or service not known") {
+    if all.contains("dns error")
+        || all.contains("failed to lookup")
+        || all.contains("name or service not known")
+    {
         Reason::Dns
     } else if all.contains("connection refused") {
         Reason::Refused
@@ -367,7 +428,9 @@ fn redirect_request(request: &mut reqwest::Request, status: StatusCode, next_url
 
 /// Scheme, host and port all equal.
 pub fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Whether a header may carry a credential and must not follow a cross-origin redirect:
@@ -376,7 +439,10 @@ pub fn same_origin(a: &Url, b: &Url) -> bool {
 /// `X-SS-USER-TOKEN`, `X-CK-Appid`, `X-CK-Nonce`, `X-Space-Id`…).
 pub fn is_credential_header(name: &HeaderName) -> bool {
     let n = name.as_str(); // header names are lowercase
-    if matches!(n, "authorization" | "proxy-authorization" | "cookie" | "cookie2") {
+    if matches!(
+        n,
+        "authorization" | "proxy-authorization" | "cookie" | "cookie2"
+    ) {
         return true;
     }
     if let Some(rest) = n.strip_prefix("x-") {
@@ -384,16 +450,30 @@ pub fn is_credential_header(name: &HeaderName) -> bool {
             || rest.starts_with("auth")
             || rest.starts_with("space")
             || rest.starts_with("user")
-            || ["token", "auth", "key", "secret", "sign", "session", "password", "nonce", "credential"]
-                .iter()
-                .any(|w| rest.contains(w));
+            || [
+                "token",
+                "auth",
+                "key",
+                "secret",
+                "sign",
+                "session",
+                "password",
+                "nonce",
+                "credential",
+            ]
+            .iter()
+            .any(|w| rest.contains(w));
     }
     false
 }
 
 /// Remove every credential header (see [`is_credential_header`]).
 pub fn strip_credential_headers(headers: &mut HeaderMap) {
-    let doomed: Vec<HeaderName> = headers.keys().filter(|k| is_credential_header(k)).cloned().collect();
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| is_credential_header(k))
+        .cloned()
+        .collect();
     for name in doomed {
         headers.remove(name);
     }
@@ -410,7 +490,11 @@ pub fn host_of(url: &Url) -> String {
 
 fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s.fract() == 0.0 { format!("{} s", d.as_secs()) } else { format!("{s:.1} s") }
+    if s.fract() == 0.0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{s:.1} s")
+    }
 }
 
 fn size_text(bytes: usize) -> String {
@@ -462,7 +546,10 @@ impl Response {
 
     /// The body as text (lossy UTF-8, BOM removed).
     pub fn text(&self) -> String {
-        let bytes = self.body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&self.body);
+        let bytes = self
+            .body
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(&self.body);
         String::from_utf8_lossy(bytes).into_owned()
     }
 
@@ -471,7 +558,10 @@ impl Response {
     /// the reason never quotes the body (it may hold a token): an HTML page is named by its
     /// `<title>`, other text by its media type and size, bad JSON by line and column.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        let bytes = self.body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&self.body);
+        let bytes = self
+            .body
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(&self.body);
         serde_json::from_slice(bytes).map_err(|e| self.unexpected(&self.json_failure(bytes, &e)))
     }
 
@@ -482,7 +572,11 @@ impl Response {
 
     fn json_failure(&self, bytes: &[u8], e: &serde_json::Error) -> String {
         let trimmed = bytes.trim_ascii_start();
-        let status = if self.is_success() { String::new() } else { format!(" (HTTP {})", self.status) };
+        let status = if self.is_success() {
+            String::new()
+        } else {
+            format!(" (HTTP {})", self.status)
+        };
         if trimmed.is_empty() {
             return format!("an empty body{status}");
         }
@@ -494,7 +588,11 @@ impl Response {
         }
         match e.classify() {
             serde_json::error::Category::Data => {
-                format!("JSON of an unexpected shape at line {} column {}{status}", e.line(), e.column())
+                format!(
+                    "JSON of an unexpected shape at line {} column {}{status}",
+                    e.line(),
+                    e.column()
+                )
             }
             serde_json::error::Category::Eof => {
                 format!("truncated JSON ({} bytes){status}", bytes.len())
@@ -504,16 +602,26 @@ impl Response {
                 let media = media.split(';').next().unwrap_or(media).trim();
                 format!("not JSON ({media}, {} bytes){status}", bytes.len())
             }
-            _ => format!("malformed JSON at line {} column {}{status}", e.line(), e.column()),
+            _ => format!(
+                "malformed JSON at line {} column {}{status}",
+                e.line(),
+                e.column()
+            ),
         }
     }
 
     /// The error for an unwanted status: 5xx → ServerError "… answered HTTP 503 Service
     /// Unavailable", keeping the server's `message`/`msg`/`error` text when the body is JSON.
     pub fn status_error(&self) -> Error {
-        let reason = StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-        let mut err =
-            Error::server(format!("{} answered HTTP {} {reason}", self.host(), self.status).trim_end().to_string());
+        let reason = StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let mut err = Error::server(
+            format!("{} answered HTTP {} {reason}", self.host(), self.status)
+                .trim_end()
+                .to_string(),
+        );
         if let Some(text) = self.server_text() {
             err = err.with_server_message(text);
         }
@@ -534,8 +642,16 @@ fn html_title(bytes: &[u8]) -> Option<String> {
     let start = lower.find("<title")?;
     let open_end = start + lower[start..].find('>')? + 1;
     let close = open_end + lower[open_end..].find("</title")?;
-    let title: String = text.get(open_end..close)?.split_whitespace().collect::<Vec<_>>().join(" ");
-    if title.is_empty() { None } else { Some(title.chars().take(80).collect()) }
+    let title: String = text
+        .get(open_end..close)?
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if title.is_empty() {
+        None
+    } else {
+        Some(title.chars().take(80).collect())
+    }
 }
 
 #[cfg(test)]
@@ -556,17 +672,30 @@ mod tests {
 
     #[test]
     fn json_ignores_content_type_and_bom() {
-        let r = resp(200, "text/html; charset=UTF-8", b"\xEF\xBB\xBF{\"code\":-400,\"msg\":\"\\u767b\"}");
+        let r = resp(
+            200,
+            "text/html; charset=UTF-8",
+            b"\xEF\xBB\xBF{\"code\":-400,\"msg\":\"\\u767b\"}",
+        );
         let v: serde_json::Value = r.json().unwrap();
         assert_eq!(v["code"], -400);
     }
 
     #[test]
     fn json_errors_name_the_host_not_the_body() {
-        let r = resp(200, "text/html", b"<html><head><title>502 Bad Gateway</title></head><body>tok_abc</body></html>");
+        let r = resp(
+            200,
+            "text/html",
+            b"<html><head><title>502 Bad Gateway</title></head><body>tok_abc</body></html>",
+        );
         let e = r.json::<serde_json::Value>().unwrap_err();
         assert_eq!(e.code, ErrorCode::ServerError);
-        assert!(e.message.starts_with("unexpected answer from 127.0.0.1:8080: an HTML page"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("unexpected answer from 127.0.0.1:8080: an HTML page"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("502 Bad Gateway"));
         assert!(!e.message.contains("tok_abc") && !e.message.contains("sekrit"));
 
@@ -587,14 +716,27 @@ mod tests {
 
         let r = resp(200, "text/plain", b"token=supersecret");
         let e = r.json::<serde_json::Value>().unwrap_err();
-        assert!(e.message.contains("not JSON (text/plain, 17 bytes)"), "{}", e.message);
+        assert!(
+            e.message.contains("not JSON (text/plain, 17 bytes)"),
+            "{}",
+            e.message
+        );
 
         let r = resp(200, "application/json", b"{\"a\": tru}");
         let e = r.json::<serde_json::Value>().unwrap_err();
-        assert!(e.message.contains("malformed JSON at line 1"), "{}", e.message);
+        assert!(
+            e.message.contains("malformed JSON at line 1"),
+            "{}",
+            e.message
+        );
 
         let r = resp(200, "application/json", b"  ");
-        assert!(r.json::<serde_json::Value>().unwrap_err().message.contains("empty body"));
+        assert!(
+            r.json::<serde_json::Value>()
+                .unwrap_err()
+                .message
+                .contains("empty body")
+        );
     }
 
     #[test]
@@ -602,7 +744,10 @@ mod tests {
         let r = resp(503, "application/json", b"{\"message\":\"maintenance\"}");
         let e = r.status_error();
         assert_eq!(e.code, ErrorCode::ServerError);
-        assert_eq!(e.message, "127.0.0.1:8080 answered HTTP 503 Service Unavailable");
+        assert_eq!(
+            e.message,
+            "127.0.0.1:8080 answered HTTP 503 Service Unavailable"
+        );
         assert_eq!(e.server_message.as_deref(), Some("maintenance"));
     }
 
@@ -624,7 +769,13 @@ mod tests {
         ] {
             assert!(is_credential_header(&HeaderName::from_static(h)), "{h}");
         }
-        for h in ["accept", "content-type", "user-agent", "x-requested-with", "accept-language"] {
+        for h in [
+            "accept",
+            "content-type",
+            "user-agent",
+            "x-requested-with",
+            "accept-language",
+        ] {
             assert!(!is_credential_header(&HeaderName::from_static(h)), "{h}");
         }
     }
@@ -642,12 +793,20 @@ mod tests {
             .unwrap();
         // Same origin (default port spelled out), 307: everything kept.
         let mut same = req.try_clone().unwrap();
-        redirect_request(&mut same, StatusCode::TEMPORARY_REDIRECT, Url::parse("http://a.example/next").unwrap());
+        redirect_request(
+            &mut same,
+            StatusCode::TEMPORARY_REDIRECT,
+            Url::parse("http://a.example/next").unwrap(),
+        );
         assert_eq!(same.method(), Method::POST);
         assert!(same.headers().contains_key("authorization"));
         assert!(same.body().is_some());
         // Cross origin 302 from a POST: GET, no body, no credentials.
-        redirect_request(&mut req, StatusCode::FOUND, Url::parse("http://b.example/next").unwrap());
+        redirect_request(
+            &mut req,
+            StatusCode::FOUND,
+            Url::parse("http://b.example/next").unwrap(),
+        );
         assert_eq!(req.method(), Method::GET);
         assert!(req.body().is_none());
         assert!(!req.headers().contains_key("authorization"));
@@ -655,8 +814,14 @@ mod tests {
         assert!(!req.headers().contains_key("content-type"));
         assert!(req.headers().contains_key("accept"));
         // Other port or scheme = other origin.
-        assert!(!same_origin(&Url::parse("http://a/").unwrap(), &Url::parse("http://a:81/").unwrap()));
-        assert!(!same_origin(&Url::parse("http://a/").unwrap(), &Url::parse("https://a/").unwrap()));
+        assert!(!same_origin(
+            &Url::parse("http://a/").unwrap(),
+            &Url::parse("http://a:81/").unwrap()
+        ));
+        assert!(!same_origin(
+            &Url::parse("http://a/").unwrap(),
+            &Url::parse("https://a/").unwrap()
+        ));
     }
 
     #[test]
@@ -665,6 +830,9 @@ mod tests {
         assert_eq!(size_text(1024), "1024 bytes");
         assert_eq!(secs(Duration::from_secs(30)), "30 s");
         assert_eq!(secs(Duration::from_millis(1500)), "1.5 s");
-        assert_eq!(redact_url("http://user:pw@proxy.local:3128/?x=1"), "http://proxy.local:3128/");
+        assert_eq!(
+            redact_url("http://user:pw@proxy.local:3128/?x=1"),
+            "http://proxy.local:3128/"
+        );
     }
 }

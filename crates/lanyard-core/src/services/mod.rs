@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::http::Http;
-use crate::model::{Account, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec, Session, SessionInfo};
+use crate::model::{
+    Account, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec, Session, SessionInfo,
+};
 use crate::secret::SecretString;
 
 pub mod coolkit;
@@ -75,10 +77,15 @@ pub enum Challenge {
 impl fmt::Debug for Challenge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Challenge::Captcha { image, media_type, .. } => {
+            Challenge::Captcha {
+                image, media_type, ..
+            } => {
                 write!(f, "Captcha({media_type}, {} bytes)", image.len())
             }
-            Challenge::Code { channel, destination } => write!(f, "Code({channel:?}, {destination:?})"),
+            Challenge::Code {
+                channel,
+                destination,
+            } => write!(f, "Code({channel:?}, {destination:?})"),
         }
     }
 }
@@ -102,7 +109,10 @@ type Cloner = fn(&(dyn Any + Send + Sync)) -> AnyState;
 
 impl Pending {
     pub fn new<T: Any + Send + Sync>(state: T) -> Self {
-        Pending { state: Box::new(state), cloner: None }
+        Pending {
+            state: Box::new(state),
+            cloner: None,
+        }
     }
     /// A state the caller may copy (see [`Pending::try_clone`]) to retry a failed answer.
     pub fn retryable<T: Any + Send + Sync + Clone>(state: T) -> Self {
@@ -113,11 +123,17 @@ impl Pending {
                 None => Box::new(()),
             }
         }
-        Pending { state: Box::new(state), cloner: Some(clone_as::<T>) }
+        Pending {
+            state: Box::new(state),
+            cloner: Some(clone_as::<T>),
+        }
     }
     /// A copy of a [`Pending::retryable`] state; `None` if the step cannot be retried.
     pub fn try_clone(&self) -> Option<Pending> {
-        self.cloner.map(|c| Pending { state: c(&*self.state), cloner: self.cloner })
+        self.cloner.map(|c| Pending {
+            state: c(&*self.state),
+            cloner: self.cloner,
+        })
     }
     /// Recover the service's own state; a mismatch is a bug in the caller.
     pub fn into_inner<T: Any + Send + Sync>(self) -> Result<T> {
@@ -144,14 +160,20 @@ pub struct LoginOutcome {
 
 impl LoginOutcome {
     pub fn new(session: Session) -> Self {
-        LoginOutcome { session, remember_options: BTreeMap::new() }
+        LoginOutcome {
+            session,
+            remember_options: BTreeMap::new(),
+        }
     }
 }
 
 #[derive(Debug)]
 pub enum Progress {
     Done(Box<LoginOutcome>),
-    Challenge { challenge: Challenge, pending: Pending },
+    Challenge {
+        challenge: Challenge,
+        pending: Pending,
+    },
 }
 
 /// What a refresh produced: a new session (tokens possibly rotated) plus options to remember.
@@ -176,20 +198,32 @@ pub trait Service: Send + Sync {
     fn spec(&self) -> &'static ServiceSpec;
 
     /// Start a login. `password` is `None` for code-only logins (ShopXO sms/email).
-    async fn begin_login(&self, ctx: &Ctx<'_>, password: Option<&SecretString>) -> Result<Progress>;
+    async fn begin_login(&self, ctx: &Ctx<'_>, password: Option<&SecretString>)
+    -> Result<Progress>;
 
     /// Answer the challenge of the previous step (captcha text or code).
-    async fn answer(&self, ctx: &Ctx<'_>, pending: Pending, answer: &SecretString) -> Result<Progress>;
+    async fn answer(
+        &self,
+        ctx: &Ctx<'_>,
+        pending: Pending,
+        answer: &SecretString,
+    ) -> Result<Progress>;
 
     /// Fetch a new captcha image for the same step.
     async fn reload_captcha(&self, _ctx: &Ctx<'_>, _pending: Pending) -> Result<Progress> {
-        Err(Error::unsupported(format!("{} has no captcha to reload", self.spec().display_name)))
+        Err(Error::unsupported(format!(
+            "{} has no captcha to reload",
+            self.spec().display_name
+        )))
     }
 
     /// Renew the session without a person. Errors with code `NeedsLogin` are permanent
     /// (refresh token rejected); transient codes (`Network`, `ServerError`) may be retried.
     async fn refresh(&self, _ctx: &Ctx<'_>, _session: &Session) -> Result<RefreshOutcome> {
-        Err(Error::unsupported(format!("{} sessions cannot be refreshed", self.spec().display_name)))
+        Err(Error::unsupported(format!(
+            "{} sessions cannot be refreshed",
+            self.spec().display_name
+        )))
     }
 
     /// Ask the server whether the token still works.
@@ -219,7 +253,8 @@ pub fn service(id: ServiceId) -> &'static dyn Service {
 /// `login_type` sms or email) start without one. The CLI and the UI both ask this before
 /// prompting, so the rule lives here.
 pub fn password_required(account: &Account) -> bool {
-    !(account.service == ServiceId::Shopxo && matches!(account.option("login_type"), Some("sms" | "email")))
+    !(account.service == ServiceId::Shopxo
+        && matches!(account.option("login_type"), Some("sms" | "email")))
 }
 
 /// The specs of all five services, in display order.
@@ -252,7 +287,9 @@ pub static COMMON_OPTIONS: &[OptionSpec] = &[OptionSpec {
 /// `None` means the service does not take that option.
 pub fn option_spec(spec: &ServiceSpec, key: &str) -> Option<&'static OptionSpec> {
     let own: &'static [OptionSpec] = spec.options;
-    own.iter().chain(COMMON_OPTIONS.iter()).find(|o| o.key == key)
+    own.iter()
+        .chain(COMMON_OPTIONS.iter())
+        .find(|o| o.key == key)
 }
 
 /// Every option a service takes: its own, then the common ones.
@@ -338,7 +375,9 @@ pub fn sniff_image_type(bytes: &[u8]) -> &'static str {
         "image/bmp"
     } else {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).to_lowercase();
-        if head.trim_start().starts_with("<svg") || (head.contains("<?xml") && head.contains("<svg")) {
+        if head.trim_start().starts_with("<svg")
+            || (head.contains("<?xml") && head.contains("<svg"))
+        {
             "image/svg+xml"
         } else {
             "application/octet-stream"
@@ -349,11 +388,19 @@ pub fn sniff_image_type(bytes: &[u8]) -> &'static str {
 /// The account's endpoint joined with `path` (a trailing slash on the endpoint is optional).
 pub fn endpoint_url(account: &Account, path: &str) -> Result<url::Url> {
     let base = account.endpoint.trim();
-    let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
-    let base = url::Url::parse(&base)
-        .map_err(|e| Error::invalid_input(format!("invalid endpoint '{}': {e}", account.endpoint)))?;
+    let base = if base.ends_with('/') {
+        base.to_string()
+    } else {
+        format!("{base}/")
+    };
+    let base = url::Url::parse(&base).map_err(|e| {
+        Error::invalid_input(format!("invalid endpoint '{}': {e}", account.endpoint))
+    })?;
     if !matches!(base.scheme(), "http" | "https") {
-        return Err(Error::invalid_input(format!("invalid endpoint '{}': use http:// or https://", account.endpoint)));
+        return Err(Error::invalid_input(format!(
+            "invalid endpoint '{}': use http:// or https://",
+            account.endpoint
+        )));
     }
     base.join(path.trim_start_matches('/'))
         .map_err(|e| Error::invalid_input(format!("invalid endpoint '{}': {e}", account.endpoint)))
@@ -383,8 +430,14 @@ mod tests {
     fn hashes_are_lowercase_hex() {
         assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(md5_hex("123456"), "e10adc3949ba59abbe56e057f20f883e");
-        assert_eq!(sha256_hex("123456"), "8d969eef6ecad3c29a3a629280e686cf0c3f5d5a86aff3ca12020c923adc6c92");
-        assert_eq!(md5_hex("密码"), hex::encode(<md5::Md5 as md5::Digest>::digest("密码".as_bytes())));
+        assert_eq!(
+            sha256_hex("123456"),
+            "8d969eef6ecad3c29a3a629280e686cf0c3f5d5a86aff3ca12020c923adc6c92"
+        );
+        assert_eq!(
+            md5_hex("密码"),
+            hex::encode(<md5::Md5 as md5::Digest>::digest("密码".as_bytes()))
+        );
     }
 
     #[test]
@@ -392,7 +445,10 @@ mod tests {
         // Steedos seed example access token: exp 1619674068.
         let t = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJkYXRhIjp7InRva2VuIjoiNWI5OWNiOGEyMjYzOTVjOGM0MmY1YWQ4MzljMmYxZDNjZWI3MzgwMTJhMDFjM2Q3ZjBjMTNjOTIyYTI5NjljOTExYWM0MGQ2YWQ4MDg1Y2RlY2FiZjEiLCJpc0ltcGVyc29uYXRlZCI6ZmFsc2UsInVzZXJJZCI6IjVmZGJlMmE2NzQ0N2ZmMTFlZDU4NTFlNSJ9LCJpYXQiOjE2MTE4OTgwNjgsImV4cCI6MTYxOTY3NDA2OH0.MFvxalr2DA3AS39Ehstq4x_4rpm66Uhxgs2tv449nyM";
         assert_eq!(jwt_exp(t).unwrap().timestamp(), 1619674068);
-        assert_eq!(jwt_claims(t).unwrap()["data"]["userId"], "5fdbe2a67447ff11ed5851e5");
+        assert_eq!(
+            jwt_claims(t).unwrap()["data"]["userId"],
+            "5fdbe2a67447ff11ed5851e5"
+        );
         assert!(jwt_exp("not.a.jwt").is_none());
         assert!(jwt_exp("abc").is_none());
         assert!(jwt_exp("a.b.c.d").is_none());
@@ -409,9 +465,18 @@ mod tests {
             server_message(&json!({"message":"accounts.invalid_credentials"})).as_deref(),
             Some("accounts.invalid_credentials")
         );
-        assert_eq!(server_message(&json!({"msg":"密码错误","code":-4})).as_deref(), Some("密码错误"));
-        assert_eq!(server_message(&json!({"error":{"message":"x"}})).as_deref(), Some("x"));
-        assert_eq!(server_message(&json!({"error":406,"msg":"sign"})).as_deref(), Some("sign"));
+        assert_eq!(
+            server_message(&json!({"msg":"密码错误","code":-4})).as_deref(),
+            Some("密码错误")
+        );
+        assert_eq!(
+            server_message(&json!({"error":{"message":"x"}})).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            server_message(&json!({"error":406,"msg":"sign"})).as_deref(),
+            Some("sign")
+        );
         assert_eq!(server_message(&json!({"message":""})), None);
         assert_eq!(server_message(&json!(null)), None);
     }
@@ -449,8 +514,14 @@ mod tests {
         let s = copy.try_clone().unwrap().into_inner::<S>().unwrap();
         assert_eq!((s.0, s.1.expose()), (7, "pw"));
         assert!(Pending::new(3u8).try_clone().is_none());
-        assert_eq!(Pending::new(3u8).into_inner::<u16>().unwrap_err().code, crate::ErrorCode::Internal);
-        assert_eq!(format!("{:?}", Pending::new(SecretString::new("pw"))), "Pending(<redacted>)");
+        assert_eq!(
+            Pending::new(3u8).into_inner::<u16>().unwrap_err().code,
+            crate::ErrorCode::Internal
+        );
+        assert_eq!(
+            format!("{:?}", Pending::new(SecretString::new("pw"))),
+            "Pending(<redacted>)"
+        );
     }
 
     #[test]
@@ -466,10 +537,19 @@ mod tests {
             active: false,
             created_at: Utc::now(),
         };
-        assert_eq!(endpoint_url(&a, "/api/v1/x").unwrap().as_str(), "http://h:1/cms/api/v1/x");
+        assert_eq!(
+            endpoint_url(&a, "/api/v1/x").unwrap().as_str(),
+            "http://h:1/cms/api/v1/x"
+        );
         a.endpoint = "http://h:1/cms/".into();
-        assert_eq!(endpoint_url(&a, "api/v1/x").unwrap().as_str(), "http://h:1/cms/api/v1/x");
+        assert_eq!(
+            endpoint_url(&a, "api/v1/x").unwrap().as_str(),
+            "http://h:1/cms/api/v1/x"
+        );
         a.endpoint = "ftp://h".into();
-        assert_eq!(endpoint_url(&a, "x").unwrap_err().code, crate::ErrorCode::InvalidInput);
+        assert_eq!(
+            endpoint_url(&a, "x").unwrap_err().code,
+            crate::ErrorCode::InvalidInput
+        );
     }
 }

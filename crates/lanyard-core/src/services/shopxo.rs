@@ -35,8 +35,8 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::{
-    Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation, endpoint_url,
-    mask_destination, sniff_image_type,
+    Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation,
+    endpoint_url, mask_destination, sniff_image_type,
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
@@ -97,13 +97,17 @@ enum LoginType {
 
 impl LoginType {
     fn from_account(account: &Account) -> Result<LoginType> {
-        match account.option("login_type").map(str::trim).unwrap_or("username") {
+        match account
+            .option("login_type")
+            .map(str::trim)
+            .unwrap_or("username")
+        {
             "username" | "" => Ok(LoginType::Username),
             "sms" => Ok(LoginType::Sms),
             "email" => Ok(LoginType::Email),
-            other => {
-                Err(Error::invalid_input(format!("unknown login_type '{other}'; expected username, sms or email")))
-            }
+            other => Err(Error::invalid_input(format!(
+                "unknown login_type '{other}'; expected username, sms or email"
+            ))),
         }
     }
     fn as_str(self) -> &'static str {
@@ -175,7 +179,11 @@ fn parse_config(data: &Value) -> LoginConfig {
     let cfg = data.get("config").unwrap_or(data);
     let login_types = match cfg.get("home_user_login_type") {
         Some(Value::Array(items)) => items.iter().filter_map(|v| text(Some(v))).collect(),
-        Some(Value::String(s)) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
         _ => Vec::new(),
     };
     LoginConfig {
@@ -188,15 +196,18 @@ fn parse_config(data: &Value) -> LoginConfig {
 /// Whether a -10/-11 message is about the image captcha / code rather than the user's status.
 fn about_verification(msg: &str) -> bool {
     let lower = msg.to_lowercase();
-    msg.is_empty() || msg.contains("验证码") || lower.contains("verification code") || lower.contains("captcha")
+    msg.is_empty()
+        || msg.contains("验证码")
+        || lower.contains("verification code")
+        || lower.contains("captcha")
 }
 
 /// A refusal of a login-path call as an error keeping the server's `msg`.
 fn refusal(code: i64, msg: &str) -> Error {
     let err = match code {
-        -2 => {
-            Error::invalid_input("ShopXO says the account is not a valid mobile number or e-mail for this login type")
-        }
+        -2 => Error::invalid_input(
+            "ShopXO says the account is not a valid mobile number or e-mail for this login type",
+        ),
         -100 => Error::server("ShopXO could not complete the request (try again later)"),
         -1000 => Error::server("the server does not know this ShopXO action; check the endpoint"),
         -10000 => Error::server("the shop is closed for this client type"),
@@ -208,13 +219,23 @@ fn refusal(code: i64, msg: &str) -> Error {
 
 /// The `api.php` URL for one action, with the public parameters in the query.
 fn api_url(account: &Account, action: &str, extra: &[(&str, &str)]) -> Result<Url> {
-    let mut url = if account.endpoint.trim().trim_end_matches('/').ends_with("api.php") {
-        Url::parse(account.endpoint.trim().trim_end_matches('/'))
-            .map_err(|e| Error::invalid_input(format!("invalid endpoint '{}': {e}", account.endpoint)))?
+    let mut url = if account
+        .endpoint
+        .trim()
+        .trim_end_matches('/')
+        .ends_with("api.php")
+    {
+        Url::parse(account.endpoint.trim().trim_end_matches('/')).map_err(|e| {
+            Error::invalid_input(format!("invalid endpoint '{}': {e}", account.endpoint))
+        })?
     } else {
         endpoint_url(account, "api.php")?
     };
-    let client_type = account.option("client_type").map(str::trim).filter(|s| !s.is_empty()).unwrap_or("h5");
+    let client_type = account
+        .option("client_type")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("h5");
     url.set_query(None);
     {
         let mut q = url.query_pairs_mut();
@@ -233,7 +254,10 @@ fn api_url(account: &Account, action: &str, extra: &[(&str, &str)]) -> Result<Ur
 fn envelope(resp: &Response) -> Result<Answer> {
     if !resp.is_success() {
         return Err(match resp.status {
-            404 => Error::server(format!("no ShopXO api.php at {} (HTTP 404); check the endpoint", resp.host())),
+            404 => Error::server(format!(
+                "no ShopXO api.php at {} (HTTP 404); check the endpoint",
+                resp.host()
+            )),
             _ => resp.status_error(),
         });
     }
@@ -253,9 +277,15 @@ fn apply_user(info: &mut SessionInfo, user: &Value) {
     if let Some(id) = text(user.get("id")).or_else(|| text(user.get("user_id"))) {
         info.user_id = Some(id);
     }
-    let name = ["user_name_view", "nickname", "username", "mobile_security", "email_security"]
-        .iter()
-        .find_map(|k| text(user.get(*k)));
+    let name = [
+        "user_name_view",
+        "nickname",
+        "username",
+        "mobile_security",
+        "email_security",
+    ]
+    .iter()
+    .find_map(|k| text(user.get(*k)));
     if let Some(name) = name {
         info.display_name = Some(name);
     }
@@ -263,13 +293,29 @@ fn apply_user(info: &mut SessionInfo, user: &Value) {
 
 fn session_from(ctx: &Ctx<'_>, resp: &Response, data: &Value) -> Result<Session> {
     let token = text(data.get("token")).ok_or_else(|| {
-        resp.unexpected("no token in the login answer (does the shop answer application=app requests?)")
+        resp.unexpected(
+            "no token in the login answer (does the shop answer application=app requests?)",
+        )
     })?;
-    let mut info = SessionInfo { obtained_at: Some(ctx.now), ..Default::default() };
+    let mut info = SessionInfo {
+        obtained_at: Some(ctx.now),
+        ..Default::default()
+    };
     apply_user(&mut info, data);
-    let client_type = ctx.account.option("client_type").map(str::trim).filter(|s| !s.is_empty()).unwrap_or("h5");
+    let client_type = ctx
+        .account
+        .option("client_type")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("h5");
     info.extra.insert("client_type".into(), client_type.into());
-    Ok(Session { tokens: SessionTokens { access: SecretString::new(token), ..Default::default() }, info })
+    Ok(Session {
+        tokens: SessionTokens {
+            access: SecretString::new(token),
+            ..Default::default()
+        },
+        info,
+    })
 }
 
 fn done(session: Session) -> Progress {
@@ -277,7 +323,12 @@ fn done(session: Session) -> Progress {
 }
 
 impl Shopxo {
-    async fn call(&self, http: &Http, url: Url, body: Option<Map<String, Value>>) -> Result<(Response, Answer)> {
+    async fn call(
+        &self,
+        http: &Http,
+        url: Url,
+        body: Option<Map<String, Value>>,
+    ) -> Result<(Response, Answer)> {
         let rb = match body {
             Some(body) => http.post(url).json(&body),
             None => http.get(url),
@@ -288,10 +339,15 @@ impl Shopxo {
     }
 
     async fn login_config(&self, ctx: &Ctx<'_>, http: &Http) -> Result<LoginConfig> {
-        let (_, answer) = self.call(http, api_url(ctx.account, "base/common", &[])?, None).await?;
+        let (_, answer) = self
+            .call(http, api_url(ctx.account, "base/common", &[])?, None)
+            .await?;
         if answer.code != 0 {
-            return Err(Error::server(format!("ShopXO refused to describe its login settings (code {})", answer.code))
-                .with_server_message(answer.msg));
+            return Err(Error::server(format!(
+                "ShopXO refused to describe its login settings (code {})",
+                answer.code
+            ))
+            .with_server_message(answer.msg));
         }
         Ok(parse_config(&answer.data))
     }
@@ -299,7 +355,11 @@ impl Shopxo {
     /// Fetch a captcha image and ask for it.
     async fn captcha(&self, ctx: &Ctx<'_>, http: &Http, flow: Flow) -> Result<Progress> {
         let t = ctx.now.timestamp_millis().to_string();
-        let url = api_url(ctx.account, "user/userverifyentry", &[("type", "user_login"), ("t", &t)])?;
+        let url = api_url(
+            ctx.account,
+            "user/userverifyentry",
+            &[("type", "user_login"), ("t", &t)],
+        )?;
         let resp = http.execute(http.get(url)).await?;
         if !resp.is_success() {
             return Err(resp.status_error());
@@ -308,8 +368,11 @@ impl Shopxo {
         if media_type == "application/octet-stream" {
             // An error envelope instead of an image?
             if let Ok(answer) = envelope(&resp) {
-                return Err(Error::server(format!("ShopXO gave no captcha image (code {})", answer.code))
-                    .with_server_message(answer.msg));
+                return Err(Error::server(format!(
+                    "ShopXO gave no captcha image (code {})",
+                    answer.code
+                ))
+                .with_server_message(answer.msg));
             }
             return Err(resp.unexpected("the captcha is not an image"));
         }
@@ -337,17 +400,29 @@ impl Shopxo {
         if let Some(v) = verify {
             body.insert("verify".into(), json!(v));
         }
-        let (resp, answer) = self.call(http, api_url(ctx.account, "user/login", &[])?, Some(body)).await?;
-        let flow = Flow { login_type: LoginType::Username, stage: Stage::LoginCaptcha, password: Some(password) };
+        let (resp, answer) = self
+            .call(http, api_url(ctx.account, "user/login", &[])?, Some(body))
+            .await?;
+        let flow = Flow {
+            login_type: LoginType::Username,
+            stage: Stage::LoginCaptcha,
+            password: Some(password),
+        };
         match (answer.code, verify) {
             (0, _) => Ok(done(session_from(ctx, &resp, &answer.data)?)),
             // The shop wants a captcha although base/common said no: ask for one.
-            (-10 | -11, None) if about_verification(&answer.msg) => self.captcha(ctx, http, flow).await,
-            (-12, Some(_)) => Err(Error::challenge_failed("the captcha text is wrong").with_server_message(answer.msg)),
-            (-11, Some(_)) => Err(Error::challenge_failed("the captcha expired; load a new one and try again")
+            (-10 | -11, None) if about_verification(&answer.msg) => {
+                self.captcha(ctx, http, flow).await
+            }
+            (-12, Some(_)) => Err(Error::challenge_failed("the captcha text is wrong")
                 .with_server_message(answer.msg)),
+            (-11, Some(_)) => Err(Error::challenge_failed(
+                "the captcha expired; load a new one and try again",
+            )
+            .with_server_message(answer.msg)),
             (-10, Some(_)) if about_verification(&answer.msg) => {
-                Err(Error::challenge_failed("the captcha is missing").with_server_message(answer.msg))
+                Err(Error::challenge_failed("the captcha is missing")
+                    .with_server_message(answer.msg))
             }
             (code, _) => Err(refusal(code, &answer.msg)),
         }
@@ -366,39 +441,69 @@ impl Shopxo {
         if let Some(v) = verify {
             body.insert("verify".into(), json!(v));
         }
-        let (_, answer) = self.call(http, api_url(ctx.account, "user/loginverifysend", &[])?, Some(body)).await?;
-        let flow = Flow { login_type, stage: Stage::SendCaptcha, password: None };
+        let (_, answer) = self
+            .call(
+                http,
+                api_url(ctx.account, "user/loginverifysend", &[])?,
+                Some(body),
+            )
+            .await?;
+        let flow = Flow {
+            login_type,
+            stage: Stage::SendCaptcha,
+            password: None,
+        };
         match (answer.code, verify) {
             (0, _) => Ok(Progress::Challenge {
                 challenge: Challenge::Code {
                     channel: login_type.channel(),
                     destination: Some(mask_destination(&ctx.account.user)),
                 },
-                pending: Pending::retryable(Flow { stage: Stage::Code, ..flow }),
+                pending: Pending::retryable(Flow {
+                    stage: Stage::Code,
+                    ..flow
+                }),
             }),
-            (-10 | -11, None) if about_verification(&answer.msg) => self.captcha(ctx, http, flow).await,
-            (-12, Some(_)) => Err(Error::challenge_failed("the captcha text is wrong").with_server_message(answer.msg)),
-            (-11, Some(_)) => Err(Error::challenge_failed("the captcha expired; load a new one and try again")
+            (-10 | -11, None) if about_verification(&answer.msg) => {
+                self.captcha(ctx, http, flow).await
+            }
+            (-12, Some(_)) => Err(Error::challenge_failed("the captcha text is wrong")
                 .with_server_message(answer.msg)),
-            (-100, _) => Err(Error::server("ShopXO could not send the code (sent too often? wait a minute)")
-                .with_server_message(answer.msg)),
+            (-11, Some(_)) => Err(Error::challenge_failed(
+                "the captcha expired; load a new one and try again",
+            )
+            .with_server_message(answer.msg)),
+            (-100, _) => Err(Error::server(
+                "ShopXO could not send the code (sent too often? wait a minute)",
+            )
+            .with_server_message(answer.msg)),
             (code, _) => Err(refusal(code, &answer.msg)),
         }
     }
 
-    async fn login_code(&self, ctx: &Ctx<'_>, http: &Http, login_type: LoginType, code: &str) -> Result<Progress> {
+    async fn login_code(
+        &self,
+        ctx: &Ctx<'_>,
+        http: &Http,
+        login_type: LoginType,
+        code: &str,
+    ) -> Result<Progress> {
         let mut body = Map::new();
         body.insert("accounts".into(), json!(ctx.account.user.trim()));
         body.insert("type".into(), json!(login_type.as_str()));
         body.insert("verify".into(), json!(code));
-        let (resp, answer) = self.call(http, api_url(ctx.account, "user/login", &[])?, Some(body)).await?;
+        let (resp, answer) = self
+            .call(http, api_url(ctx.account, "user/login", &[])?, Some(body))
+            .await?;
         match answer.code {
             0 => Ok(done(session_from(ctx, &resp, &answer.data)?)),
-            -11 | -12 => Err(Error::challenge_failed("the code is wrong").with_server_message(answer.msg)),
-            -10 if about_verification(&answer.msg) => {
-                Err(Error::challenge_failed("the code expired; start the login again to get a new one")
-                    .with_server_message(answer.msg))
+            -11 | -12 => {
+                Err(Error::challenge_failed("the code is wrong").with_server_message(answer.msg))
             }
+            -10 if about_verification(&answer.msg) => Err(Error::challenge_failed(
+                "the code expired; start the login again to get a new one",
+            )
+            .with_server_message(answer.msg)),
             code => Err(refusal(code, &answer.msg)),
         }
     }
@@ -410,19 +515,30 @@ impl Service for Shopxo {
         &SPEC
     }
 
-    async fn begin_login(&self, ctx: &Ctx<'_>, password: Option<&SecretString>) -> Result<Progress> {
+    async fn begin_login(
+        &self,
+        ctx: &Ctx<'_>,
+        password: Option<&SecretString>,
+    ) -> Result<Progress> {
         let login_type = LoginType::from_account(ctx.account)?;
         if ctx.account.user.trim().is_empty() {
-            return Err(Error::invalid_input("ShopXO needs a user name, mobile number or e-mail"));
+            return Err(Error::invalid_input(
+                "ShopXO needs a user name, mobile number or e-mail",
+            ));
         }
         let password = match (login_type, password) {
             (LoginType::Username, Some(p)) if !p.is_empty() => Some(p.clone()),
-            (LoginType::Username, _) => return Err(Error::invalid_input("a ShopXO username login needs a password")),
+            (LoginType::Username, _) => {
+                return Err(Error::invalid_input(
+                    "a ShopXO username login needs a password",
+                ));
+            }
             _ => None,
         };
         let http = ctx.client()?;
         let cfg = self.login_config(ctx, &http).await?;
-        if !cfg.login_types.is_empty() && !cfg.login_types.iter().any(|t| t == login_type.as_str()) {
+        if !cfg.login_types.is_empty() && !cfg.login_types.iter().any(|t| t == login_type.as_str())
+        {
             return Err(Error::invalid_input(format!(
                 "this shop does not allow logging in with {}; it allows: {} (option login_type)",
                 login_type.as_str(),
@@ -432,7 +548,11 @@ impl Service for Shopxo {
         match (login_type, password) {
             (LoginType::Username, Some(password)) => {
                 if cfg.login_captcha {
-                    let flow = Flow { login_type, stage: Stage::LoginCaptcha, password: Some(password) };
+                    let flow = Flow {
+                        login_type,
+                        stage: Stage::LoginCaptcha,
+                        password: Some(password),
+                    };
                     self.captcha(ctx, &http, flow).await
                 } else {
                     self.login_username(ctx, &http, password, None).await
@@ -440,7 +560,11 @@ impl Service for Shopxo {
             }
             _ => {
                 if cfg.common_captcha {
-                    let flow = Flow { login_type, stage: Stage::SendCaptcha, password: None };
+                    let flow = Flow {
+                        login_type,
+                        stage: Stage::SendCaptcha,
+                        password: None,
+                    };
                     self.captcha(ctx, &http, flow).await
                 } else {
                     self.send_code(ctx, &http, login_type, None).await
@@ -449,7 +573,12 @@ impl Service for Shopxo {
         }
     }
 
-    async fn answer(&self, ctx: &Ctx<'_>, pending: Pending, answer: &SecretString) -> Result<Progress> {
+    async fn answer(
+        &self,
+        ctx: &Ctx<'_>,
+        pending: Pending,
+        answer: &SecretString,
+    ) -> Result<Progress> {
         let flow: Flow = pending.into_inner()?;
         let text = answer.expose().trim();
         if text.is_empty() {
@@ -461,10 +590,15 @@ impl Service for Shopxo {
         let http = ctx.client()?;
         match flow.stage {
             Stage::LoginCaptcha => {
-                let password = flow.password.ok_or_else(|| Error::internal("the ShopXO flow lost its password"))?;
+                let password = flow
+                    .password
+                    .ok_or_else(|| Error::internal("the ShopXO flow lost its password"))?;
                 self.login_username(ctx, &http, password, Some(text)).await
             }
-            Stage::SendCaptcha => self.send_code(ctx, &http, flow.login_type, Some(text)).await,
+            Stage::SendCaptcha => {
+                self.send_code(ctx, &http, flow.login_type, Some(text))
+                    .await
+            }
             Stage::Code => self.login_code(ctx, &http, flow.login_type, text).await,
         }
     }
@@ -472,7 +606,9 @@ impl Service for Shopxo {
     async fn reload_captcha(&self, ctx: &Ctx<'_>, pending: Pending) -> Result<Progress> {
         let flow: Flow = pending.into_inner()?;
         if flow.stage == Stage::Code {
-            return Err(Error::unsupported("this ShopXO login step is a code, not a captcha"));
+            return Err(Error::unsupported(
+                "this ShopXO login step is a code, not a captcha",
+            ));
         }
         let http = ctx.client()?;
         self.captcha(ctx, &http, flow).await
@@ -480,7 +616,11 @@ impl Service for Shopxo {
 
     async fn validate(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Validation> {
         let http = ctx.client()?;
-        let url = api_url(ctx.account, "personal/index", &[("token", session.tokens.access.expose())])?;
+        let url = api_url(
+            ctx.account,
+            "personal/index",
+            &[("token", session.tokens.access.expose())],
+        )?;
         let (_, answer) = self.call(&http, url, None).await?;
         match answer.code {
             0 => {
@@ -490,8 +630,10 @@ impl Service for Shopxo {
                 Ok(Validation::Valid(Some(info)))
             }
             -400 => Ok(Validation::Invalid(NeedsLoginReason::Revoked)),
-            code => Err(Error::server(format!("ShopXO could not check the token (code {code})"))
-                .with_server_message(answer.msg)),
+            code => Err(
+                Error::server(format!("ShopXO could not check the token (code {code})"))
+                    .with_server_message(answer.msg),
+            ),
         }
     }
 
@@ -501,7 +643,10 @@ impl Service for Shopxo {
     }
 
     fn credential(&self, _account: &Account, session: &Session) -> Credential {
-        Credential::Query { name: "token".into(), value: session.tokens.access.clone() }
+        Credential::Query {
+            name: "token".into(),
+            value: session.tokens.access.clone(),
+        }
     }
 }
 
@@ -516,7 +661,10 @@ mod tests {
             service: ServiceId::Shopxo,
             user: "alice01".into(),
             endpoint: endpoint.into(),
-            options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             remember_password: false,
             active: true,
             created_at: chrono::Utc::now(),
@@ -525,15 +673,23 @@ mod tests {
 
     #[test]
     fn public_parameters_go_in_the_query() {
-        let url = api_url(&account("http://127.0.0.1:8080/shop/", &[]), "user/login", &[]).unwrap();
+        let url = api_url(
+            &account("http://127.0.0.1:8080/shop/", &[]),
+            "user/login",
+            &[],
+        )
+        .unwrap();
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:8080/shop/api.php?s=user%2Flogin&application=app&application_client_type=h5\
              &system_type=default&uuid=6f1c1f7e-0000-4000-8000-000000000001"
         );
-        let url =
-            api_url(&account("http://h/api.php", &[("client_type", "ios")]), "personal/index", &[("token", "abc")])
-                .unwrap();
+        let url = api_url(
+            &account("http://h/api.php", &[("client_type", "ios")]),
+            "personal/index",
+            &[("token", "abc")],
+        )
+        .unwrap();
         let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         assert_eq!(url.path(), "/api.php");
         assert!(q.contains(&("application_client_type".into(), "ios".into())));
@@ -566,9 +722,18 @@ mod tests {
         let e = refusal(-4, "密码错误");
         assert_eq!(e.code, crate::ErrorCode::CredentialsRejected);
         assert_eq!(e.server_message.as_deref(), Some("密码错误"));
-        assert_eq!(refusal(-3, "帐号不存在").code, crate::ErrorCode::CredentialsRejected);
-        assert_eq!(refusal(-2, "手机号码格式错误").code, crate::ErrorCode::InvalidInput);
-        assert_eq!(refusal(-10000, "closed").code, crate::ErrorCode::ServerError);
+        assert_eq!(
+            refusal(-3, "帐号不存在").code,
+            crate::ErrorCode::CredentialsRejected
+        );
+        assert_eq!(
+            refusal(-2, "手机号码格式错误").code,
+            crate::ErrorCode::InvalidInput
+        );
+        assert_eq!(
+            refusal(-10000, "closed").code,
+            crate::ErrorCode::ServerError
+        );
         assert!(about_verification("图片验证码不能为空"));
         assert!(about_verification("The verification code has expired"));
         assert!(!about_verification("用户被禁止登录"));
@@ -579,7 +744,9 @@ mod tests {
         let mut s = Session::default();
         s.tokens.access = SecretString::new("t0k");
         match Shopxo.credential(&account("http://h", &[]), &s) {
-            Credential::Query { name, value } => assert_eq!((name.as_str(), value.expose()), ("token", "t0k")),
+            Credential::Query { name, value } => {
+                assert_eq!((name.as_str(), value.expose()), ("token", "t0k"))
+            }
             Credential::Header { .. } => panic!("ShopXO takes the token in the query"),
         }
     }

@@ -36,8 +36,8 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::{
-    Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation, endpoint_url, jwt_claims, jwt_exp, md5_hex,
-    server_message,
+    Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation, endpoint_url,
+    jwt_claims, jwt_exp, md5_hex, server_message,
 };
 use crate::error::{Error, Result};
 use crate::http::Response;
@@ -100,9 +100,15 @@ impl Api {
 /// A v6 `"yyyy-MM-dd HH:mm:ss"` (server local time, no zone).
 pub fn parse_local_datetime(text: &str) -> Option<NaiveDateTime> {
     let text = text.trim();
-    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y/%m/%d %H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
 }
 
 /// A .NET JavaScriptSerializer date, `"/Date(1529367474165)/"` (UTC milliseconds, an optional
@@ -110,7 +116,11 @@ pub fn parse_local_datetime(text: &str) -> Option<NaiveDateTime> {
 pub fn parse_dotnet_date(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim().replace("\\/", "/");
     let inner = text.strip_prefix("/Date(")?.strip_suffix(")/")?;
-    let digits_end = inner.char_indices().skip(1).find(|(_, c)| !c.is_ascii_digit()).map_or(inner.len(), |(i, _)| i);
+    let digits_end = inner
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map_or(inner.len(), |(i, _)| i);
     let ms: i64 = inner[..digits_end].parse().ok()?;
     DateTime::from_timestamp_millis(ms)
 }
@@ -132,17 +142,29 @@ pub fn v6_expiry(
     date_header: Option<&str>,
 ) -> (Option<DateTime<Utc>>, Option<FixedOffset>) {
     let local = expires_at_text.and_then(parse_local_datetime);
-    let from_jwt =
-        jwt_claims(token).and_then(|c| c.get("ExpiresAt").and_then(Value::as_str).and_then(parse_dotnet_date));
+    let from_jwt = jwt_claims(token).and_then(|c| {
+        c.get("ExpiresAt")
+            .and_then(Value::as_str)
+            .and_then(parse_dotnet_date)
+    });
     if let Some(exact) = from_jwt {
         let offset = local.and_then(|l| round_offset(l - exact.naive_utc()));
         return (Some(exact), offset);
     }
-    let Some(local) = local else { return (None, None) };
-    let server_now_utc = date_header.and_then(|d| DateTime::parse_from_rfc2822(d).ok()).map(|d| d.naive_utc());
-    let derived = server_now_utc.and_then(|utc| round_offset((local - TimeDelta::days(V6_LIFETIME_DAYS)) - utc));
-    let offset = derived.unwrap_or_else(|| FixedOffset::east_opt(DEFAULT_UTC_OFFSET_SECS).expect("valid offset"));
-    let expiry = local.and_local_timezone(offset).single().map(|d| d.with_timezone(&Utc));
+    let Some(local) = local else {
+        return (None, None);
+    };
+    let server_now_utc = date_header
+        .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
+        .map(|d| d.naive_utc());
+    let derived = server_now_utc
+        .and_then(|utc| round_offset((local - TimeDelta::days(V6_LIFETIME_DAYS)) - utc));
+    let offset = derived
+        .unwrap_or_else(|| FixedOffset::east_opt(DEFAULT_UTC_OFFSET_SECS).expect("valid offset"));
+    let expiry = local
+        .and_local_timezone(offset)
+        .single()
+        .map(|d| d.with_timezone(&Utc));
     (expiry, derived)
 }
 
@@ -160,7 +182,11 @@ fn apply_user(info: &mut SessionInfo, user: &Value) {
     }
     let name = ["displayName", "userName", "DisplayName", "UserName"]
         .iter()
-        .find_map(|k| user.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()));
+        .find_map(|k| {
+            user.get(*k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        });
     if let Some(name) = name {
         info.display_name = Some(name.to_string());
     }
@@ -169,14 +195,19 @@ fn apply_user(info: &mut SessionInfo, user: &Value) {
 /// Interpret a successful login answer (either generation).
 fn parse_login(ctx: &Ctx<'_>, resp: &Response) -> Result<Session> {
     let v: Value = resp.json()?;
-    let (api, user, token, expires_text) = if let Some(user) = v.get("user").filter(|u| u.is_object()) {
+    let (api, user, token, expires_text) = if let Some(user) =
+        v.get("user").filter(|u| u.is_object())
+    {
         (Api::V7, user, v.get("accessToken"), None)
     } else if let Some(value) = v.get("value").filter(|u| u.is_object()) {
         match value.get("user").filter(|u| u.is_object()) {
             // The 2018 shape: {"value":{"user":{…},"accessToken":"…"}}.
-            Some(user) if value.get("accessToken").is_some() => {
-                (Api::V6, user, value.get("accessToken"), value.get("expiresAt"))
-            }
+            Some(user) if value.get("accessToken").is_some() => (
+                Api::V6,
+                user,
+                value.get("accessToken"),
+                value.get("expiresAt"),
+            ),
             _ => (Api::V6, value, v.get("accessToken"), v.get("expiresAt")),
         }
     } else {
@@ -187,7 +218,10 @@ fn parse_login(ctx: &Ctx<'_>, resp: &Response) -> Result<Session> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| resp.unexpected("no accessToken in the login answer"))?;
 
-    let mut info = SessionInfo { obtained_at: Some(ctx.now), ..Default::default() };
+    let mut info = SessionInfo {
+        obtained_at: Some(ctx.now),
+        ..Default::default()
+    };
     info.extra.insert("api".into(), api.as_str().into());
     apply_user(&mut info, user);
     if info.user_id.is_none() {
@@ -195,15 +229,23 @@ fn parse_login(ctx: &Ctx<'_>, resp: &Response) -> Result<Session> {
     }
     match api {
         Api::V6 => {
-            let (expiry, offset) = v6_expiry(token, expires_text.and_then(Value::as_str), resp.header("date"));
+            let (expiry, offset) = v6_expiry(
+                token,
+                expires_text.and_then(Value::as_str),
+                resp.header("date"),
+            );
             info.expires_at = expiry;
             if let Some(offset) = offset {
-                info.extra.insert("server_utc_offset".into(), offset.to_string());
+                info.extra
+                    .insert("server_utc_offset".into(), offset.to_string());
             }
         }
         Api::V7 => info.expires_at = jwt_exp(token),
     }
-    let tokens = SessionTokens { access: SecretString::new(token), ..Default::default() };
+    let tokens = SessionTokens {
+        access: SecretString::new(token),
+        ..Default::default()
+    };
     Ok(Session { tokens, info })
 }
 
@@ -220,14 +262,20 @@ impl Service for Sscms {
         &SPEC
     }
 
-    async fn begin_login(&self, ctx: &Ctx<'_>, password: Option<&SecretString>) -> Result<Progress> {
+    async fn begin_login(
+        &self,
+        ctx: &Ctx<'_>,
+        password: Option<&SecretString>,
+    ) -> Result<Progress> {
         let password = match password {
             Some(p) if !p.is_empty() => p,
             _ => return Err(Error::invalid_input("SiteServer CMS needs a password")),
         };
         let user = ctx.account.user.trim();
         if user.is_empty() {
-            return Err(Error::invalid_input("SiteServer CMS needs a user name, mobile number or e-mail"));
+            return Err(Error::invalid_input(
+                "SiteServer CMS needs a user name, mobile number or e-mail",
+            ));
         }
         let http = ctx.client()?;
         let url = endpoint_url(ctx.account, LOGIN)?;
@@ -239,25 +287,38 @@ impl Service for Sscms {
         });
         let resp = http.execute(http.post(url).json(&body)).await?;
         match resp.status {
-            200..=299 => Ok(Progress::Done(Box::new(LoginOutcome::new(parse_login(ctx, &resp)?)))),
+            200..=299 => Ok(Progress::Done(Box::new(LoginOutcome::new(parse_login(
+                ctx, &resp,
+            )?)))),
             400 | 401 | 403 => {
                 let err = Error::credentials_rejected("SiteServer CMS refused the login");
-                Err(match resp.json::<Value>().ok().as_ref().and_then(server_message) {
-                    Some(m) => err.with_server_message(m),
-                    None => err,
-                })
+                Err(
+                    match resp.json::<Value>().ok().as_ref().and_then(server_message) {
+                        Some(m) => err.with_server_message(m),
+                        None => err,
+                    },
+                )
             }
             404 => Err(Error::server(format!(
                 "no SiteServer CMS user API at {} (HTTP 404); check the endpoint",
                 resp.host()
             ))),
-            429 => Err(Error::server("SiteServer CMS is rate limiting logins (HTTP 429); try again later")),
+            429 => Err(Error::server(
+                "SiteServer CMS is rate limiting logins (HTTP 429); try again later",
+            )),
             _ => Err(resp.status_error()),
         }
     }
 
-    async fn answer(&self, _ctx: &Ctx<'_>, _pending: Pending, _answer: &SecretString) -> Result<Progress> {
-        Err(Error::internal("SiteServer CMS logins have no challenge step"))
+    async fn answer(
+        &self,
+        _ctx: &Ctx<'_>,
+        _pending: Pending,
+        _answer: &SecretString,
+    ) -> Result<Progress> {
+        Err(Error::internal(
+            "SiteServer CMS logins have no challenge step",
+        ))
     }
 
     async fn validate(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Validation> {
@@ -266,11 +327,19 @@ impl Service for Sscms {
             .info
             .user_id
             .clone()
-            .or_else(|| jwt_claims(session.tokens.access.expose()).and_then(|c| c.get("UserId").and_then(id_text)))
-            .ok_or_else(|| Error::internal("the SiteServer CMS session has no user id to validate"))?;
+            .or_else(|| {
+                jwt_claims(session.tokens.access.expose())
+                    .and_then(|c| c.get("UserId").and_then(id_text))
+            })
+            .ok_or_else(|| {
+                Error::internal("the SiteServer CMS session has no user id to validate")
+            })?;
         let http = ctx.client()?;
         let mut url = endpoint_url(ctx.account, "api/v1/users/")?;
-        url.path_segments_mut().map_err(|_| Error::internal("endpoint cannot take a path"))?.pop_if_empty().push(&id);
+        url.path_segments_mut()
+            .map_err(|_| Error::internal("endpoint cannot take a path"))?
+            .pop_if_empty()
+            .push(&id);
         let (name, value) = token_header(api, &session.tokens.access);
         let resp = http.execute(http.get(url).header(name, value)).await?;
         match resp.status {
@@ -283,7 +352,11 @@ impl Service for Sscms {
             }
             401 | 403 | 404 => {
                 let expired = session.info.expires_at.is_some_and(|t| t <= ctx.now);
-                Ok(Validation::Invalid(if expired { NeedsLoginReason::Expired } else { NeedsLoginReason::Revoked }))
+                Ok(Validation::Invalid(if expired {
+                    NeedsLoginReason::Expired
+                } else {
+                    NeedsLoginReason::Revoked
+                }))
             }
             _ => Err(resp.status_error()),
         }
@@ -293,16 +366,24 @@ impl Service for Sscms {
         let http = ctx.client()?;
         let url = endpoint_url(ctx.account, LOGOUT)?;
         let (name, value) = token_header(Api::of(&session.info), &session.tokens.access);
-        let resp = http.execute(http.post(url).header(name, value).json(&json!({}))).await?;
+        let resp = http
+            .execute(http.post(url).header(name, value).json(&json!({})))
+            .await?;
         if !resp.is_success() {
-            tracing::debug!(status = resp.status, "sscms logout refused; the token is forgotten locally anyway");
+            tracing::debug!(
+                status = resp.status,
+                "sscms logout refused; the token is forgotten locally anyway"
+            );
         }
         Ok(())
     }
 
     fn credential(&self, _account: &Account, session: &Session) -> Credential {
         let (name, value) = token_header(Api::of(&session.info), &session.tokens.access);
-        Credential::Header { name: name.into(), value: SecretString::new(value) }
+        Credential::Header {
+            name: name.into(),
+            value: SecretString::new(value),
+        }
     }
 }
 
@@ -313,23 +394,48 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn jwt(payload: &Value) -> String {
-        format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.{}.c2ln", URL_SAFE_NO_PAD.encode(payload.to_string()))
+        format!(
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(payload.to_string())
+        )
     }
 
     #[test]
     fn dotnet_and_local_dates() {
-        assert_eq!(parse_dotnet_date("/Date(1529367474165)/").unwrap().timestamp_millis(), 1529367474165);
-        assert_eq!(parse_dotnet_date("/Date(1529367474165+0800)/").unwrap().timestamp_millis(), 1529367474165);
-        assert_eq!(parse_dotnet_date(r"\/Date(1000)\/").unwrap().timestamp_millis(), 1000);
+        assert_eq!(
+            parse_dotnet_date("/Date(1529367474165)/")
+                .unwrap()
+                .timestamp_millis(),
+            1529367474165
+        );
+        assert_eq!(
+            parse_dotnet_date("/Date(1529367474165+0800)/")
+                .unwrap()
+                .timestamp_millis(),
+            1529367474165
+        );
+        assert_eq!(
+            parse_dotnet_date(r"\/Date(1000)\/")
+                .unwrap()
+                .timestamp_millis(),
+            1000
+        );
         assert!(parse_dotnet_date("2020-01-01").is_none());
-        assert_eq!(parse_local_datetime("2020-06-07 12:00:00").unwrap().to_string(), "2020-06-07 12:00:00");
+        assert_eq!(
+            parse_local_datetime("2020-06-07 12:00:00")
+                .unwrap()
+                .to_string(),
+            "2020-06-07 12:00:00"
+        );
         assert!(parse_local_datetime("07/06/2020").is_none());
     }
 
     #[test]
     fn v6_expiry_prefers_the_token_claim() {
         // Issued 2020-05-31 04:00:00 UTC on a UTC+08:00 server.
-        let exact = DateTime::parse_from_rfc3339("2020-06-07T04:00:00Z").unwrap().with_timezone(&Utc);
+        let exact = DateTime::parse_from_rfc3339("2020-06-07T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let token = jwt(&json!({"UserId": 1, "UserName": "demo",
             "ExpiresAt": format!("/Date({})/", exact.timestamp_millis())}));
         let (exp, offset) = v6_expiry(&token, Some("2020-06-07 12:00:00"), None);
@@ -341,7 +447,11 @@ mod tests {
     fn v6_expiry_from_the_date_header_then_the_default() {
         let token = jwt(&json!({"UserId": 1}));
         // Server in UTC-05:00: local now 07:00:03, UTC now 12:00:00.
-        let (exp, offset) = v6_expiry(&token, Some("2020-06-08 07:00:03"), Some("Mon, 01 Jun 2020 12:00:00 GMT"));
+        let (exp, offset) = v6_expiry(
+            &token,
+            Some("2020-06-08 07:00:03"),
+            Some("Mon, 01 Jun 2020 12:00:00 GMT"),
+        );
         assert_eq!(offset.unwrap().to_string(), "-05:00");
         assert_eq!(exp.unwrap().to_rfc3339(), "2020-06-08T12:00:03+00:00");
         // No claim, no Date: read as UTC+08:00.
@@ -349,7 +459,11 @@ mod tests {
         assert!(offset.is_none());
         assert_eq!(exp.unwrap().to_rfc3339(), "2020-06-08T00:00:00+00:00");
         // A Date header that makes no sense (offset beyond 14 h) falls back too.
-        let (exp, offset) = v6_expiry(&token, Some("2020-06-08 08:00:00"), Some("Mon, 01 Jan 2001 00:00:00 GMT"));
+        let (exp, offset) = v6_expiry(
+            &token,
+            Some("2020-06-08 08:00:00"),
+            Some("Mon, 01 Jan 2001 00:00:00 GMT"),
+        );
         assert!(offset.is_none());
         assert_eq!(exp.unwrap().to_rfc3339(), "2020-06-08T00:00:00+00:00");
         // Nothing at all.
@@ -359,7 +473,13 @@ mod tests {
     #[test]
     fn headers_by_generation() {
         let t = SecretString::new("tok");
-        assert_eq!(token_header(Api::V6, &t), ("X-SS-USER-TOKEN", "tok".to_string()));
-        assert_eq!(token_header(Api::V7, &t), ("Authorization", "Bearer tok".to_string()));
+        assert_eq!(
+            token_header(Api::V6, &t),
+            ("X-SS-USER-TOKEN", "tok".to_string())
+        );
+        assert_eq!(
+            token_header(Api::V7, &t),
+            ("Authorization", "Bearer tok".to_string())
+        );
     }
 }

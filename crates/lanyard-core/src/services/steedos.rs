@@ -40,14 +40,14 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome, Service, Validation,
-    endpoint_url, jwt_exp, mask_destination, server_message, sha256_hex,
+    Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome,
+    Service, Validation, endpoint_url, jwt_exp, mask_destination, server_message, sha256_hex,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::Response;
 use crate::model::{
-    Account, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec, Session, SessionInfo,
-    SessionTokens,
+    Account, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec,
+    Session, SessionInfo, SessionTokens,
 };
 use crate::secret::SecretString;
 
@@ -132,11 +132,16 @@ fn mobile_number(s: &str) -> Option<String> {
         Some(rest) => ("+", rest),
         None => ("", s),
     };
-    if !rest.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
         return None;
     }
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
-    (5..=20).contains(&digits.len()).then(|| format!("{plus}{digits}"))
+    (5..=20)
+        .contains(&digits.len())
+        .then(|| format!("{plus}{digits}"))
 }
 
 /// The MFA step: where the code went.
@@ -151,7 +156,10 @@ enum LoginAnswer {
 }
 
 fn not_found(resp: &Response) -> Error {
-    Error::server(format!("no Steedos accounts API at {} (HTTP 404); check the endpoint", resp.host()))
+    Error::server(format!(
+        "no Steedos accounts API at {} (HTTP 404); check the endpoint",
+        resp.host()
+    ))
 }
 
 /// A refused login (HTTP 400 `{"message"}`) as an error keeping the server's words.
@@ -160,11 +168,15 @@ fn login_error(message: Option<String>) -> Error {
         Some("accounts.invalid_credentials") => {
             Error::credentials_rejected("Steedos rejected the user name or password")
         }
-        Some("accounts.invalid_code") => Error::challenge_failed("the verification code is wrong or has expired"),
-        Some("accounts.noPasswordSet") => Error::credentials_rejected("this Steedos user has no password set"),
-        Some("accounts.matchFailed" | "accounts.unrecognizedOptionsForLogin") => {
-            Error::server("Steedos did not understand the login request; try the option password_mode=plain")
+        Some("accounts.invalid_code") => {
+            Error::challenge_failed("the verification code is wrong or has expired")
         }
+        Some("accounts.noPasswordSet") => {
+            Error::credentials_rejected("this Steedos user has no password set")
+        }
+        Some("accounts.matchFailed" | "accounts.unrecognizedOptionsForLogin") => Error::server(
+            "Steedos did not understand the login request; try the option password_mode=plain",
+        ),
         Some(m) if m.contains("锁定") || m.to_lowercase().contains("locked") => {
             Error::credentials_rejected("the Steedos account is locked")
         }
@@ -186,18 +198,26 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 /// Non-secret user facts from a user document (login answer `user`, or `/accounts/user`).
 fn apply_user(info: &mut SessionInfo, user: &Value) {
-    if let Some(id) = str_field(user, "_id").or_else(|| str_field(user, "id")).or_else(|| str_field(user, "userId")) {
+    if let Some(id) = str_field(user, "_id")
+        .or_else(|| str_field(user, "id"))
+        .or_else(|| str_field(user, "userId"))
+    {
         info.user_id = Some(id.to_string());
     }
-    if let Some(name) =
-        str_field(user, "name").or_else(|| str_field(user, "username")).or_else(|| str_field(user, "email"))
+    if let Some(name) = str_field(user, "name")
+        .or_else(|| str_field(user, "username"))
+        .or_else(|| str_field(user, "email"))
     {
         info.display_name = Some(name.to_string());
     }
 }
 
 /// Interpret a login (or refresh) answer.
-fn parse_login(ctx: &Ctx<'_>, resp: &Response, previous: Option<&SessionInfo>) -> Result<LoginAnswer> {
+fn parse_login(
+    ctx: &Ctx<'_>,
+    resp: &Response,
+    previous: Option<&SessionInfo>,
+) -> Result<LoginAnswer> {
     match resp.status {
         200..=299 => {}
         400 | 401 | 403 => {
@@ -214,7 +234,9 @@ fn parse_login(ctx: &Ctx<'_>, resp: &Response, previous: Option<&SessionInfo>) -
     if let Some(next) = v.get("_next") {
         return match next.as_str() {
             Some("TO_MOBILE_CODE_LOGIN") => match str_field(&v, "mobile") {
-                Some(mobile) => Ok(LoginAnswer::Mfa { mobile: mobile.to_string() }),
+                Some(mobile) => Ok(LoginAnswer::Mfa {
+                    mobile: mobile.to_string(),
+                }),
                 None => Err(Error::server(
                     "Steedos asks for an SMS code, but the account has no mobile number to send it to",
                 )),
@@ -225,20 +247,29 @@ fn parse_login(ctx: &Ctx<'_>, resp: &Response, previous: Option<&SessionInfo>) -
             ))),
         };
     }
-    let token = str_field(&v, "token").ok_or_else(|| resp.unexpected("no session token in the login answer"))?;
+    let token = str_field(&v, "token")
+        .ok_or_else(|| resp.unexpected("no session token in the login answer"))?;
     let tokens_obj = v.get("tokens").cloned().unwrap_or(Value::Null);
     let access_jwt = str_field(&tokens_obj, "accessToken");
     let refresh_jwt = str_field(&tokens_obj, "refreshToken");
 
-    let mut tokens = SessionTokens { access: SecretString::new(token), ..Default::default() };
+    let mut tokens = SessionTokens {
+        access: SecretString::new(token),
+        ..Default::default()
+    };
     if let Some(rt) = refresh_jwt {
         tokens.refresh = Some(SecretString::new(rt));
     }
     if let Some(at) = access_jwt {
-        tokens.extra.insert(ACCESS_JWT.to_string(), SecretString::new(at));
+        tokens
+            .extra
+            .insert(ACCESS_JWT.to_string(), SecretString::new(at));
     }
 
-    let mut info = SessionInfo { obtained_at: Some(ctx.now), ..Default::default() };
+    let mut info = SessionInfo {
+        obtained_at: Some(ctx.now),
+        ..Default::default()
+    };
     if let Some(prev) = previous {
         // A refresh answer has no space: keep what the login said.
         info.extra = prev.extra.clone();
@@ -248,7 +279,8 @@ fn parse_login(ctx: &Ctx<'_>, resp: &Response, previous: Option<&SessionInfo>) -
     info.expires_at = access_jwt.and_then(jwt_exp);
     info.extra.remove("refresh_jwt_expires_at");
     if let Some(exp) = refresh_jwt.and_then(jwt_exp) {
-        info.extra.insert("refresh_jwt_expires_at".into(), exp.to_rfc3339());
+        info.extra
+            .insert("refresh_jwt_expires_at".into(), exp.to_rfc3339());
     }
     if let Some(space) = str_field(&v, "space") {
         info.extra.insert("space".into(), space.to_string());
@@ -263,7 +295,12 @@ fn parse_login(ctx: &Ctx<'_>, resp: &Response, previous: Option<&SessionInfo>) -
 }
 
 impl Steedos {
-    async fn login_request(&self, ctx: &Ctx<'_>, body: Value, previous: Option<&SessionInfo>) -> Result<LoginAnswer> {
+    async fn login_request(
+        &self,
+        ctx: &Ctx<'_>,
+        body: Value,
+        previous: Option<&SessionInfo>,
+    ) -> Result<LoginAnswer> {
         let http = ctx.client()?;
         let url = endpoint_url(ctx.account, LOGIN)?;
         let resp = http.execute(http.post(url).json(&body)).await?;
@@ -274,7 +311,12 @@ impl Steedos {
     async fn send_code(&self, ctx: &Ctx<'_>, mobile: &str) -> Result<()> {
         let http = ctx.client()?;
         let url = endpoint_url(ctx.account, SEND_CODE)?;
-        let resp = http.execute(http.post(url).json(&json!({ "user": { "mobile": mobile } }))).await?;
+        let resp = http
+            .execute(
+                http.post(url)
+                    .json(&json!({ "user": { "mobile": mobile } })),
+            )
+            .await?;
         match resp.status {
             200..=299 => {
                 // 200 with the user id, or null; a Geetest failure is 200 {"result":"fail"}.
@@ -289,7 +331,10 @@ impl Steedos {
             404 => Err(not_found(&resp)),
             _ => {
                 let message = resp.json::<Value>().ok().as_ref().and_then(server_message);
-                let err = Error::server(format!("Steedos could not send the SMS code (HTTP {})", resp.status));
+                let err = Error::server(format!(
+                    "Steedos could not send the SMS code (HTTP {})",
+                    resp.status
+                ));
                 Err(match message {
                     Some(m) => err.with_server_message(m),
                     None => err,
@@ -303,7 +348,10 @@ impl Steedos {
         match answer {
             LoginAnswer::Done(session) => Progress::Done(Box::new(LoginOutcome::new(session))),
             LoginAnswer::Mfa { mobile } => Progress::Challenge {
-                challenge: Challenge::Code { channel: CodeChannel::Sms, destination: Some(mask_destination(&mobile)) },
+                challenge: Challenge::Code {
+                    channel: CodeChannel::Sms,
+                    destination: Some(mask_destination(&mobile)),
+                },
                 pending: Pending::retryable(MfaPending { mobile }),
             },
         }
@@ -316,20 +364,28 @@ impl Service for Steedos {
         &SPEC
     }
 
-    async fn begin_login(&self, ctx: &Ctx<'_>, password: Option<&SecretString>) -> Result<Progress> {
+    async fn begin_login(
+        &self,
+        ctx: &Ctx<'_>,
+        password: Option<&SecretString>,
+    ) -> Result<Progress> {
         let password = match password {
             Some(p) if !p.is_empty() => p,
             _ => return Err(Error::invalid_input("Steedos needs a password")),
         };
         if ctx.account.user.trim().is_empty() {
-            return Err(Error::invalid_input("Steedos needs a user name, e-mail or mobile number"));
+            return Err(Error::invalid_input(
+                "Steedos needs a user name, e-mail or mobile number",
+            ));
         }
         let mut body = json!({ "user": user_field(&ctx.account.user) });
         match ctx.account.option("password_mode").unwrap_or("sha256") {
             "sha256" | "" => body["password"] = Value::String(sha256_hex(password.expose())),
             "plain" => body["password-unencrypted"] = Value::String(password.expose().to_string()),
             other => {
-                return Err(Error::invalid_input(format!("unknown password_mode '{other}'; expected sha256 or plain")));
+                return Err(Error::invalid_input(format!(
+                    "unknown password_mode '{other}'; expected sha256 or plain"
+                )));
             }
         }
         let answer = self.login_request(ctx, body, None).await?;
@@ -339,7 +395,12 @@ impl Service for Steedos {
         Ok(self.progress(ctx, answer))
     }
 
-    async fn answer(&self, ctx: &Ctx<'_>, pending: Pending, answer: &SecretString) -> Result<Progress> {
+    async fn answer(
+        &self,
+        ctx: &Ctx<'_>,
+        pending: Pending,
+        answer: &SecretString,
+    ) -> Result<Progress> {
         let MfaPending { mobile } = pending.into_inner()?;
         let code = answer.expose().trim();
         if code.is_empty() {
@@ -348,7 +409,9 @@ impl Service for Steedos {
         let body = json!({ "user": { "mobile": mobile }, "token": code });
         match self.login_request(ctx, body, None).await? {
             LoginAnswer::Done(session) => Ok(Progress::Done(Box::new(LoginOutcome::new(session)))),
-            LoginAnswer::Mfa { .. } => Err(Error::server("Steedos asked for another code after a code login")),
+            LoginAnswer::Mfa { .. } => Err(Error::server(
+                "Steedos asked for another code after a code login",
+            )),
         }
     }
 
@@ -360,30 +423,41 @@ impl Service for Steedos {
             let body = json!({ "accessToken": at.expose(), "refreshToken": rt.expose() });
             let resp = http.execute(http.post(url).json(&body)).await?;
             if resp.is_success()
-                && let Ok(LoginAnswer::Done(mut fresh)) = parse_login(ctx, &resp, Some(&session.info))
+                && let Ok(LoginAnswer::Done(mut fresh)) =
+                    parse_login(ctx, &resp, Some(&session.info))
             {
                 if fresh.tokens.refresh.is_none() {
                     fresh.tokens.refresh = session.tokens.refresh.clone();
                 }
                 return Ok(RefreshOutcome::new(fresh));
             }
-            tracing::debug!(status = resp.status, "steedos refreshTokens refused; validating the session instead");
+            tracing::debug!(
+                status = resp.status,
+                "steedos refreshTokens refused; validating the session instead"
+            );
         }
         match self.validate(ctx, session).await? {
             Validation::Valid(info) => {
                 let info = info.unwrap_or_else(|| session.info.clone());
-                Ok(RefreshOutcome::new(Session { tokens: session.tokens.clone(), info }))
+                Ok(RefreshOutcome::new(Session {
+                    tokens: session.tokens.clone(),
+                    info,
+                }))
             }
-            Validation::Invalid(reason) => {
-                Err(Error::needs_login(format!("the Steedos session is over: {}", reason.describe())))
-            }
+            Validation::Invalid(reason) => Err(Error::needs_login(format!(
+                "the Steedos session is over: {}",
+                reason.describe()
+            ))),
         }
     }
 
     async fn validate(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Validation> {
         let http = ctx.client()?;
         let url = endpoint_url(ctx.account, USER)?;
-        let rb = http.get(url).header("Authorization", format!("Bearer {}", session.tokens.access.expose()));
+        let rb = http.get(url).header(
+            "Authorization",
+            format!("Bearer {}", session.tokens.access.expose()),
+        );
         let resp = http.execute(rb).await?;
         match resp.status {
             200..=299 => {
@@ -405,14 +479,20 @@ impl Service for Steedos {
         let http = ctx.client()?;
         let url = endpoint_url(ctx.account, LOGOUT)?;
         // Bare token: the handler turns "Bearer x" into "tokenx" and silently keeps the session.
-        let rb = http.post(url).header("Authorization", session.tokens.access.expose()).json(&json!({}));
+        let rb = http
+            .post(url)
+            .header("Authorization", session.tokens.access.expose())
+            .json(&json!({}));
         let resp = http.execute(rb).await?;
         if resp.is_success() {
             Ok(())
         } else if resp.status == 404 {
             Err(not_found(&resp))
         } else {
-            Err(Error::new(ErrorCode::ServerError, format!("Steedos refused the logout (HTTP {})", resp.status)))
+            Err(Error::new(
+                ErrorCode::ServerError,
+                format!("Steedos refused the logout (HTTP {})", resp.status),
+            ))
         }
     }
 
@@ -421,13 +501,26 @@ impl Service for Steedos {
             .option("space_id")
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .or_else(|| session.info.extra.get("space").map(String::as_str).filter(|s| !s.is_empty()));
+            .or_else(|| {
+                session
+                    .info
+                    .extra
+                    .get("space")
+                    .map(String::as_str)
+                    .filter(|s| !s.is_empty())
+            });
         match space {
             Some(space) => Credential::Header {
                 name: "Authorization".into(),
-                value: SecretString::new(format!("Bearer {space},{}", session.tokens.access.expose())),
+                value: SecretString::new(format!(
+                    "Bearer {space},{}",
+                    session.tokens.access.expose()
+                )),
             },
-            None => Credential::Header { name: "X-Auth-Token".into(), value: session.tokens.access.clone() },
+            None => Credential::Header {
+                name: "X-Auth-Token".into(),
+                value: session.tokens.access.clone(),
+            },
         }
     }
 }
@@ -438,11 +531,23 @@ mod tests {
 
     #[test]
     fn user_field_by_kind() {
-        assert_eq!(user_field("alice@example.com"), json!({"email": "alice@example.com"}));
-        assert_eq!(user_field(" 13800000001 "), json!({"mobile": "13800000001"}));
-        assert_eq!(user_field("+86 138-0000-0001"), json!({"mobile": "+8613800000001"}));
+        assert_eq!(
+            user_field("alice@example.com"),
+            json!({"email": "alice@example.com"})
+        );
+        assert_eq!(
+            user_field(" 13800000001 "),
+            json!({"mobile": "13800000001"})
+        );
+        assert_eq!(
+            user_field("+86 138-0000-0001"),
+            json!({"mobile": "+8613800000001"})
+        );
         assert_eq!(user_field("alice"), json!({"username": "alice"}));
-        assert_eq!(user_field("alice@localhost"), json!({"username": "alice@localhost"}));
+        assert_eq!(
+            user_field("alice@localhost"),
+            json!({"username": "alice@localhost"})
+        );
         assert_eq!(user_field("a1234567"), json!({"username": "a1234567"}));
         assert_eq!(user_field("1234"), json!({"username": "1234"}));
         // Never a bare string.
@@ -453,16 +558,28 @@ mod tests {
     fn login_errors_keep_the_server_words() {
         let e = login_error(Some("accounts.invalid_credentials".into()));
         assert_eq!(e.code, ErrorCode::CredentialsRejected);
-        assert_eq!(e.server_message.as_deref(), Some("accounts.invalid_credentials"));
+        assert_eq!(
+            e.server_message.as_deref(),
+            Some("accounts.invalid_credentials")
+        );
         let e = login_error(Some("账户已锁定，请联系管理员".into()));
         assert_eq!(e.code, ErrorCode::CredentialsRejected);
         assert!(e.message.contains("locked"));
-        assert_eq!(e.server_message.as_deref(), Some("账户已锁定，请联系管理员"));
-        assert_eq!(login_error(Some("Your account has been deactivated".into())).code, ErrorCode::CredentialsRejected);
+        assert_eq!(
+            e.server_message.as_deref(),
+            Some("账户已锁定，请联系管理员")
+        );
+        assert_eq!(
+            login_error(Some("Your account has been deactivated".into())).code,
+            ErrorCode::CredentialsRejected
+        );
         let e = login_error(Some("accounts.invalid_code".into()));
         assert_eq!(e.code, ErrorCode::ChallengeFailed);
         assert_eq!(e.server_message.as_deref(), Some("accounts.invalid_code"));
-        assert_eq!(login_error(Some("accounts.matchFailed".into())).code, ErrorCode::ServerError);
+        assert_eq!(
+            login_error(Some("accounts.matchFailed".into())).code,
+            ErrorCode::ServerError
+        );
     }
 
     fn account(options: &[(&str, &str)]) -> Account {
@@ -472,7 +589,10 @@ mod tests {
             service: ServiceId::Steedos,
             user: "alice".into(),
             endpoint: "http://127.0.0.1:1".into(),
-            options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             remember_password: false,
             active: true,
             created_at: chrono::Utc::now(),
@@ -483,17 +603,26 @@ mod tests {
     fn credential_prefers_the_option_space() {
         let mut session = Session::default();
         session.tokens.access = SecretString::new("tok");
-        session.info.extra.insert("space".into(), "login-space".into());
+        session
+            .info
+            .extra
+            .insert("space".into(), "login-space".into());
         let show = |c: Credential| match c {
             Credential::Header { name, value } => format!("{name}: {}", value.expose()),
             Credential::Query { .. } => unreachable!(),
         };
-        assert_eq!(show(Steedos.credential(&account(&[]), &session)), "Authorization: Bearer login-space,tok");
+        assert_eq!(
+            show(Steedos.credential(&account(&[]), &session)),
+            "Authorization: Bearer login-space,tok"
+        );
         assert_eq!(
             show(Steedos.credential(&account(&[("space_id", "opt-space")]), &session)),
             "Authorization: Bearer opt-space,tok"
         );
         session.info.extra.clear();
-        assert_eq!(show(Steedos.credential(&account(&[]), &session)), "X-Auth-Token: tok");
+        assert_eq!(
+            show(Steedos.credential(&account(&[]), &session)),
+            "X-Auth-Token: tok"
+        );
     }
 }

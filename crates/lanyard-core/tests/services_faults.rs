@@ -1,0 +1,553 @@
+//! Faults: the shared HTTP layer and the Steedos / SSCMS / ShopXO clients against a simulator
+//! that misbehaves on purpose (`/__sim/faults`), plus tiny loopback servers for redirects and
+//! proxies. Every failure must be a clear error of the right code, within the deadline, naming
+//! the host and never a secret.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Sim, account, ctx, done, fails_with, sim};
+use lanyard_core::http::{Http, HttpConfig};
+use lanyard_core::services::shopxo::Shopxo;
+use lanyard_core::services::sscms::Sscms;
+use lanyard_core::services::steedos::Steedos;
+use lanyard_core::services::{Service, Validation};
+use lanyard_core::{Account, Error, ErrorCode, SecretString, ServiceId};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const PASSWORD: &str = "secret123";
+
+fn no_secrets() -> BTreeMap<String, SecretString> {
+    BTreeMap::new()
+}
+
+/// A client with a 1 s deadline, so slow servers fail fast.
+fn quick_http() -> Http {
+    Http::new(HttpConfig {
+        timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+async fn fault(sim: &Sim, base: &str, spec: Value) {
+    sim.control_post(base, "faults", spec).await;
+}
+
+/// No password, token or body fragment in what a person or a log would see.
+#[track_caller]
+fn clean(e: &Error, secrets: &[&str]) {
+    let shown = format!("{} {:?} {e:?}", e.display_line(), e.server_message);
+    for s in secrets.iter().chain(&[PASSWORD, "eyJ"]) {
+        assert!(!shown.contains(s), "error shows {s:?}: {shown}");
+    }
+}
+
+async fn steedos_login(
+    http: &Http,
+    acc: &Account,
+) -> Result<lanyard_core::services::Progress, Error> {
+    let secrets = no_secrets();
+    Steedos
+        .begin_login(
+            &ctx(http, acc, &secrets),
+            Some(&SecretString::new(PASSWORD)),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn server_error_then_recovery() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    let acc = account(ServiceId::Steedos, "alice@example.com", &base, &[]);
+    fault(&sim, &base, json!({"status": 503, "times": 1})).await;
+    let e = fails_with(steedos_login(&sim.http, &acc).await, ErrorCode::ServerError);
+    assert!(e.message.contains("503"), "{}", e.message);
+    assert!(e.message.contains("127.0.0.1:"), "{}", e.message);
+    assert!(e.code.is_transient());
+    clean(&e, &[]);
+    // `times: 1`: the next call is served normally.
+    done(steedos_login(&sim.http, &acc).await.expect("recovered"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_server_error_without_the_body() {
+    let sim = sim().await;
+    let base = sim.endpoints().sscms.clone();
+    let acc = account(ServiceId::Sscms, "demo", &base, &[]);
+    fault(&sim, &base, json!({"body": "malformed"})).await;
+    let secrets = no_secrets();
+    let e = fails_with(
+        Sscms
+            .begin_login(
+                &ctx(&sim.http, &acc, &secrets),
+                Some(&SecretString::new(PASSWORD)),
+            )
+            .await,
+        ErrorCode::ServerError,
+    );
+    assert!(
+        e.message.starts_with("unexpected answer from 127.0.0.1:"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("JSON"), "{}", e.message);
+    clean(&e, &[]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn html_instead_of_json() {
+    let sim = sim().await;
+    let base = sim.endpoints().shopxo.clone();
+    let acc = account(ServiceId::Shopxo, "alice01", &base, &[]);
+    let secrets = no_secrets();
+    let c = ctx(&sim.http, &acc, &secrets);
+
+    fault(&sim, &base, json!({"body": "html", "times": 1})).await;
+    let e = fails_with(
+        Shopxo
+            .begin_login(&c, Some(&SecretString::new(PASSWORD)))
+            .await,
+        ErrorCode::ServerError,
+    );
+    assert!(e.message.contains("an HTML page"), "{}", e.message);
+    clean(&e, &[]);
+
+    // An nginx error page with a 5xx status: the status and the page title.
+    fault(
+        &sim,
+        &base,
+        json!({"body": "html", "status": 502, "times": 1}),
+    )
+    .await;
+    let e = fails_with(
+        Shopxo
+            .begin_login(&c, Some(&SecretString::new(PASSWORD)))
+            .await,
+        ErrorCode::ServerError,
+    );
+    assert!(e.message.contains("502"), "{}", e.message);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn huge_body_is_cut_off() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    let acc = account(ServiceId::Steedos, "alice@example.com", &base, &[]);
+    let session = done(steedos_login(&sim.http, &acc).await.unwrap()).session;
+    fault(&sim, &base, json!({"body": "huge"})).await;
+    let started = Instant::now();
+    let secrets = no_secrets();
+    let e = fails_with(
+        Steedos
+            .validate(&ctx(&sim.http, &acc, &secrets), &session)
+            .await,
+        ErrorCode::ServerError,
+    );
+    assert!(
+        e.message.contains("answer larger than 4 MiB"),
+        "{}",
+        e.message
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    clean(&e, &[session.tokens.access.expose()]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_connection_is_a_network_error() {
+    let sim = sim().await;
+    let base = sim.endpoints().sscms.clone();
+    let acc = account(ServiceId::Sscms, "demo", &base, &[]);
+    fault(&sim, &base, json!({"drop": true})).await;
+    let http = quick_http();
+    let secrets = no_secrets();
+    let started = Instant::now();
+    let e = fails_with(
+        Sscms
+            .begin_login(
+                &ctx(&http, &acc, &secrets),
+                Some(&SecretString::new(PASSWORD)),
+            )
+            .await,
+        ErrorCode::Network,
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(e.message.contains("127.0.0.1:"), "{}", e.message);
+    assert!(
+        !e.message.contains("did not answer"),
+        "a drop is not a timeout: {}",
+        e.message
+    );
+    assert!(e.code.is_transient());
+    clean(&e, &[]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_server_times_out_within_the_deadline() {
+    let sim = sim().await;
+    let base = sim.endpoints().shopxo.clone();
+    let acc = account(ServiceId::Shopxo, "alice01", &base, &[]);
+    fault(&sim, &base, json!({"latency_ms": 3000})).await;
+    let http = quick_http();
+    let secrets = no_secrets();
+    let started = Instant::now();
+    let e = fails_with(
+        Shopxo
+            .begin_login(
+                &ctx(&http, &acc, &secrets),
+                Some(&SecretString::new(PASSWORD)),
+            )
+            .await,
+        ErrorCode::Network,
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2000),
+        "{took:?}"
+    );
+    assert!(
+        e.message.contains("did not answer within 1 s"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("127.0.0.1:"), "{}", e.message);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn validation_faults_are_errors_not_verdicts() {
+    // A fault during validation must not read as "revoked": the session may be fine.
+    let sim = sim().await;
+    let base = sim.endpoints().sscms.clone();
+    let acc = account(ServiceId::Sscms, "demo", &base, &[]);
+    let secrets = no_secrets();
+    let c = ctx(&sim.http, &acc, &secrets);
+    let s = done(
+        Sscms
+            .begin_login(&c, Some(&SecretString::new("demo1234")))
+            .await
+            .unwrap(),
+    )
+    .session;
+    for spec in [
+        json!({"status": 500, "times": 1}),
+        json!({"body": "malformed", "times": 1}),
+    ] {
+        fault(&sim, &base, spec).await;
+        fails_with(Sscms.validate(&c, &s).await, ErrorCode::ServerError);
+    }
+    assert!(matches!(
+        Sscms.validate(&c, &s).await.unwrap(),
+        Validation::Valid(_)
+    ));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_refused_names_the_host() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let acc = account(
+        ServiceId::Steedos,
+        "alice",
+        &format!("http://127.0.0.1:{port}"),
+        &[],
+    );
+    let e = fails_with(steedos_login(&quick_http(), &acc).await, ErrorCode::Network);
+    assert_eq!(
+        e.message,
+        format!("could not connect to 127.0.0.1:{port}: connection refused")
+    );
+}
+
+#[tokio::test]
+async fn unknown_host_is_a_network_error() {
+    let acc = account(ServiceId::Sscms, "demo", "http://lanyard-test.invalid", &[]);
+    let secrets = no_secrets();
+    let e = fails_with(
+        Sscms
+            .begin_login(
+                &ctx(&quick_http(), &acc, &secrets),
+                Some(&SecretString::new(PASSWORD)),
+            )
+            .await,
+        ErrorCode::Network,
+    );
+    assert!(
+        e.message.contains("lanyard-test.invalid:80"),
+        "{}",
+        e.message
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiny loopback servers for redirects and proxies.
+
+#[derive(Debug, Clone)]
+struct Seen {
+    request_line: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// Serves raw HTTP/1.1 on an ephemeral port, one request per connection; `answer` gets the
+/// request and its own base URL and returns `(status line, extra headers, body)`.
+async fn tiny_server<F>(answer: F) -> (String, Log)
+where
+    F: Fn(&Seen, &str) -> (String, Vec<(String, String)>, String) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let log: Log = Arc::default();
+    let (log2, base2) = (log.clone(), base.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+            let mut lines = head.split("\r\n");
+            let request_line = lines.next().unwrap_or_default().to_string();
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|l| {
+                    l.split_once(':')
+                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                })
+                .collect();
+            let len: usize = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = buf[head_end + 4..].to_vec();
+            while body.len() < len {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+            let seen = Seen {
+                request_line,
+                headers,
+                body,
+            };
+            let (status, extra, text) = answer(&seen, &base2);
+            log2.lock().unwrap().push(seen);
+            let mut out = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                text.len()
+            );
+            for (k, v) in extra {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str("\r\n");
+            out.push_str(&text);
+            let _ = sock.write_all(out.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    (base, log)
+}
+
+fn ok_json() -> (String, Vec<(String, String)>, String) {
+    (
+        "200 OK".into(),
+        vec![("Content-Type".into(), "application/json".into())],
+        r#"{"ok":true}"#.into(),
+    )
+}
+
+fn redirect(status: &str, location: String) -> (String, Vec<(String, String)>, String) {
+    (
+        status.into(),
+        vec![("Location".into(), location)],
+        String::new(),
+    )
+}
+
+fn with_credentials(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    rb.header("Authorization", "Bearer sekrit-1")
+        .header("Cookie", "SS-USER-TOKEN=sekrit-2")
+        .header("X-Auth-Token", "sekrit-3")
+        .header("X-User-Id", "u1")
+        .header("X-SS-USER-TOKEN", "sekrit-4")
+        .header("X-CK-Appid", "appid")
+        .header("Accept", "application/json")
+}
+
+#[tokio::test]
+async fn cross_origin_redirect_drops_every_credential() {
+    let (other, other_log) = tiny_server(|_, _| ok_json()).await;
+    let target = format!("{other}/landing");
+    let (start, start_log) = tiny_server(move |_, _| redirect("302 Found", target.clone())).await;
+    let http = Http::new(HttpConfig::default()).unwrap();
+    let url = url::Url::parse(&format!("{start}/login")).unwrap();
+    let resp = http
+        .execute(with_credentials(http.post(url)).json(&json!({"password": "pw"})))
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.url.as_str(), format!("{other}/landing"));
+    assert_eq!(resp.json::<Value>().unwrap()["ok"], true);
+
+    let first = start_log.lock().unwrap()[0].clone();
+    assert_eq!(first.header("authorization"), Some("Bearer sekrit-1"));
+    let seen = other_log.lock().unwrap()[0].clone();
+    assert_eq!(
+        seen.request_line, "GET /landing HTTP/1.1",
+        "302 after a POST becomes a GET"
+    );
+    assert!(seen.body.is_empty());
+    for h in [
+        "authorization",
+        "cookie",
+        "x-auth-token",
+        "x-user-id",
+        "x-ss-user-token",
+        "x-ck-appid",
+        "content-type",
+    ] {
+        assert_eq!(seen.header(h), None, "{h} crossed origins");
+    }
+    assert_eq!(seen.header("accept"), Some("application/json"));
+    assert!(
+        seen.header("user-agent")
+            .is_some_and(|ua| ua.starts_with("Lanyard/"))
+    );
+}
+
+#[tokio::test]
+async fn same_origin_redirect_keeps_headers_and_307_keeps_the_body() {
+    let (base, log) = tiny_server(|seen, base| {
+        if seen.request_line.starts_with("POST /first ") {
+            redirect("307 Temporary Redirect", format!("{base}/second"))
+        } else if seen.request_line.starts_with("POST /second ") {
+            redirect("308 Permanent Redirect", "/third".into()) // relative Location
+        } else {
+            ok_json()
+        }
+    })
+    .await;
+    let http = Http::new(HttpConfig::default()).unwrap();
+    let url = url::Url::parse(&format!("{base}/first")).unwrap();
+    let resp = http
+        .execute(with_credentials(http.post(url)).json(&json!({"a": 1})))
+        .await
+        .unwrap();
+    assert!(resp.is_success());
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[2].request_line, "POST /third HTTP/1.1");
+    assert_eq!(log[2].body, br#"{"a":1}"#);
+    assert_eq!(log[2].header("authorization"), Some("Bearer sekrit-1"));
+    assert_eq!(log[2].header("x-auth-token"), Some("sekrit-3"));
+}
+
+#[tokio::test]
+async fn redirect_loops_stop_after_five_hops() {
+    let (base, log) = tiny_server(|_, base| redirect("302 Found", format!("{base}/again"))).await;
+    let http = Http::new(HttpConfig::default()).unwrap();
+    let e = fails_with(
+        http.execute(http.get(url::Url::parse(&base).unwrap()))
+            .await,
+        ErrorCode::ServerError,
+    );
+    assert!(
+        e.message.contains("redirected more than 5 times"),
+        "{}",
+        e.message
+    );
+    assert_eq!(log.lock().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn per_account_proxy_is_used() {
+    let (proxy, log) = tiny_server(|_, _| ok_json()).await;
+    let acc = account(
+        ServiceId::Sscms,
+        "demo",
+        "http://lanyard-test.invalid",
+        &[("proxy", &proxy)],
+    );
+    let http = Http::new(HttpConfig::default()).unwrap();
+    let via = http.for_account(&acc).unwrap();
+    assert_eq!(via.config().proxy.as_deref(), Some(proxy.as_str()));
+    let resp = via
+        .execute(via.get(url::Url::parse("http://lanyard-test.invalid/api/v1/ping").unwrap()))
+        .await
+        .unwrap();
+    assert!(resp.is_success());
+    assert_eq!(
+        log.lock().unwrap()[0].request_line,
+        "GET http://lanyard-test.invalid/api/v1/ping HTTP/1.1"
+    );
+
+    // The services go through it too (Ctx::client).
+    let secrets = no_secrets();
+    let _ = Sscms
+        .begin_login(
+            &ctx(&http, &acc, &secrets),
+            Some(&SecretString::new(PASSWORD)),
+        )
+        .await;
+    assert!(log.lock().unwrap().iter().any(|s| {
+        s.request_line
+            .starts_with("POST http://lanyard-test.invalid/api/v1/users/actions/login ")
+    }));
+
+    // No proxy option: the shared client.
+    let plain = account(ServiceId::Sscms, "demo", "http://x", &[]);
+    assert_eq!(http.for_account(&plain).unwrap().config().proxy, None);
+
+    // A bad proxy is the user's input, and its password is not repeated.
+    let bad = account(
+        ServiceId::Sscms,
+        "demo",
+        "http://x",
+        &[("proxy", "ftp://bob:hunter2@proxy.local")],
+    );
+    let e = fails_with(http.for_account(&bad), ErrorCode::InvalidInput);
+    assert!(!e.message.contains("hunter2"), "{}", e.message);
+}
