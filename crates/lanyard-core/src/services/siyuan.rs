@@ -245,8 +245,9 @@ fn kernel_failure(env: &Envelope) -> Error {
 enum LoginReply {
     /// The cloud accepted; this token goes to `getCloudUser`.
     Token(SecretString),
-    /// A captcha is required; the value names it (the cloud says it is the user id).
-    Captcha(String),
+    /// A captcha is required: `need` names it (the cloud says it is the user id); `msg` says
+    /// why (first request, wrong captcha, or a wrong password with the captcha on).
+    Captcha { need: String, msg: String },
     /// Two-factor authentication; a temporary token for `login2faCloudUser`.
     TwoFactor(SecretString),
     /// `code 1` without a captcha request: the cloud's message.
@@ -273,9 +274,10 @@ async fn cloud_login(
     };
     match env.code {
         0 => Ok(LoginReply::Token(token("login")?)),
-        1 if truthy(&env.data["needCaptcha"]) => Ok(LoginReply::Captcha(need_captcha_text(
-            &env.data["needCaptcha"],
-        ))),
+        1 if truthy(&env.data["needCaptcha"]) => Ok(LoginReply::Captcha {
+            need: need_captcha_text(&env.data["needCaptcha"]),
+            msg: env.msg,
+        }),
         1 => Ok(LoginReply::Rejected(env.msg)),
         10 => Ok(LoginReply::TwoFactor(token("two-factor")?)),
         -1 => Err(kernel_failure(&env)),
@@ -413,6 +415,55 @@ async fn get_cloud_user(ctx: &Ctx<'_>, token: &SecretString) -> Result<Option<Cl
     }
 }
 
+/// `getCloudUser {}`: the user the kernel holds (it renews it over the network itself when
+/// the token expires within 3 days). `None` when it holds none.
+async fn kernel_user(ctx: &Ctx<'_>) -> Result<Option<CloudUser>> {
+    let env = kernel_post(ctx, "/api/setting/getCloudUser", &json!({})).await?;
+    match env.code {
+        0 => Ok(parse_user(&env.data)),
+        -1 => Err(kernel_failure(&env)),
+        code => Err(Error::server(format!(
+            "the SiYuan kernel answered getCloudUser with code {code}"
+        ))
+        .with_server_message(env.msg)),
+    }
+}
+
+/// What `getCloudUser {token}` made of a token.
+enum Renewal {
+    /// A new token, or the same one with a later expiry.
+    Renewed(CloudUser),
+    /// The kernel answered its stored copy unchanged: what it does when the cloud refuses the
+    /// token (siyuan.md §1.6: on failure `data` keeps the old user).
+    Refused,
+    /// No user at all: neither the cloud nor the kernel knows the token.
+    Unknown,
+}
+
+/// `getCloudUser {token}`. A renewal is a different token or a later expiry; the same token
+/// with the same (or no) expiry is the kernel's unchanged stored copy, i.e. a refusal.
+async fn renew(
+    ctx: &Ctx<'_>,
+    token: &SecretString,
+    known_expiry: Option<DateTime<Utc>>,
+) -> Result<Renewal> {
+    let Some(user) = get_cloud_user(ctx, token).await? else {
+        return Ok(Renewal::Unknown);
+    };
+    let rotated = user.token.expose() != token.expose();
+    let extended = match (user.expires_at, known_expiry) {
+        (Some(new), Some(old)) => new > old,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let expired = user.expires_at.is_some_and(|e| e <= ctx.now);
+    Ok(if (rotated || extended) && !expired {
+        Renewal::Renewed(user)
+    } else {
+        Renewal::Refused
+    })
+}
+
 fn same_user(account: &Account, user: &CloudUser) -> bool {
     user.user_name.eq_ignore_ascii_case(account.user.trim())
 }
@@ -473,12 +524,15 @@ async fn next(
             },
             pending: Pending::retryable(Step::TwoFactor { token }),
         }),
-        LoginReply::Captcha(need) => match answered {
+        LoginReply::Captcha { need, msg } => match answered {
+            // The cloud cannot be told apart here: a wrong captcha and a wrong password (with
+            // the captcha on) both come back as "captcha needed"; its message says which.
             Some(cell) => {
                 *cell.lock().unwrap_or_else(|p| p.into_inner()) = need;
                 Err(Error::challenge_failed(
-                    "SiYuan did not accept the captcha; reload it for a new image and try again",
-                ))
+                    "SiYuan refused the login and asks for a new captcha (the captcha or the password was wrong); reload it and try again",
+                )
+                .with_server_message(msg))
             }
             None => captcha_challenge(ctx, password_md5, Arc::new(Mutex::new(need))).await,
         },
@@ -500,11 +554,19 @@ async fn next(
 /// - **Kernel API token rejected** (HTTP 401) is `InvalidInput` naming the kernel token, never
 ///   `CredentialsRejected`: the cloud password is not in question, and keep-alive must not
 ///   conclude it changed.
-/// - **Refresh** is `getCloudUser {token}`; whatever token comes back is adopted (it may be
-///   rotated) with its `userTokenExpireTime`. No user → `NeedsLogin`.
-/// - **Validate** is the same call. If the answer carries a *different* token (the cloud
-///   rotated it), validation cannot store it, so it reports `Invalid(Expired)`: the Manager's
-///   refresh then adopts the token the kernel now holds.
+/// - **Refresh** is `getCloudUser {token}`, which may rotate the token (the simulator does,
+///   and the old token dies). It succeeded iff the answer carries a different token or a later
+///   expiry: on failure the kernel answers its stored copy unchanged (§1.6), which is then
+///   `NeedsLogin`. When the kernel knows nothing of our token but holds a newer one for the
+///   same user (it renews on its own: a 2-hourly job, and `getCloudUser {}` near expiry), that
+///   one is verified the same way and adopted.
+/// - **Validate** asks the kernel (`getCloudUser {}`), not the cloud: the only cloud check is
+///   `getCloudUser {token}`, which may rotate the token, and `Validation` cannot hand a new
+///   token back, so validating that way would leave the account holding a dead token. It is
+///   `Invalid` when the kernel holds no user (`Revoked`), another user (`LoggedInElsewhere`),
+///   an expired token (`Expired`) or a different token (`Revoked`; a refresh adopts it). A
+///   revocation on the cloud side is found by the next refresh, which the keep-alive always
+///   tries first for SiYuan.
 /// - **Logout** is the kernel's local `logoutCloudUser` (the cloud is not told); it is skipped
 ///   when the kernel is logged in as someone else, so it never signs out another account.
 /// - **Credential**: `Cookie: symphony=<userToken>`, how the kernel itself authenticates to
@@ -597,26 +659,47 @@ impl Service for Siyuan {
     }
 
     async fn refresh(&self, ctx: &Ctx<'_>, session: &Session) -> Result<RefreshOutcome> {
-        if session.tokens.access.is_empty() {
+        let ours = &session.tokens.access;
+        if ours.is_empty() {
             return Err(Error::needs_login(
                 "there is no SiYuan cloud token; log in again",
             ));
         }
-        let Some(user) = get_cloud_user(ctx, &session.tokens.access).await? else {
-            return Err(Error::needs_login(
-                "SiYuan no longer accepts the cloud token; log in again",
-            ));
+        let user = match renew(ctx, ours, session.info.expires_at).await? {
+            Renewal::Renewed(user) => user,
+            Renewal::Refused => {
+                return Err(Error::needs_login(
+                    "SiYuan no longer accepts the cloud token (the kernel answered its stored copy unchanged); log in again",
+                ));
+            }
+            Renewal::Unknown => {
+                // Our token is unknown to the cloud and to the kernel. If the kernel renewed the
+                // login itself (its 2-hourly refresh, or `getCloudUser {}` near expiry), it holds
+                // a newer token for the same user: verify that one and adopt it.
+                match kernel_user(ctx).await? {
+                    Some(k) if same_user(ctx.account, &k) && k.token.expose() != ours.expose() => {
+                        match renew(ctx, &k.token, k.expires_at).await? {
+                            Renewal::Renewed(user) => user,
+                            _ => {
+                                return Err(Error::needs_login(
+                                    "SiYuan no longer accepts the cloud token; log in again",
+                                ));
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(Error::needs_login(
+                            "SiYuan no longer accepts the cloud token; log in again",
+                        ));
+                    }
+                }
+            }
         };
         if !same_user(ctx.account, &user) {
             return Err(Error::needs_login(format!(
                 "the SiYuan kernel is now logged in as '{}'; log in again",
                 user.user_name
             )));
-        }
-        if user.expires_at.is_some_and(|e| e <= ctx.now) {
-            return Err(Error::needs_login(
-                "the SiYuan cloud token expired; log in again",
-            ));
         }
         let mut renewed = session_for(ctx.now, user);
         // Keep facts the answer may lack.
@@ -627,11 +710,13 @@ impl Service for Siyuan {
         Ok(LoginOutcome::new(renewed))
     }
 
+    /// The kernel's view (`getCloudUser {}`), which does not rotate the token; see [`Siyuan`].
     async fn validate(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Validation> {
         if session.tokens.access.is_empty() {
             return Ok(Validation::Invalid(NeedsLoginReason::Revoked));
         }
-        let Some(user) = get_cloud_user(ctx, &session.tokens.access).await? else {
+        let Some(user) = kernel_user(ctx).await? else {
+            // The kernel was logged out (here or in the SiYuan app).
             return Ok(Validation::Invalid(NeedsLoginReason::Revoked));
         };
         if !same_user(ctx.account, &user) {
@@ -641,8 +726,9 @@ impl Service for Siyuan {
             return Ok(Validation::Invalid(NeedsLoginReason::Expired));
         }
         if user.token.expose() != session.tokens.access.expose() {
-            // Rotated while we looked: refresh adopts the token the kernel now holds.
-            return Ok(Validation::Invalid(NeedsLoginReason::Expired));
+            // The kernel holds another token for this user: ours was superseded. A refresh
+            // adopts the kernel's.
+            return Ok(Validation::Invalid(NeedsLoginReason::Revoked));
         }
         let mut info = session.info.clone();
         info.expires_at = user.expires_at.or(info.expires_at);
@@ -652,9 +738,7 @@ impl Service for Siyuan {
 
     async fn logout(&self, ctx: &Ctx<'_>, _session: &Session) -> Result<()> {
         // Only sign the kernel out if it is logged in as this account (or as nobody).
-        let current = kernel_post(ctx, "/api/setting/getCloudUser", &json!({})).await?;
-        if current.code == 0
-            && let Some(user) = parse_user(&current.data)
+        if let Some(user) = kernel_user(ctx).await?
             && !same_user(ctx.account, &user)
         {
             return Ok(());
