@@ -419,3 +419,29 @@ async fn tokens_never_show_in_debug_output() {
     assert!(!shown.contains("secret123"));
     ck.sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------- transient failures
+
+#[tokio::test]
+async fn server_faults_are_transient_and_the_next_attempt_works() {
+    let ck = coolkit("v2", ALICE, "us").await;
+    let s = ck.login("secret123").await.expect("login").session;
+    ck.control("faults", json!({ "status": 503, "times": 1 }))
+        .await;
+    let e = fails_with(ck.refresh(&s).await, ErrorCode::ServerError);
+    assert!(e.code.is_transient());
+    ck.control("faults", json!({ "drop": true, "times": 1 }))
+        .await;
+    fails_with(ck.validate(&s).await, ErrorCode::Network);
+    ck.refresh(&s).await.expect("the next attempt works");
+    ck.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_a_server_error() {
+    let ck = coolkit("v1", ALICE, "us").await;
+    ck.control("faults", json!({ "body": "malformed", "times": 1 }))
+        .await;
+    fails_with(ck.login("secret123").await, ErrorCode::ServerError);
+    ck.sim.shutdown().await;
+}
