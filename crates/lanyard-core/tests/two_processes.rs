@@ -14,6 +14,15 @@ use lanyard_core::secrets::Secrets;
 
 const DIR_VAR: &str = "LANYARD_TEST_CHILD_DIR";
 const PREFIX_VAR: &str = "LANYARD_TEST_CHILD_PREFIX";
+/// Unix time in milliseconds at which both writers start, so they really overlap.
+const START_VAR: &str = "LANYARD_TEST_CHILD_START_MS";
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
 const PER_PROCESS: usize = 50;
 const ENDPOINT: &str = "https://cms.example.com";
 
@@ -30,6 +39,7 @@ fn manager(dir: &Path) -> Manager {
 fn two_processes_add_and_edit_accounts_without_losing_anything() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
+    let start = (unix_ms() + 1500).to_string();
     let children: Vec<_> = ["a", "b"]
         .into_iter()
         .map(|prefix| {
@@ -43,6 +53,7 @@ fn two_processes_add_and_edit_accounts_without_losing_anything() {
                 ])
                 .env(DIR_VAR, dir.path())
                 .env(PREFIX_VAR, prefix)
+                .env(START_VAR, &start)
                 .spawn()
                 .unwrap()
         })
@@ -88,6 +99,17 @@ fn two_processes_add_and_edit_accounts_without_losing_anything() {
         2 * PER_PROCESS
     );
     assert!(events.iter().filter(|e| e.kind == "edit").count() >= 2 * 2 * PER_PROCESS);
+    // The writers really overlapped: in log order, the two processes' rows interleave.
+    let owners: Vec<char> = events
+        .iter()
+        .rev()
+        .filter_map(|e| e.account_name.as_deref()?.chars().next())
+        .collect();
+    let switches = owners.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(
+        switches >= 2,
+        "the writers ran one after the other ({switches} switch)"
+    );
 }
 
 /// One writer: adds its accounts, then edits each twice and makes some active, interleaved
@@ -99,6 +121,14 @@ fn child_writer() {
     else {
         return;
     };
+    let start: u128 = std::env::var(START_VAR)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let now = unix_ms();
+    if start > now {
+        std::thread::sleep(std::time::Duration::from_millis((start - now) as u64));
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
