@@ -482,6 +482,86 @@ async fn v2_refresh_rotates_rt_and_replaces_at() {
     );
 }
 
+/// Crash tolerance (the simulator's choice, see `coolkit/mod.rs`): a client that dies after the
+/// server answered a refresh, before it stored the answer, still holds a working pair.
+#[tokio::test]
+async fn v2_the_previous_pair_stays_valid_until_the_new_one_is_presented() {
+    let ck = coolkit().await;
+    let (at1, rt1) = ck.v2_session("us", ALICE, "secret123").await;
+    let r = ck.v2_refresh("us", &rt1).await;
+    let (at2, rt2) = (
+        r["data"]["at"].as_str().unwrap().to_owned(),
+        r["data"]["rt"].as_str().unwrap().to_owned(),
+    );
+    // The answer was "lost": the old pair still works, and refreshing with it again gives
+    // another pair; the never-used one dies.
+    assert_eq!(
+        ck.v2_profile("us", &at1).await["error"],
+        0,
+        "old at in grace"
+    );
+    let r = ck.v2_refresh("us", &rt1).await;
+    assert_eq!(r["error"], 0, "old rt in grace: {r}");
+    let (at3, rt3) = (
+        r["data"]["at"].as_str().unwrap().to_owned(),
+        r["data"]["rt"].as_str().unwrap().to_owned(),
+    );
+    assert!(at3 != at2 && rt3 != rt2);
+    assert_eq!(
+        ck.v2_profile("us", &at2).await["error"],
+        401,
+        "the unused pair died"
+    );
+    assert_eq!(ck.v2_refresh("us", &rt2).await["error"], 401);
+    assert_eq!(
+        ck.v2_profile("us", &at1).await["error"],
+        0,
+        "still in grace"
+    );
+
+    // Presenting the new rt ends the grace: the old pair is gone for good.
+    let r = ck.v2_refresh("us", &rt3).await;
+    assert_eq!(r["error"], 0, "{r}");
+    let rt4 = r["data"]["rt"].as_str().unwrap().to_owned();
+    assert_eq!(ck.v2_profile("us", &at1).await["error"], 401);
+    assert_eq!(ck.v2_refresh("us", &rt1).await["error"], 401, "stale rt");
+    // at3/rt3 are now the previous pair of at4/rt4, in grace until those are used.
+    assert_eq!(ck.v2_profile("us", &at3).await["error"], 0);
+    assert_eq!(ck.v2_refresh("us", &rt4).await["error"], 0);
+    assert_eq!(ck.v2_profile("us", &at3).await["error"], 401);
+    assert_eq!(ck.v2_refresh("us", &rt3).await["error"], 401);
+}
+
+#[tokio::test]
+async fn v2_grace_ends_when_the_new_at_is_presented_and_expire_covers_both_pairs() {
+    let ck = coolkit().await;
+    let (at1, rt1) = ck.v2_session("us", ALICE, "secret123").await;
+    let r = ck.v2_refresh("us", &rt1).await;
+    let at2 = r["data"]["at"].as_str().unwrap().to_owned();
+    ck.control("/__sim/expire", json!({"user": ALICE})).await;
+    assert_eq!(
+        ck.v2_profile("us", &at1).await["error"],
+        402,
+        "old at expired too"
+    );
+    assert_eq!(ck.v2_profile("us", &at2).await["error"], 402);
+
+    let (at1, rt1) = ck.v2_session("us", ALICE, "secret123").await;
+    let r = ck.v2_refresh("us", &rt1).await;
+    let at2 = r["data"]["at"].as_str().unwrap().to_owned();
+    assert_eq!(ck.v2_profile("us", &at2).await["error"], 0);
+    assert_eq!(ck.v2_profile("us", &at1).await["error"], 401);
+    assert_eq!(ck.v2_refresh("us", &rt1).await["error"], 401);
+    // Revoke drops both pairs.
+    let (at1, rt1) = ck.v2_session("us", ALICE, "secret123").await;
+    let r = ck.v2_refresh("us", &rt1).await;
+    let rt2 = r["data"]["rt"].as_str().unwrap().to_owned();
+    ck.control("/__sim/revoke", json!({"user": ALICE})).await;
+    assert_eq!(ck.v2_profile("us", &at1).await["error"], 401);
+    assert_eq!(ck.v2_refresh("us", &rt1).await["error"], 401);
+    assert_eq!(ck.v2_refresh("us", &rt2).await["error"], 401);
+}
+
 #[tokio::test]
 async fn v2_refresh_without_rotation_keeps_rt() {
     let ck = coolkit().await;
@@ -668,12 +748,17 @@ async fn v1_refresh_is_a_signed_get_with_a_new_at_and_the_same_rt() {
     assert_eq!(r["user"]["email"], ALICE);
     assert_eq!(
         ck.v1_device("us", at).await["error"],
-        401,
-        "the old at is replaced"
+        0,
+        "the old at stays valid until the new one is presented"
     );
     assert_eq!(
         ck.v1_device("us", r["at"].as_str().unwrap()).await["error"],
         0
+    );
+    assert_eq!(
+        ck.v1_device("us", at).await["error"],
+        401,
+        "the old at is replaced once the new one was used"
     );
 
     // The same query signed over unsorted parameters is refused.

@@ -18,7 +18,21 @@
 //! Sessions: one per login. A login drops the user's earlier sessions *of the same app* ("one
 //! account cannot be logged in by several clients of the same app", §1.4), so their `at`/`rt`
 //! answer 401 afterwards. A token is only good on its own region's prefix and with its own app.
-//! A refresh replaces the session's `at` (the old one answers 401).
+//!
+//! **Refresh is crash-tolerant (the simulator's choice; the notes leave it open).** A refresh
+//! issues a new `at` (and a new `rt` when rotating), but the *previous* `at`/`rt` stay valid until
+//! the new `at` or the new `rt` is presented for the first time; from then on the previous ones
+//! answer 401. This is what token servers with refresh-token rotation usually do (a grace or
+//! "reuse" window), and it is what makes "persist the new tokens before using them" enough for a
+//! client: a client that dies after the server answered but before it stored the answer still
+//! holds a working pair. Details:
+//! - presenting the previous `rt` again while the new pair was never presented gives a fresh
+//!   pair and the unused one dies (the previous pair stays valid, under the same rule);
+//! - once the new `at` or `rt` has been presented, the previous `rt` is a stale refresh token →
+//!   401, and the previous `at` → 401;
+//! - without rotation (`rotate_rt: false`, and always on v1) the `rt` stays the same, so only the
+//!   previous `at` is kept in grace, until the new `at` is presented or the `rt` is used again;
+//! - `/__sim/expire` expires the previous `at` too; revoke and logout drop both pairs.
 //!
 //! Codes chosen where the notes leave them open: invalid / revoked / rotated-away tokens → 401,
 //! expired → 402, on both APIs and for both `at` and `rt`.
@@ -232,6 +246,24 @@ struct Session {
     at_exp: i64,
     rt: String,
     rt_exp: i64,
+    /// The pair before the last refresh, valid until the current pair is first presented.
+    prev: Option<Pair>,
+}
+
+/// An `at`/`rt` pair kept in grace after a refresh.
+#[derive(Debug, Clone)]
+struct Pair {
+    at: String,
+    at_exp: i64,
+    rt: String,
+    rt_exp: i64,
+}
+
+/// Which pair of a session a presented token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Current,
+    Previous,
 }
 
 /// Why a token was refused.
@@ -285,6 +317,7 @@ impl Inner {
             at_exp: now + self.config.at_lifetime_secs,
             rt: random_hex(20),
             rt_exp: now + self.config.rt_lifetime_secs,
+            prev: None,
         };
         self.by_at.insert(s.at.clone(), id);
         self.by_rt.insert(s.rt.clone(), id);
@@ -296,47 +329,134 @@ impl Inner {
         if let Some(s) = self.sessions.remove(&id) {
             self.by_at.remove(&s.at);
             self.by_rt.remove(&s.rt);
+            if let Some(p) = s.prev {
+                self.by_at.remove(&p.at);
+                self.by_rt.remove(&p.rt);
+            }
         }
     }
 
-    fn check_at(&self, at: &str, appid: &str, region: Region, now: i64) -> Result<u64, Refused> {
-        let id = *self.by_at.get(at).ok_or(Refused::Invalid)?;
+    /// The current pair of session `id` was presented: the previous pair's grace ends.
+    fn end_grace(&mut self, id: u64) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if let Some(p) = s.prev.take() {
+            if p.at != s.at {
+                self.by_at.remove(&p.at);
+            }
+            if p.rt != s.rt {
+                self.by_rt.remove(&p.rt);
+            }
+        }
+    }
+
+    /// Which session (and pair) a token belongs to, if it is one of ours for this app and region.
+    fn find(
+        &self,
+        map: &HashMap<String, u64>,
+        token: &str,
+        appid: &str,
+        region: Region,
+    ) -> Result<u64, Refused> {
+        let id = *map.get(token).ok_or(Refused::Invalid)?;
         let s = &self.sessions[&id];
         if s.appid != appid || s.region != region {
             return Err(Refused::Invalid);
         }
-        if now >= s.at_exp {
-            return Err(Refused::Expired);
-        }
         Ok(id)
     }
 
-    fn check_rt(&self, rt: &str, appid: &str, region: Region, now: i64) -> Result<u64, Refused> {
-        let id = *self.by_rt.get(rt).ok_or(Refused::Invalid)?;
+    /// A presented `at`. The current one ends the previous pair's grace.
+    fn check_at(
+        &mut self,
+        at: &str,
+        appid: &str,
+        region: Region,
+        now: i64,
+    ) -> Result<u64, Refused> {
+        let id = self.find(&self.by_at, at, appid, region)?;
         let s = &self.sessions[&id];
-        if s.appid != appid || s.region != region {
-            return Err(Refused::Invalid);
-        }
-        if now >= s.rt_exp {
+        let current = s.at == at;
+        let exp = if current {
+            s.at_exp
+        } else {
+            s.prev.as_ref().map_or(0, |p| p.at_exp)
+        };
+        if now >= exp {
             return Err(Refused::Expired);
+        }
+        if current {
+            self.end_grace(id);
         }
         Ok(id)
     }
 
-    /// New `at` for the session (the old one stops working); a new `rt` too when `rotate_rt`.
-    fn refresh(&mut self, id: u64, rotate_rt: bool, now: i64) {
+    /// A presented `rt` (not consumed yet: [`Inner::refresh`] does that).
+    fn check_rt(
+        &self,
+        rt: &str,
+        appid: &str,
+        region: Region,
+        now: i64,
+    ) -> Result<(u64, Which), Refused> {
+        let id = self.find(&self.by_rt, rt, appid, region)?;
+        let s = &self.sessions[&id];
+        let (which, exp) = if s.rt == rt {
+            (Which::Current, s.rt_exp)
+        } else {
+            (Which::Previous, s.prev.as_ref().map_or(0, |p| p.rt_exp))
+        };
+        if now >= exp {
+            return Err(Refused::Expired);
+        }
+        Ok((id, which))
+    }
+
+    /// A refresh with the session's current or previous `rt` (see the module docs): a new `at`,
+    /// a new `rt` too when `rotate_rt`. With the current `rt`, the current pair becomes the
+    /// previous one (in grace); with the previous `rt`, the never-presented current pair is
+    /// replaced.
+    fn refresh(&mut self, id: u64, which: Which, rotate_rt: bool, now: i64) {
         let (at_life, rt_life) = (self.config.at_lifetime_secs, self.config.rt_lifetime_secs);
+        if which == Which::Current {
+            self.end_grace(id);
+        }
         let s = self.sessions.get_mut(&id).expect("live session");
-        self.by_at.remove(&s.at);
+        let base = match which {
+            Which::Current => {
+                let cur = Pair {
+                    at: s.at.clone(),
+                    at_exp: s.at_exp,
+                    rt: s.rt.clone(),
+                    rt_exp: s.rt_exp,
+                };
+                s.prev = Some(cur.clone());
+                cur
+            }
+            Which::Previous => {
+                // The unused pair dies; the previous pair stays in grace.
+                let prev = s.prev.clone().expect("a previous pair");
+                if s.at != prev.at {
+                    self.by_at.remove(&s.at);
+                }
+                if s.rt != prev.rt {
+                    self.by_rt.remove(&s.rt);
+                }
+                prev
+            }
+        };
         s.at = random_hex(20);
         s.at_exp = now + at_life;
         self.by_at.insert(s.at.clone(), id);
         if rotate_rt {
-            self.by_rt.remove(&s.rt);
             s.rt = random_hex(20);
             s.rt_exp = now + rt_life;
-            self.by_rt.insert(s.rt.clone(), id);
+        } else {
+            s.rt = base.rt;
+            s.rt_exp = base.rt_exp;
         }
+        self.by_rt.insert(s.rt.clone(), id);
     }
 
     fn user_json(&self, user: usize, appid: &str, api: Api) -> Value {
@@ -490,6 +610,12 @@ async fn expire(State(s): St, Json(b): Json<UserBody>) -> Response {
         sess.at_exp = sess.at_exp.min(now - 1);
         if b.refresh {
             sess.rt_exp = sess.rt_exp.min(now - 1);
+        }
+        if let Some(p) = sess.prev.as_mut() {
+            p.at_exp = p.at_exp.min(now - 1);
+            if b.refresh {
+                p.rt_exp = p.rt_exp.min(now - 1);
+            }
         }
         n += 1;
     }

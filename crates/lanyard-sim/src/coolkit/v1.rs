@@ -167,8 +167,8 @@ pub(super) async fn refresh(
     match g.check_rt(rt, &appid, region, now) {
         Err(Refused::Invalid) => err(401, "rt is invalid"),
         Err(Refused::Expired) => err(402, "rt is expired"),
-        Ok(id) => {
-            g.refresh(id, false, now);
+        Ok((id, which)) => {
+            g.refresh(id, which, false, now);
             let s = &g.sessions[&id];
             Json(json!({
                 "at": s.at,
@@ -211,7 +211,7 @@ pub(super) async fn device(
         return params_error();
     }
     let now = sim.now();
-    let g = sim.lock();
+    let mut g = sim.lock();
     if g.secret(appid).is_none() {
         return err(406, "appid is invalid");
     }

@@ -162,9 +162,9 @@ pub(super) async fn refresh(
     let mut g = sim.lock();
     match g.check_rt(rt, &appid, region, now) {
         Err(r) => refused(r, "refresh token"),
-        Ok(id) => {
+        Ok((id, which)) => {
             let rotate = g.config.rotate_rt;
-            g.refresh(id, rotate, now);
+            g.refresh(id, which, rotate, now);
             let s = &g.sessions[&id];
             ok(json!({ "at": s.at, "rt": s.rt }))
         }
