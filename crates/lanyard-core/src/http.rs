@@ -35,7 +35,7 @@ pub const MAX_REDIRECTS: usize = 5;
 /// The account option holding a per-account proxy URL (see `services::COMMON_OPTIONS`).
 pub const PROXY_OPTION: &str = "proxy";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Whole-request deadline, body included.
@@ -59,8 +59,21 @@ impl Default for HttpConfig {
     }
 }
 
+// A proxy URL may carry a password: Debug shows it without.
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("user_agent", &self.user_agent)
+            .field("proxy", &self.proxy.as_deref().map(redact_url))
+            .finish()
+    }
+}
+
 /// A shared HTTP client. Cheap to clone; clones share the per-proxy client cache.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
     config: HttpConfig,
@@ -106,6 +119,14 @@ fn redact_url(raw: &str) -> String {
             u.to_string()
         }
         Err(_) => "<unparsable>".to_string(),
+    }
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -833,6 +854,15 @@ mod tests {
         assert_eq!(
             redact_url("http://user:pw@proxy.local:3128/?x=1"),
             "http://proxy.local:3128/"
+        );
+        let config = HttpConfig {
+            proxy: Some("http://user:pw@proxy.local:3128".into()),
+            ..Default::default()
+        };
+        let shown = format!("{:?}", Http::new(config).unwrap());
+        assert!(
+            shown.contains("proxy.local:3128") && !shown.contains("pw@"),
+            "{shown}"
         );
     }
 }

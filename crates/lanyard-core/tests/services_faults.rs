@@ -551,3 +551,126 @@ async fn per_account_proxy_is_used() {
     let e = fails_with(http.for_account(&bad), ErrorCode::InvalidInput);
     assert!(!e.message.contains("hunter2"), "{}", e.message);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the Manager: a failed refresh or login changes nothing that was stored.
+
+mod through_the_manager {
+    use super::*;
+    use lanyard_core::Manager;
+    use lanyard_core::manager::{LoginStep, NewAccount};
+    use lanyard_core::secrets::Secrets;
+    use lanyard_core::{Session, SessionInfo};
+
+    fn snapshot(s: &Session) -> (String, Option<String>, Vec<(String, String)>, SessionInfo) {
+        (
+            s.tokens.access.expose().to_string(),
+            s.tokens.refresh.as_ref().map(|r| r.expose().to_string()),
+            s.tokens
+                .extra
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .collect(),
+            s.info.clone(),
+        )
+    }
+
+    async fn case(service: ServiceId, user: &str, password: &str, setup: Option<Value>) {
+        let sim = sim().await;
+        let base = match service {
+            ServiceId::Steedos => sim.endpoints().steedos.clone(),
+            ServiceId::Sscms => sim.endpoints().sscms.clone(),
+            _ => sim.endpoints().shopxo.clone(),
+        };
+        if let Some(cfg) = setup {
+            sim.control_post(&base, "config", cfg).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = HttpConfig {
+            timeout: Duration::from_secs(1),
+            ..Default::default()
+        };
+        let m =
+            Manager::with_parts(&dir.path().join("lanyard.db"), Secrets::memory(), config).unwrap();
+        let view = m
+            .add_account(NewAccount {
+                name: None,
+                service,
+                user: user.into(),
+                endpoint: Some(base.clone()),
+                options: Default::default(),
+                remember_password: true,
+            })
+            .await
+            .unwrap();
+        let name = view.account.name.clone();
+        let step = m
+            .begin_login(&name, Some(SecretString::new(password)))
+            .await
+            .unwrap();
+        assert!(matches!(step, LoginStep::Done(_)), "{step:?}");
+        let before = snapshot(&m.session(&name).await.unwrap().expect("a session"));
+
+        for spec in [
+            json!({"status": 503}),
+            json!({"body": "malformed"}),
+            json!({"body": "html"}),
+            json!({"drop": true}),
+            json!({"latency_ms": 2500}),
+        ] {
+            fault(&sim, &base, spec.clone()).await;
+            let e = m
+                .refresh(&name, true)
+                .await
+                .expect_err("refresh under a fault");
+            assert!(
+                e.code.is_transient(),
+                "{service} {spec}: {:?} {}",
+                e.code,
+                e.message
+            );
+            let e = m
+                .begin_login(&name, Some(SecretString::new(password)))
+                .await
+                .expect_err("login under a fault");
+            assert!(
+                e.code.is_transient(),
+                "{service} {spec}: {:?} {}",
+                e.code,
+                e.message
+            );
+            fault(&sim, &base, json!({})).await; // clears
+            let now = snapshot(&m.session(&name).await.unwrap().expect("still a session"));
+            assert!(
+                now == before,
+                "{service} {spec}: the stored session changed"
+            );
+        }
+        // And it still works.
+        m.refresh(&name, true)
+            .await
+            .expect("refresh once the server is well");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn steedos_session_survives_faults() {
+        case(ServiceId::Steedos, "alice@example.com", "secret123", None).await;
+    }
+
+    #[tokio::test]
+    async fn sscms_session_survives_faults() {
+        case(ServiceId::Sscms, "demo", "demo1234", None).await;
+    }
+
+    #[tokio::test]
+    async fn shopxo_session_survives_faults() {
+        case(
+            ServiceId::Shopxo,
+            "alice01",
+            "secret123",
+            Some(json!({"login_captcha": false})),
+        )
+        .await;
+    }
+}
