@@ -1170,9 +1170,8 @@ impl Manager {
     /// Refresh → validation → silent re-login → needs login, per the service's capabilities.
     async fn renew(&self, row: &AccountRow, force: bool, window: Option<i64>) -> Result<()> {
         let account = &row.account;
-        let spec = self.service(account.service).spec();
-        let caps = spec.capabilities;
         let service = self.service(account.service);
+        let caps = service.spec().capabilities;
         let now = Utc::now();
         let info = row.session.info.clone().unwrap_or_default();
         let session = self.load_session(row).await?;
