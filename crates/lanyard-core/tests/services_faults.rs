@@ -552,6 +552,74 @@ async fn per_account_proxy_is_used() {
     assert!(!e.message.contains("hunter2"), "{}", e.message);
 }
 
+/// A ShopXO whose `base/common` says "no captcha" but whose `user/login` wants one (a plugin,
+/// or a config cache out of date): the client asks for the captcha all the same.
+#[tokio::test]
+async fn shopxo_asks_for_a_captcha_the_config_did_not_announce() {
+    let (base, log) = tiny_server(|seen, _| {
+        let json = |v: Value| {
+            ("200 OK".to_string(), vec![("Content-Type".to_string(), "text/html; charset=utf-8".to_string())], v.to_string())
+        };
+        let line = &seen.request_line;
+        let body = String::from_utf8_lossy(&seen.body).to_string();
+        if line.contains("s=base%2Fcommon") {
+            json(json!({"msg":"success","code":0,"data":{"config":{
+                "home_user_login_img_verify_state":0,"common_img_verify_state":0,
+                "home_user_login_type":["username"]}}}))
+        } else if line.contains("s=user%2Fuserverifyentry") {
+            // A "GIF" served as text/html, as ShopXO does.
+            ("200 OK".into(), vec![("Content-Type".into(), "text/html; charset=utf-8".into())], "GIF87a-fake".into())
+        } else if line.contains("s=user%2Flogin") && !body.contains("verify") {
+            json(json!({"msg":"图片验证码不能为空","code":-10,"data":""}))
+        } else if line.contains("s=user%2Flogin") && body.contains(r#""verify":"4827""#) {
+            json(json!({"msg":"登录成功","code":0,"data":{"id":7,"username":"bob","token":"0123456789abcdef0123456789abcdef"}}))
+        } else {
+            json(json!({"msg":"验证码错误","code":-12,"data":""}))
+        }
+    })
+    .await;
+    let acc = account(ServiceId::Shopxo, "bob", &base, &[]);
+    let secrets = no_secrets();
+    let http = Http::new(HttpConfig::default()).unwrap();
+    let c = ctx(&http, &acc, &secrets);
+    let progress = Shopxo
+        .begin_login(&c, Some(&SecretString::new(PASSWORD)))
+        .await
+        .unwrap();
+    let lanyard_core::services::Progress::Challenge { challenge, pending } = progress else {
+        panic!("expected a captcha");
+    };
+    assert!(
+        format!("{challenge:?}").starts_with("Captcha(image/gif"),
+        "{challenge:?}"
+    );
+    let retry = pending.try_clone().unwrap();
+    fails_with(
+        Shopxo.answer(&c, pending, &SecretString::new("1111")).await,
+        ErrorCode::ChallengeFailed,
+    );
+    let s = done(
+        Shopxo
+            .answer(&c, retry, &SecretString::new("4827"))
+            .await
+            .unwrap(),
+    )
+    .session;
+    assert_eq!(s.info.user_id.as_deref(), Some("7"));
+    // Every call carried the public parameters and this account's uuid in the query.
+    for seen in log.lock().unwrap().iter() {
+        assert!(
+            seen.request_line
+                .contains("application=app&application_client_type=h5&system_type=default")
+        );
+        assert!(seen.request_line.contains(&format!("uuid={}", acc.id)));
+        assert!(
+            !String::from_utf8_lossy(&seen.body).contains("application"),
+            "public params stay out of the body"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Through the Manager: a failed refresh or login changes nothing that was stored.
 

@@ -40,8 +40,10 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
-use crate::model::{Account, NeedsLoginReason, Session, SessionInfo, SessionTokens};
-use crate::model::{Capabilities, OptionKind, OptionSpec, ServiceId, ServiceSpec};
+use crate::model::{
+    Account, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec,
+    Session, SessionInfo, SessionTokens,
+};
 use crate::secret::SecretString;
 
 pub static SPEC: ServiceSpec = ServiceSpec {

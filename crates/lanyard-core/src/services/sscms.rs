@@ -41,8 +41,10 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::http::Response;
-use crate::model::{Account, NeedsLoginReason, Session, SessionInfo, SessionTokens};
-use crate::model::{Capabilities, ServiceId, ServiceSpec};
+use crate::model::{
+    Account, Capabilities, NeedsLoginReason, ServiceId, ServiceSpec, Session, SessionInfo,
+    SessionTokens,
+};
 use crate::secret::SecretString;
 
 pub static SPEC: ServiceSpec = ServiceSpec {

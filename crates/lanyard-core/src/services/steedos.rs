@@ -343,8 +343,7 @@ impl Steedos {
         }
     }
 
-    fn progress(&self, ctx: &Ctx<'_>, answer: LoginAnswer) -> Progress {
-        let _ = ctx;
+    fn progress(&self, answer: LoginAnswer) -> Progress {
         match answer {
             LoginAnswer::Done(session) => Progress::Done(Box::new(LoginOutcome::new(session))),
             LoginAnswer::Mfa { mobile } => Progress::Challenge {
@@ -392,7 +391,7 @@ impl Service for Steedos {
         if let LoginAnswer::Mfa { mobile } = &answer {
             self.send_code(ctx, mobile).await?;
         }
-        Ok(self.progress(ctx, answer))
+        Ok(self.progress(answer))
     }
 
     async fn answer(
