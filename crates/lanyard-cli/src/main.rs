@@ -1,6 +1,14 @@
 //! `lanyard`: the scripting companion of the desktop app (contract: DESIGN.md "CLI contract").
 //! Every command is a thin call into `lanyard_core::Manager`.
 
+/// `print!` that survives a closed pipe: see [`emit`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::emit(format_args!($($arg)*)) };
+}
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::emit(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod args;
 mod output;
 mod prompt;
@@ -20,7 +28,10 @@ use crate::prompt::Prompter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("lanyard: cannot start: {e}");
@@ -42,14 +53,21 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Services { json } => {
             let specs = services::specs();
             if json {
-                print_json(&serde_json::to_value(specs).map_err(|e| Error::internal(e.to_string()))?);
+                print_json(
+                    &serde_json::to_value(specs).map_err(|e| Error::internal(e.to_string()))?,
+                );
             } else {
-                print!("{}", output::services_text(&specs));
+                out!("{}", output::services_text(&specs));
             }
             Ok(())
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "lanyard", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "lanyard",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
         command => {
@@ -67,34 +85,65 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
     let style = Style::for_stdout();
     let now = chrono::Utc::now();
     match command {
-        Command::Add { service, user, name, endpoint, options, remember_password, password_stdin, no_login } => {
+        Command::Add {
+            service,
+            user,
+            name,
+            endpoint,
+            options,
+            remember_password,
+            password_stdin,
+            no_login,
+        } => {
             let service: ServiceId = service.parse()?;
             let options = parse_options(&options)?;
             let view = manager
-                .add_account(NewAccount { name, service, user, endpoint, options, remember_password })
+                .add_account(NewAccount {
+                    name,
+                    service,
+                    user,
+                    endpoint,
+                    options,
+                    remember_password,
+                })
                 .await?;
-            println!("Added {} ({} at {}).", view.account.name, view.account.service, view.account.endpoint);
+            outln!(
+                "Added {} ({} at {}).",
+                view.account.name,
+                view.account.service,
+                view.account.endpoint
+            );
             if !no_login {
                 login(manager, &view, password_stdin).await?;
             }
             Ok(())
         }
-        Command::Login { name, password_stdin } => {
+        Command::Login {
+            name,
+            password_stdin,
+        } => {
             let view = manager.get(&name).await?;
             login(manager, &view, password_stdin).await
         }
         Command::List { json } => {
             let views = manager.list().await?;
             if json {
-                print_json(&serde_json::Value::Array(views.iter().map(output::account_json).collect()));
+                print_json(&serde_json::Value::Array(
+                    views.iter().map(output::account_json).collect(),
+                ));
             } else {
-                print!("{}", output::accounts_table(&views, now, &style));
+                out!("{}", output::accounts_table(&views, now, &style));
             }
             Ok(())
         }
         Command::Use { name } => {
             let view = manager.set_active(&name).await?;
-            println!("{} is now the active {} account at {}.", view.account.name, view.account.service, view.account.endpoint);
+            outln!(
+                "{} is now the active {} account at {}.",
+                view.account.name,
+                view.account.service,
+                view.account.endpoint
+            );
             Ok(())
         }
         Command::Token { target, format } => {
@@ -106,37 +155,43 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
             };
             let text = manager.token(&target, format).await?;
             // The token and nothing else on stdout.
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", text.trim_end_matches('\n')).map_err(|e| Error::internal(e.to_string()))?;
+            outln!("{}", text.trim_end_matches('\n'));
             Ok(())
         }
         Command::Refresh { name, force } => {
             let view = manager.refresh(&name, force).await?;
-            print!("{}", output::status_lines(std::slice::from_ref(&view), now, &style));
+            out!(
+                "{}",
+                output::status_lines(std::slice::from_ref(&view), now, &style)
+            );
             Ok(())
         }
         Command::Logout { name } => {
             manager.logout(&name).await?;
-            println!("Logged out {name}.");
+            outln!("Logged out {name}.");
             Ok(())
         }
         Command::Remove { name } => {
             manager.remove_account(&name).await?;
-            println!("Removed {name} and its secrets.");
+            outln!("Removed {name} and its secrets.");
             Ok(())
         }
         Command::Status { json } => {
             let views = manager.list().await?;
             if json {
-                print_json(&serde_json::Value::Array(views.iter().map(output::account_json).collect()));
+                print_json(&serde_json::Value::Array(
+                    views.iter().map(output::account_json).collect(),
+                ));
             } else if views.is_empty() {
-                println!("No accounts yet.");
+                outln!("No accounts yet.");
             } else {
-                print!("{}", output::status_lines(&views, now, &style));
+                out!("{}", output::status_lines(&views, now, &style));
             }
             Ok(())
         }
-        Command::Services { .. } | Command::Completions { .. } => unreachable!("handled before opening the store"),
+        Command::Services { .. } | Command::Completions { .. } => {
+            unreachable!("handled before opening the store")
+        }
     }
 }
 
@@ -158,14 +213,23 @@ async fn login(manager: &Manager, view: &AccountView, password_stdin: bool) -> R
                     .and_then(|s| s.expires_at)
                     .map(|t| format!(", valid for {}", output::time_left(t, chrono::Utc::now())))
                     .unwrap_or_default();
-                let who = view.session.as_ref().and_then(|s| s.display_name.clone()).unwrap_or(view.account.user.clone());
-                println!("Logged in to {} as {who}{until}.", view.account.name);
+                let who = view
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.display_name.clone())
+                    .unwrap_or(view.account.user.clone());
+                outln!("Logged in to {} as {who}{until}.", view.account.name);
                 return Ok(());
             }
             LoginStep::Challenge { flow, challenge } => {
                 let answer: Result<SecretString> = match &challenge {
-                    Challenge::Captcha { image, media_type, .. } => prompter.captcha(image, media_type),
-                    Challenge::Code { channel, destination } => prompter.code(*channel, destination.as_deref()),
+                    Challenge::Captcha {
+                        image, media_type, ..
+                    } => prompter.captcha(image, media_type),
+                    Challenge::Code {
+                        channel,
+                        destination,
+                    } => prompter.code(*channel, destination.as_deref()),
                 };
                 let answer = match answer {
                     Ok(answer) => answer,
@@ -193,7 +257,9 @@ fn parse_options(pairs: &[String]) -> Result<BTreeMap<String, String>> {
             .split_once('=')
             .ok_or_else(|| Error::invalid_input(format!("--opt takes KEY=VALUE, got '{pair}'")))?;
         if key.is_empty() {
-            return Err(Error::invalid_input(format!("--opt '{pair}' has an empty key")));
+            return Err(Error::invalid_input(format!(
+                "--opt '{pair}' has an empty key"
+            )));
         }
         options.insert(key.to_string(), value.to_string());
     }
@@ -201,5 +267,21 @@ fn parse_options(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
+    );
+}
+
+/// Write to stdout. A closed pipe (`lanyard list --json | head`) ends the program quietly, as
+/// it does for other Unix tools, instead of panicking like `print!` would.
+fn emit(text: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("lanyard: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }

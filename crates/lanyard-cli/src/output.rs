@@ -14,17 +14,26 @@ pub struct Style {
 impl Style {
     pub fn for_stdout() -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { colour: !no_color && std::io::stdout().is_terminal() }
+        Style {
+            colour: !no_color && std::io::stdout().is_terminal(),
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.colour { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn state(&self, state: &State) -> String {
         let code = match state {
             State::Valid => "32",
-            State::Expiring | State::Refreshing | State::Retrying { .. } | State::AwaitingChallenge => "33",
+            State::Expiring
+            | State::Refreshing
+            | State::Retrying { .. }
+            | State::AwaitingChallenge => "33",
             State::NeedsLogin { .. } => "31",
             State::SignedOut => "2",
         };
@@ -52,7 +61,11 @@ pub fn account_json(view: &AccountView) -> Value {
         State::NeedsLogin { reason } => {
             value["reason"] = json!(reason);
         }
-        State::Retrying { next_attempt, attempts, last_error } => {
+        State::Retrying {
+            next_attempt,
+            attempts,
+            last_error,
+        } => {
             value["next_attempt"] = json!(rfc3339(*next_attempt));
             value["attempts"] = json!(attempts);
             value["last_error"] = json!(last_error);
@@ -69,7 +82,11 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 /// "6d 23h", "42m", "59s"; negative durations as "expired 3m ago".
 pub fn time_left(until: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (until - now).num_seconds();
-    if secs < 0 { format!("expired {} ago", short_duration(-secs)) } else { short_duration(secs) }
+    if secs < 0 {
+        format!("expired {} ago", short_duration(-secs))
+    } else {
+        short_duration(secs)
+    }
 }
 
 fn short_duration(secs: i64) -> String {
@@ -85,9 +102,14 @@ fn short_duration(secs: i64) -> String {
 fn state_detail(state: &State, now: DateTime<Utc>) -> Option<String> {
     match state {
         State::NeedsLogin { reason } => Some(reason.describe().to_string()),
-        State::Retrying { next_attempt, last_error, .. } => {
-            Some(format!("{last_error}; next attempt in {}", time_left(*next_attempt, now)))
-        }
+        State::Retrying {
+            next_attempt,
+            last_error,
+            ..
+        } => Some(format!(
+            "{last_error}; next attempt in {}",
+            time_left(*next_attempt, now)
+        )),
         _ => None,
     }
 }
@@ -97,7 +119,15 @@ pub fn accounts_table(views: &[AccountView], now: DateTime<Utc>, style: &Style) 
     if views.is_empty() {
         return "No accounts yet. Add one with `lanyard add <service> --user USER`.\n".to_string();
     }
-    let header = ["", "NAME", "SERVICE", "USER", "ENDPOINT", "STATE", "EXPIRES IN"];
+    let header = [
+        "",
+        "NAME",
+        "SERVICE",
+        "USER",
+        "ENDPOINT",
+        "STATE",
+        "EXPIRES IN",
+    ];
     let rows: Vec<[String; 7]> = views
         .iter()
         .map(|v| {
@@ -108,7 +138,11 @@ pub fn accounts_table(views: &[AccountView], now: DateTime<Utc>, style: &Style) 
                 .map(|t| time_left(t, now))
                 .unwrap_or_else(|| "-".into());
             [
-                if v.account.active { "*".into() } else { " ".into() },
+                if v.account.active {
+                    "*".into()
+                } else {
+                    " ".into()
+                },
                 v.account.name.clone(),
                 v.account.service.to_string(),
                 v.account.user.clone(),
@@ -125,15 +159,28 @@ pub fn accounts_table(views: &[AccountView], now: DateTime<Utc>, style: &Style) 
         }
     }
     let mut out = String::new();
-    push_row(&mut out, &header.map(String::from), &widths, |_, c| c.to_string());
+    push_row(&mut out, &header.map(String::from), &widths, |_, c| {
+        c.to_string()
+    });
     for (row, view) in rows.iter().zip(views) {
-        push_row(&mut out, row, &widths, |i, c| if i == 5 { style.state(&view.state) } else { c.to_string() });
+        push_row(&mut out, row, &widths, |i, c| {
+            if i == 5 {
+                style.state(&view.state)
+            } else {
+                c.to_string()
+            }
+        });
     }
     out.push_str("* active account of its service endpoint\n");
     out
 }
 
-fn push_row(out: &mut String, cells: &[String; 7], widths: &[usize; 7], paint: impl Fn(usize, &str) -> String) {
+fn push_row(
+    out: &mut String,
+    cells: &[String; 7],
+    widths: &[usize; 7],
+    paint: impl Fn(usize, &str) -> String,
+) {
     let last = cells.len() - 1;
     for (i, cell) in cells.iter().enumerate() {
         out.push_str(&paint(i, cell));
@@ -176,7 +223,10 @@ pub fn services_text(specs: &[&ServiceSpec]) -> String {
         out.push_str(&format!("{} — {}\n", spec.id, spec.description));
         out.push_str(&format!("  user:     {}\n", spec.user_label));
         match spec.default_endpoint {
-            Some(default) => out.push_str(&format!("  endpoint: {} (default {default})\n", spec.endpoint_help)),
+            Some(default) => out.push_str(&format!(
+                "  endpoint: {} (default {default})\n",
+                spec.endpoint_help
+            )),
             None => out.push_str(&format!("  endpoint: {} (required)\n", spec.endpoint_help)),
         }
         for option in spec.options {
@@ -202,7 +252,11 @@ pub fn services_text(specs: &[&ServiceSpec]) -> String {
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
         .collect();
-        out.push_str(&format!("  can:      {}\n  token:    {}\n\n", caps.join(", "), spec.token_form));
+        out.push_str(&format!(
+            "  can:      {}\n  token:    {}\n\n",
+            caps.join(", "),
+            spec.token_form
+        ));
     }
     out
 }
@@ -218,8 +272,14 @@ mod tests {
         assert_eq!(time_left(now + TimeDelta::seconds(42), now), "42s");
         assert_eq!(time_left(now + TimeDelta::minutes(42), now), "42m");
         assert_eq!(time_left(now + TimeDelta::minutes(125), now), "2h 5m");
-        assert_eq!(time_left(now + TimeDelta::hours(24 * 6 + 23), now), "6d 23h");
-        assert_eq!(time_left(now - TimeDelta::minutes(3), now), "expired 3m ago");
+        assert_eq!(
+            time_left(now + TimeDelta::hours(24 * 6 + 23), now),
+            "6d 23h"
+        );
+        assert_eq!(
+            time_left(now - TimeDelta::minutes(3), now),
+            "expired 3m ago"
+        );
     }
 
     #[test]

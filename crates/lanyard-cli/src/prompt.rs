@@ -19,7 +19,10 @@ pub struct Prompter {
 
 impl Prompter {
     pub fn new() -> Self {
-        Prompter { interactive: io::stdin().is_terminal() && io::stderr().is_terminal(), captcha_count: 0 }
+        Prompter {
+            interactive: io::stdin().is_terminal() && io::stderr().is_terminal(),
+            captcha_count: 0,
+        }
     }
 
     /// The password: the first stdin line with `--password-stdin` (or when stdin is not a
@@ -53,7 +56,11 @@ impl Prompter {
         self.read_line("the captcha text")
     }
 
-    pub fn code(&mut self, channel: CodeChannel, destination: Option<&str>) -> Result<SecretString> {
+    pub fn code(
+        &mut self,
+        channel: CodeChannel,
+        destination: Option<&str>,
+    ) -> Result<SecretString> {
         let question = match (channel, destination) {
             (CodeChannel::Totp, _) => "Code from your authenticator app:".to_string(),
             (CodeChannel::Sms, Some(to)) => format!("Code sent by SMS to {to}:"),
@@ -72,10 +79,9 @@ impl Prompter {
     fn read_line(&mut self, what: &str) -> Result<SecretString> {
         // Zeroizing: the line may hold a password.
         let mut line = Zeroizing::new(String::new());
-        let read = io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| Error::invalid_input(format!("cannot read {what} from standard input: {e}")))?;
+        let read = io::stdin().lock().read_line(&mut line).map_err(|e| {
+            Error::invalid_input(format!("cannot read {what} from standard input: {e}"))
+        })?;
         if read == 0 {
             return Err(Error::invalid_input(format!(
                 "expected {what} on standard input, but it ended"
@@ -98,8 +104,12 @@ impl Prompter {
             std::process::id(),
             self.captcha_count
         ));
-        std::fs::write(&path, image)
-            .map_err(|e| Error::internal(format!("cannot write the captcha image to {}: {e}", path.display())))?;
+        std::fs::write(&path, image).map_err(|e| {
+            Error::internal(format!(
+                "cannot write the captcha image to {}: {e}",
+                path.display()
+            ))
+        })?;
         Ok(path)
     }
 }

@@ -27,26 +27,50 @@ struct Outcome {
 
 impl Outcome {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
     #[track_caller]
     fn assert_ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
     #[track_caller]
     fn assert_exit(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert!(self.stdout.trim().is_empty() || code == 0, "errors print nothing on stdout: {}", self.stdout);
-        assert_eq!(self.stderr.trim().lines().count(), 1, "an error is one line on stderr: {}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stdout.trim().is_empty() || code == 0,
+            "errors print nothing on stdout: {}",
+            self.stdout
+        );
+        assert_eq!(
+            self.stderr.trim().lines().count(),
+            1,
+            "an error is one line on stderr: {}",
+            self.stderr
+        );
         self
     }
 }
 
 impl World {
     async fn new() -> World {
-        let sim = lanyard_sim::start(SimConfig { port_base: None }).await.expect("simulators start");
-        World { sim, data: tempfile::tempdir().unwrap(), http: reqwest::Client::new() }
+        let sim = lanyard_sim::start(SimConfig { port_base: None })
+            .await
+            .expect("simulators start");
+        World {
+            sim,
+            data: tempfile::tempdir().unwrap(),
+            http: reqwest::Client::new(),
+        }
     }
 
     fn endpoint(&self, service: &str) -> String {
@@ -84,7 +108,10 @@ impl World {
         let mut child = self.command(args).spawn().expect("spawn lanyard");
         let mut stdin = child.stdin.take().unwrap();
         for line in stdin_lines {
-            stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .unwrap();
         }
         drop(stdin);
         finish(child).await
@@ -92,7 +119,12 @@ impl World {
 
     /// Run a login that answers prompts as they come: `answer(prompt_line)` gives the reply
     /// (e.g. read a captcha answer from the simulator when `captcha image:` appears).
-    async fn run_interactive<F, Fut>(&self, args: &[&str], first_lines: &[&str], mut answer: F) -> Outcome
+    async fn run_interactive<F, Fut>(
+        &self,
+        args: &[&str],
+        first_lines: &[&str],
+        mut answer: F,
+    ) -> Outcome
     where
         F: FnMut(String) -> Fut,
         Fut: std::future::Future<Output = Option<String>>,
@@ -100,7 +132,10 @@ impl World {
         let mut child = self.command(args).spawn().expect("spawn lanyard");
         let mut stdin = child.stdin.take().unwrap();
         for line in first_lines {
-            stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .unwrap();
         }
         let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut seen = String::new();
@@ -108,7 +143,10 @@ impl World {
             seen.push_str(&line);
             seen.push('\n');
             if let Some(reply) = answer(line).await {
-                stdin.write_all(format!("{reply}\n").as_bytes()).await.unwrap();
+                stdin
+                    .write_all(format!("{reply}\n").as_bytes())
+                    .await
+                    .unwrap();
             }
         }
         drop(stdin);
@@ -119,12 +157,26 @@ impl World {
 
     async fn sim_get(&self, service: &str, path: &str) -> Value {
         let url = format!("{}{path}", control_base(&self.endpoint(service)));
-        self.http.get(url).send().await.unwrap().json().await.unwrap()
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     async fn sim_post(&self, service: &str, path: &str, body: Value) {
         let url = format!("{}{path}", control_base(&self.endpoint(service)));
-        let status = self.http.post(url).json(&body).send().await.unwrap().status();
+        let status = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert!(status.is_success(), "control call {path} failed: {status}");
     }
 }
@@ -132,7 +184,8 @@ impl World {
 /// The listener's root (CoolKit endpoints are `http://host:port/{region}` templates).
 fn control_base(endpoint: &str) -> String {
     let url = url::Url::parse(&endpoint.replace("{region}", "us")).unwrap();
-    format!("{}://{}", url.scheme(), url.host_str().unwrap()) + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    format!("{}://{}", url.scheme(), url.host_str().unwrap())
+        + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
 }
 
 async fn finish(child: Child) -> Outcome {
@@ -150,7 +203,10 @@ fn captcha_path(line: &str) -> Option<PathBuf> {
 
 fn assert_image(path: &Path) {
     let bytes = std::fs::read(path).expect("captcha image file exists");
-    assert!(bytes.starts_with(b"\x89PNG") || bytes.starts_with(b"GIF8"), "captcha file is an image");
+    assert!(
+        bytes.starts_with(b"\x89PNG") || bytes.starts_with(b"GIF8"),
+        "captcha file is an image"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,31 +215,76 @@ fn assert_image(path: &Path) {
 async fn sscms_full_lifecycle() {
     let w = World::new().await;
     let endpoint = w.endpoint("sscms");
-    w.run(&["add", "sscms", "--user", "demo", "--endpoint", &endpoint, "--password-stdin"], &["demo1234"])
-        .await
-        .assert_ok();
-    w.run(&["add", "sscms", "--user", "alice", "--endpoint", &endpoint, "--password-stdin"], &["secret123"])
-        .await
-        .assert_ok();
+    w.run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "demo",
+            "--endpoint",
+            &endpoint,
+            "--password-stdin",
+        ],
+        &["demo1234"],
+    )
+    .await
+    .assert_ok();
+    w.run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "alice",
+            "--endpoint",
+            &endpoint,
+            "--password-stdin",
+        ],
+        &["secret123"],
+    )
+    .await
+    .assert_ok();
 
     let list = w.run(&["list", "--json"], &[]).await;
     let accounts = list.assert_ok().json();
     let accounts = accounts.as_array().unwrap();
     assert_eq!(accounts.len(), 2);
-    for field in ["name", "service", "user", "endpoint", "active", "state", "expires_at", "refresh_expires_at"] {
+    for field in [
+        "name",
+        "service",
+        "user",
+        "endpoint",
+        "active",
+        "state",
+        "expires_at",
+        "refresh_expires_at",
+    ] {
         assert!(accounts[0].get(field).is_some(), "list --json has {field}");
     }
     assert_eq!(accounts[0]["state"], "valid");
-    let active: Vec<_> = accounts.iter().filter(|a| a["active"] == true).map(|a| a["name"].clone()).collect();
-    assert_eq!(active, vec![json!("sscms/demo")], "the first account of an endpoint is active");
+    let active: Vec<_> = accounts
+        .iter()
+        .filter(|a| a["active"] == true)
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(
+        active,
+        vec![json!("sscms/demo")],
+        "the first account of an endpoint is active"
+    );
 
     w.run(&["use", "sscms/alice"], &[]).await.assert_ok();
     let raw = w.run(&["token", "sscms"], &[]).await;
     let token = raw.assert_ok().stdout.trim().to_string();
-    assert!(!token.is_empty() && !token.contains(' '), "raw token only: {token}");
+    assert!(
+        !token.is_empty() && !token.contains(' '),
+        "raw token only: {token}"
+    );
 
     let header = w.run(&["token", "sscms", "--as", "header"], &[]).await;
-    assert_eq!(header.assert_ok().stdout.trim(), format!("X-SS-USER-TOKEN: {token}"));
+    assert_eq!(
+        header.assert_ok().stdout.trim(),
+        format!("X-SS-USER-TOKEN: {token}")
+    );
 
     let json = w.run(&["token", "sscms/alice", "--as", "json"], &[]).await;
     let json = json.assert_ok().json();
@@ -194,14 +295,30 @@ async fn sscms_full_lifecycle() {
     assert!(json["expires_at"].is_string());
 
     let env = w.run(&["token", "sscms", "--as", "env"], &[]).await;
-    assert!(env.assert_ok().stdout.lines().any(|l| l == format!("LANYARD_TOKEN={token}") || l == format!("LANYARD_TOKEN='{token}'")));
+    assert!(
+        env.assert_ok()
+            .stdout
+            .lines()
+            .any(|l| l == format!("LANYARD_TOKEN={token}")
+                || l == format!("LANYARD_TOKEN='{token}'"))
+    );
 
-    w.run(&["refresh", "sscms/alice", "--force"], &[]).await.assert_ok();
+    w.run(&["refresh", "sscms/alice", "--force"], &[])
+        .await
+        .assert_ok();
     w.run(&["logout", "sscms/alice"], &[]).await.assert_ok();
     // Signed out: a token needs a login first (exit 3).
     w.run(&["token", "sscms/alice"], &[]).await.assert_exit(3);
     w.run(&["remove", "sscms/alice"], &[]).await.assert_ok();
-    let names: Vec<Value> = w.run(&["list", "--json"], &[]).await.json().as_array().unwrap().iter().map(|a| a["name"].clone()).collect();
+    let names: Vec<Value> = w
+        .run(&["list", "--json"], &[])
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].clone())
+        .collect();
     assert_eq!(names, vec![json!("sscms/demo")]);
     w.sim.shutdown().await;
 }
@@ -210,24 +327,51 @@ async fn sscms_full_lifecycle() {
 async fn wrong_password_exits_4_with_the_servers_words() {
     let w = World::new().await;
     let endpoint = w.endpoint("sscms");
-    let out = w.run(&["add", "sscms", "--user", "demo", "--endpoint", &endpoint, "--password-stdin"], &["nope-nope"]).await;
+    let out = w
+        .run(
+            &[
+                "add",
+                "sscms",
+                "--user",
+                "demo",
+                "--endpoint",
+                &endpoint,
+                "--password-stdin",
+            ],
+            &["nope-nope"],
+        )
+        .await;
     // `add` printed its "Added" line before the login failed; the error is still one line.
     assert_eq!(out.code, 4, "stderr: {}", out.stderr);
-    assert!(out.stderr.contains("帐号或密码错误"), "server message kept: {}", out.stderr);
+    assert!(
+        out.stderr.contains("帐号或密码错误"),
+        "server message kept: {}",
+        out.stderr
+    );
     // The account stays registered, signed out, and can log in again.
-    w.run(&["login", "sscms/demo", "--password-stdin"], &["demo1234"]).await.assert_ok();
+    w.run(&["login", "sscms/demo", "--password-stdin"], &["demo1234"])
+        .await
+        .assert_ok();
     w.sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn usage_errors_exit_2() {
     let w = World::new().await;
-    let out = w.run(&["add", "nosuch", "--user", "x", "--no-login"], &[]).await;
+    let out = w
+        .run(&["add", "nosuch", "--user", "x", "--no-login"], &[])
+        .await;
     out.assert_exit(2);
     assert!(out.stderr.contains("unknown service"), "{}", out.stderr);
-    let out = w.run(&["add", "sscms", "--user", "x", "--no-login"], &[]).await;
+    let out = w
+        .run(&["add", "sscms", "--user", "x", "--no-login"], &[])
+        .await;
     out.assert_exit(2);
-    assert!(out.stderr.contains("endpoint"), "self-hosted services need an endpoint: {}", out.stderr);
+    assert!(
+        out.stderr.contains("endpoint"),
+        "self-hosted services need an endpoint: {}",
+        out.stderr
+    );
     assert_eq!(w.run(&["token"], &[]).await.code, 2);
     w.run(&["token", "nobody"], &[]).await.assert_exit(2);
     w.sim.shutdown().await;
@@ -240,7 +384,20 @@ async fn unreachable_server_exits_5() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let out = w.run(&["add", "sscms", "--user", "demo", "--endpoint", &dead, "--password-stdin"], &["demo1234"]).await;
+    let out = w
+        .run(
+            &[
+                "add",
+                "sscms",
+                "--user",
+                "demo",
+                "--endpoint",
+                &dead,
+                "--password-stdin",
+            ],
+            &["demo1234"],
+        )
+        .await;
     assert_eq!(out.code, 5, "stderr: {}", out.stderr);
     w.sim.shutdown().await;
 }
@@ -251,13 +408,23 @@ async fn steedos_mfa_code_through_the_line_protocol() {
     let endpoint = w.endpoint("steedos");
     let out = w
         .run_interactive(
-            &["add", "steedos", "--user", "bob@example.com", "--endpoint", &endpoint, "--password-stdin"],
+            &[
+                "add",
+                "steedos",
+                "--user",
+                "bob@example.com",
+                "--endpoint",
+                &endpoint,
+                "--password-stdin",
+            ],
             &["hunter22"],
             |line| {
                 let w = &w;
                 async move {
                     if line.starts_with("Code sent") {
-                        let code = w.sim_get("steedos", "/__sim/last-code?user=bob@example.com").await;
+                        let code = w
+                            .sim_get("steedos", "/__sim/last-code?user=bob@example.com")
+                            .await;
                         Some(code["code"].as_str().unwrap().to_string())
                     } else {
                         None
@@ -270,7 +437,10 @@ async fn steedos_mfa_code_through_the_line_protocol() {
     let header = w.run(&["token", "steedos", "--as", "header"], &[]).await;
     let header = header.assert_ok().stdout.trim().to_string();
     assert!(header.starts_with("Authorization: Bearer "), "{header}");
-    assert!(header.contains(','), "Steedos wants <spaceId>,<token>: {header}");
+    assert!(
+        header.contains(','),
+        "Steedos wants <spaceId>,<token>: {header}"
+    );
     w.sim.shutdown().await;
 }
 
@@ -281,7 +451,15 @@ async fn shopxo_captcha_right_and_wrong() {
     // Wrong captcha: exit 6.
     let out = w
         .run_interactive(
-            &["add", "shopxo", "--user", "alice01", "--endpoint", &endpoint, "--password-stdin"],
+            &[
+                "add",
+                "shopxo",
+                "--user",
+                "alice01",
+                "--endpoint",
+                &endpoint,
+                "--password-stdin",
+            ],
             &["secret123"],
             |line| async move {
                 if let Some(path) = captcha_path(&line) {
@@ -295,16 +473,20 @@ async fn shopxo_captcha_right_and_wrong() {
 
     // Right captcha: the simulator tells the answer of the captcha it served last.
     let out = w
-        .run_interactive(&["login", "shopxo/alice01", "--password-stdin"], &["secret123"], |line| {
-            let w = &w;
-            async move {
-                if line == "Captcha:" {
-                    let answer = w.sim_get("shopxo", "/__sim/captcha").await;
-                    return Some(answer["answer"].as_str().unwrap().to_string());
+        .run_interactive(
+            &["login", "shopxo/alice01", "--password-stdin"],
+            &["secret123"],
+            |line| {
+                let w = &w;
+                async move {
+                    if line == "Captcha:" {
+                        let answer = w.sim_get("shopxo", "/__sim/captcha").await;
+                        return Some(answer["answer"].as_str().unwrap().to_string());
+                    }
+                    None
                 }
-                None
-            }
-        })
+            },
+        )
         .await;
     out.assert_ok();
     // ShopXO takes the token as a query parameter: json has `query`, header is null.
@@ -320,13 +502,23 @@ async fn shopxo_captcha_right_and_wrong() {
 async fn siyuan_captcha_then_two_factor() {
     let w = World::new().await;
     let endpoint = w.endpoint("siyuan");
-    w.sim_post("siyuan", "/__sim/config", json!({"captcha": true})).await;
+    w.sim_post("siyuan", "/__sim/config", json!({"captcha": true}))
+        .await;
     let captcha_host = format!("captcha_endpoint={endpoint}");
     let out = w
         .run_interactive(
             &[
-                "add", "siyuan", "--user", "bob", "--endpoint", &endpoint, "--opt", "api_token=lanyarddemotoken",
-                "--opt", &captcha_host, "--password-stdin",
+                "add",
+                "siyuan",
+                "--user",
+                "bob",
+                "--endpoint",
+                &endpoint,
+                "--opt",
+                "api_token=lanyarddemotoken",
+                "--opt",
+                &captcha_host,
+                "--password-stdin",
             ],
             &["hunter22"],
             |line| {
@@ -347,7 +539,11 @@ async fn siyuan_captcha_then_two_factor() {
         .await;
     out.assert_ok();
     let list = w.run(&["status"], &[]).await;
-    assert!(list.assert_ok().stdout.contains("siyuan/bob: valid"), "{}", list.stdout);
+    assert!(
+        list.assert_ok().stdout.contains("siyuan/bob: valid"),
+        "{}",
+        list.stdout
+    );
     w.sim.shutdown().await;
 }
 
@@ -358,19 +554,41 @@ async fn coolkit_region_redirect_and_refresh() {
     let out = w
         .run(
             &[
-                "add", "coolkit", "--user", "bob@example.com", "--endpoint", &template, "--opt",
-                &format!("appid={DEMO_APPID}"), "--opt", &format!("appsecret={DEMO_APPSECRET}"), "--opt",
-                "region=us", "--remember-password", "--password-stdin",
+                "add",
+                "coolkit",
+                "--user",
+                "bob@example.com",
+                "--endpoint",
+                &template,
+                "--opt",
+                &format!("appid={DEMO_APPID}"),
+                "--opt",
+                &format!("appsecret={DEMO_APPSECRET}"),
+                "--opt",
+                "region=us",
+                "--remember-password",
+                "--password-stdin",
             ],
             &["hunter22"],
         )
         .await;
     out.assert_ok();
-    let before = w.run(&["token", "coolkit"], &[]).await.assert_ok().stdout.clone();
-    w.run(&["refresh", "coolkit/bob@example.com", "--force"], &[]).await.assert_ok();
+    let before = w
+        .run(&["token", "coolkit"], &[])
+        .await
+        .assert_ok()
+        .stdout
+        .clone();
+    w.run(&["refresh", "coolkit/bob@example.com", "--force"], &[])
+        .await
+        .assert_ok();
     let after = w.run(&["token", "coolkit", "--as", "header"], &[]).await;
     let after = after.assert_ok().stdout.trim().to_string();
-    assert_ne!(format!("Authorization: Bearer {}", before.trim()), after, "refresh rotated the access token");
+    assert_ne!(
+        format!("Authorization: Bearer {}", before.trim()),
+        after,
+        "refresh rotated the access token"
+    );
     w.sim.shutdown().await;
 }
 
@@ -378,10 +596,48 @@ async fn coolkit_region_redirect_and_refresh() {
 async fn services_lists_all_five() {
     let w = World::new().await;
     let out = w.run(&["services", "--json"], &[]).await;
-    let ids: Vec<String> =
-        out.assert_ok().json().as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = out
+        .assert_ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, ["steedos", "sscms", "coolkit", "siyuan", "shopxo"]);
     let completions = w.run(&["completions", "bash"], &[]).await;
     assert!(completions.assert_ok().stdout.contains("lanyard"));
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_closed_pipe_ends_quietly() {
+    let w = World::new().await;
+    for i in 0..40 {
+        w.run(
+            &[
+                "add",
+                "sscms",
+                "--user",
+                &format!("user{i}"),
+                "--endpoint",
+                &w.endpoint("sscms"),
+                "--no-login",
+            ],
+            &[],
+        )
+        .await
+        .assert_ok();
+    }
+    // Close our end of stdout before lanyard writes: like `lanyard list --json | head -0`.
+    let mut child = w.command(&["list", "--json"]).spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "no panic on a closed pipe: {stderr}"
+    );
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
     w.sim.shutdown().await;
 }
