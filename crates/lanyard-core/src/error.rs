@@ -51,7 +51,10 @@ impl ErrorCode {
 
     /// Whether retrying later may help (keep-alive backs off on these instead of giving up).
     pub fn is_transient(self) -> bool {
-        matches!(self, ErrorCode::Network | ErrorCode::ServerError | ErrorCode::SecretStore)
+        matches!(
+            self,
+            ErrorCode::Network | ErrorCode::ServerError | ErrorCode::SecretStore
+        )
     }
 }
 
@@ -69,7 +72,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), server_message: None }
+        Error {
+            code,
+            message: message.into(),
+            server_message: None,
+        }
     }
     pub fn with_server_message(mut self, text: impl Into<String>) -> Self {
         let text = text.into();
@@ -115,7 +122,9 @@ impl Error {
     /// One line for a terminal: the message, then the server's words if they add anything.
     pub fn display_line(&self) -> String {
         match &self.server_message {
-            Some(s) if !self.message.contains(s.as_str()) => format!("{} (server said: {s})", self.message),
+            Some(s) if !self.message.contains(s.as_str()) => {
+                format!("{} (server said: {s})", self.message)
+            }
             _ => self.message.clone(),
         }
     }

@@ -4,15 +4,17 @@
 
 pub mod error;
 pub mod http;
+pub mod manager;
 pub mod model;
 pub mod secret;
 pub mod secrets;
 pub mod services;
 pub mod store;
 pub mod token;
-pub mod manager;
 
 pub use error::{Error, ErrorCode, Result};
 pub use manager::{Config, Manager};
-pub use model::{Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State};
+pub use model::{
+    Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State,
+};
 pub use secret::SecretString;

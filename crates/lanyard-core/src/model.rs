@@ -22,8 +22,13 @@ pub enum ServiceId {
 }
 
 impl ServiceId {
-    pub const ALL: [ServiceId; 5] =
-        [ServiceId::Steedos, ServiceId::Sscms, ServiceId::Coolkit, ServiceId::Siyuan, ServiceId::Shopxo];
+    pub const ALL: [ServiceId; 5] = [
+        ServiceId::Steedos,
+        ServiceId::Sscms,
+        ServiceId::Coolkit,
+        ServiceId::Siyuan,
+        ServiceId::Shopxo,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -205,7 +210,9 @@ impl NeedsLoginReason {
             NeedsLoginReason::PasswordChanged => "the remembered password was rejected",
             NeedsLoginReason::LoggedInElsewhere => "the account was logged in elsewhere",
             NeedsLoginReason::ChallengeRequired => "the service asks for a captcha or a code",
-            NeedsLoginReason::NoRememberedPassword => "no password is remembered for a silent re-login",
+            NeedsLoginReason::NoRememberedPassword => {
+                "no password is remembered for a silent re-login"
+            }
         }
     }
 }
@@ -220,9 +227,15 @@ pub enum State {
     /// Inside the warning window before expiry.
     Expiring,
     Refreshing,
-    NeedsLogin { reason: NeedsLoginReason },
+    NeedsLogin {
+        reason: NeedsLoginReason,
+    },
     /// A transient failure; the next attempt is scheduled.
-    Retrying { next_attempt: DateTime<Utc>, attempts: u32, last_error: String },
+    Retrying {
+        next_attempt: DateTime<Utc>,
+        attempts: u32,
+        last_error: String,
+    },
 }
 
 impl State {
