@@ -72,6 +72,22 @@ async fn shutdown_closes_listeners() {
 }
 
 #[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    let normal = probe(&base).await.unwrap().status();
+    set_fault(&base, json!({"latency_ms": 300, "times": 1})).await;
+    let in_flight = tokio::spawn({
+        let base = base.clone();
+        async move { probe(&base).await.map(|r| r.status()) }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sim.shutdown().await;
+    assert_eq!(in_flight.await.unwrap().expect("answered, not cut"), normal);
+    assert!(probe(&base).await.is_err());
+}
+
+#[tokio::test]
 async fn status_fault_answers_5xx_with_short_body_then_clears_after_times() {
     let sim = sim().await;
     let base = sim.endpoints().steedos.clone();
