@@ -91,8 +91,24 @@ CREATE UNIQUE INDEX accounts_one_active ON accounts (service, endpoint) WHERE ac
 "#,
 };
 
+/// Version 3: the keep-alive engine's per-account schedule. None of it is secret. A plan is
+/// made for one `generation` of the session; any change of the session makes it stale.
+pub const V3: Migration = Migration {
+    version: 3,
+    description: "keep-alive schedule: next check time and kind per account",
+    sql: r#"
+ALTER TABLE sessions ADD COLUMN next_check_at TEXT;             -- wall-clock deadline (RFC 3339 UTC)
+ALTER TABLE sessions ADD COLUMN check_kind TEXT;                -- refresh | relogin | validate | warn | expire
+ALTER TABLE sessions ADD COLUMN planned_generation INTEGER;     -- the session generation the plan is for
+ALTER TABLE sessions ADD COLUMN warned_for TEXT;                -- expiry an "expiring unattended" warning was given for
+ALTER TABLE sessions ADD COLUMN refresh_stalled_for TEXT;       -- expiry a refresh could not move
+ALTER TABLE sessions ADD COLUMN relogin_blocked_for TEXT;       -- expiry a silent re-login met a challenge at
+CREATE INDEX sessions_next_check ON sessions (next_check_at);
+"#,
+};
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[V1, V2];
+pub const MIGRATIONS: &[Migration] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

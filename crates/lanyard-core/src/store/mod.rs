@@ -124,6 +124,24 @@ pub struct AccountRow {
     pub session: SessionRow,
 }
 
+/// The keep-alive engine's bookkeeping for one account (schema version 3). Writing it never
+/// bumps the session's generation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// When the engine looks at the account next; `None`: nothing to watch.
+    pub next_check_at: Option<DateTime<Utc>>,
+    /// What it does then (`keepalive::CheckKind` as text).
+    pub kind: Option<String>,
+    /// The session generation the plan was made for; `None`: never planned.
+    pub generation: Option<i64>,
+    /// The expiry an "expiring unattended" warning was given for.
+    pub warned_for: Option<DateTime<Utc>>,
+    /// The expiry a refresh could not move.
+    pub refresh_stalled_for: Option<DateTime<Utc>>,
+    /// The expiry at which a silent re-login met a captcha or a code.
+    pub relogin_blocked_for: Option<DateTime<Utc>>,
+}
+
 /// One row of the event log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventRecord {
@@ -524,6 +542,55 @@ impl Store {
         })
     }
 
+    // ----- keep-alive schedule -----
+
+    /// Every account's schedule, by account id.
+    pub fn schedules(&self) -> Result<std::collections::HashMap<String, Schedule>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT account_id, next_check_at, check_kind, planned_generation, warned_for,
+                 refresh_stalled_for, relogin_blocked_for FROM sessions",
+            )?;
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, schedule_row(r)?)))?
+                .collect()
+        })
+    }
+
+    /// One account's schedule; `None` if the account does not exist.
+    pub fn schedule(&self, account_id: &str) -> Result<Option<Schedule>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT account_id, next_check_at, check_kind, planned_generation, warned_for,
+                 refresh_stalled_for, relogin_blocked_for FROM sessions WHERE account_id = ?1",
+                [account_id],
+                schedule_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Stores an account's schedule (the session's generation is left alone). A removed
+    /// account is ignored.
+    pub fn set_schedule(&self, account_id: &str, schedule: &Schedule) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE sessions SET next_check_at = ?2, check_kind = ?3, planned_generation = ?4,
+                 warned_for = ?5, refresh_stalled_for = ?6, relogin_blocked_for = ?7
+                 WHERE account_id = ?1",
+                params![
+                    account_id,
+                    schedule.next_check_at.map(ts),
+                    schedule.kind,
+                    schedule.generation,
+                    schedule.warned_for.map(ts),
+                    schedule.refresh_stalled_for.map(ts),
+                    schedule.relogin_blocked_for.map(ts),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     // ----- events -----
 
     pub fn add_event(
@@ -609,7 +676,9 @@ impl Store {
     // ----- leases (single flight across processes) -----
 
     /// Takes the account's lease for `ttl` unless another holder has a live one. A holder may
-    /// take its own lease again (that extends it). Returns whether the lease is now `holder`'s.
+    /// take its own lease again (that extends it). A lease whose holder process is certainly
+    /// gone (killed mid-renewal; Linux only, see `holder_is_dead`) is taken over at once instead
+    /// of waiting out its expiry. Returns whether the lease is now `holder`'s.
     pub fn try_acquire_lease(&self, account_id: &str, holder: &str, ttl: Duration) -> Result<bool> {
         self.write(|tx| {
             let now = Utc::now();
@@ -621,6 +690,7 @@ impl Store {
             if let Some((other, until)) = current
                 && other != holder
                 && parse_ts(&until)? > now
+                && !holder_is_dead(&other)
             {
                 return Ok(false);
             }
@@ -750,6 +820,40 @@ fn reason_str(reason: &NeedsLoginReason) -> String {
 fn parse_reason(text: Option<&str>) -> NeedsLoginReason {
     text.and_then(|t| serde_json::from_value(serde_json::Value::String(t.to_owned())).ok())
         .unwrap_or(NeedsLoginReason::Expired)
+}
+
+fn schedule_row(r: &Row<'_>) -> rusqlite::Result<Schedule> {
+    Ok(Schedule {
+        next_check_at: opt_ts(r.get(1)?)?,
+        kind: r.get(2)?,
+        generation: r.get(3)?,
+        warned_for: opt_ts(r.get(4)?)?,
+        refresh_stalled_for: opt_ts(r.get(5)?)?,
+        relogin_blocked_for: opt_ts(r.get(6)?)?,
+    })
+}
+
+/// Whether a lease holder (`"<pid>:<nonce>"`, see `Manager`) is certainly gone: a process of
+/// this machine that no longer runs (or is a zombie). Only Linux can tell cheaply (`/proc`);
+/// elsewhere, and for holders of another shape, the lease runs to its expiry.
+fn holder_is_dead(holder: &str) -> bool {
+    let Some(pid) = holder
+        .split_once(':')
+        .and_then(|(p, _)| p.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    if pid == std::process::id() || !cfg!(target_os = "linux") {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the command name in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| matches!(state, "Z" | "X" | "x")),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 fn account_row(r: &Row<'_>) -> rusqlite::Result<AccountRow> {

@@ -554,3 +554,67 @@ fn data_dir_is_created_private() {
         assert_eq!(mode, 0o700);
     }
 }
+
+#[test]
+fn keepalive_schedules_round_trip_without_touching_the_generation() {
+    let (_dir, store) = open();
+    let a = store
+        .insert_account(&account("a", ServiceId::Sscms, "https://x", "u"))
+        .unwrap();
+    assert_eq!(store.schedule(&a.id).unwrap(), Some(Schedule::default()));
+    let info = SessionInfo {
+        obtained_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    let generation = store.save_session(&a.id, &info, None).unwrap();
+    let at = DateTime::from_timestamp(1_900_000_000, 123_000_000).unwrap();
+    let s = Schedule {
+        next_check_at: Some(at),
+        kind: Some("refresh".into()),
+        generation: Some(generation),
+        warned_for: Some(at),
+        refresh_stalled_for: None,
+        relogin_blocked_for: Some(at),
+    };
+    store.set_schedule(&a.id, &s).unwrap();
+    assert_eq!(store.schedule(&a.id).unwrap(), Some(s.clone()));
+    assert_eq!(store.schedules().unwrap().get(&a.id), Some(&s));
+    let row = store.account_by_id(&a.id).unwrap().unwrap();
+    assert_eq!(
+        row.session.generation, generation,
+        "a plan is not a session change"
+    );
+    // A removed account is ignored.
+    store.set_schedule("missing", &s).unwrap();
+    assert_eq!(store.schedule("missing").unwrap(), None);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lease_of_a_dead_process_is_taken_over_at_once() {
+    let (_dir, store) = open();
+    let a = store
+        .insert_account(&account("a", ServiceId::Sscms, "https://x", "u"))
+        .unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let holder = format!("{}:abc", child.id());
+    let long = Duration::from_secs(600);
+    assert!(store.try_acquire_lease(&a.id, &holder, long).unwrap());
+    assert!(
+        !store.try_acquire_lease(&a.id, "p2", long).unwrap(),
+        "a live holder keeps it"
+    );
+    child.kill().unwrap();
+    // Not reaped yet: a zombie holds nothing either.
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(store.try_acquire_lease(&a.id, "p2", long).unwrap());
+    child.wait().unwrap();
+    // Our own pid and foreign shapes are never judged dead.
+    let mine = format!("{}:x", std::process::id());
+    store.release_lease(&a.id, "p2").unwrap();
+    assert!(store.try_acquire_lease(&a.id, &mine, long).unwrap());
+    assert!(!store.try_acquire_lease(&a.id, "p3", long).unwrap());
+}
