@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod http;
+pub mod keepalive;
 pub mod manager;
 pub mod model;
 pub mod secret;
@@ -13,6 +14,7 @@ pub mod store;
 pub mod token;
 
 pub use error::{Error, ErrorCode, Result};
+pub use keepalive::{KeepAlive, KeepAliveHandle};
 pub use manager::{Config, Manager};
 pub use model::{
     Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State,

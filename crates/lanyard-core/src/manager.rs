@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use url::Url;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{Http, HttpConfig};
+use crate::keepalive::engine::{Snapshot, SnapshotEntry};
+use crate::keepalive::{CheckKind, Clock, Policy, SystemClock};
 use crate::model::{
     Account, AccountView, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, ServiceId,
     ServiceSpec, Session, SessionInfo, SessionTokens, State,
@@ -29,7 +31,7 @@ use crate::model::{
 use crate::secret::SecretString;
 use crate::secrets::{SecretBackend, SecretStoreHealth, SecretStoreKind, Secrets};
 use crate::services::{self, Challenge, Ctx, LoginOutcome, Pending, Progress, Service, Validation};
-use crate::store::{self, AccountRow, SessionRow, Store, StoredState};
+use crate::store::{self, AccountRow, Schedule, SessionRow, Store, StoredState};
 use crate::token::{self, TokenParts};
 
 pub use crate::store::EventRecord;
@@ -46,9 +48,6 @@ const MAX_WARNING_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 const MAX_REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 /// A login waiting for an answer is forgotten after this long.
 const FLOW_TTL: Duration = Duration::from_secs(15 * 60);
-/// Back-off after a transient failure: this, doubled per attempt, capped, with jitter.
-const RETRY_BASE_SECS: i64 = 30;
-const RETRY_MAX_SECS: i64 = 3600;
 
 /// How the façade is set up. `Default` is the keyring and the platform's data dir.
 #[derive(Debug, Clone, Default)]
@@ -188,6 +187,62 @@ pub enum Event {
     Logged {
         event: EventRecord,
     },
+    /// The state an account shows changed (a renewal, a failure, or the clock alone: valid →
+    /// expiring → expired). Sent by the keep-alive engine.
+    StateChanged {
+        account: String,
+        state: State,
+    },
+    /// A session was renewed without a person (`how`: `refresh` or `relogin`).
+    Refreshed {
+        account: String,
+        how: String,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// A renewal failed. `permanent`: the account needs a login now (the message says why);
+    /// otherwise it is tried again at `next_attempt`.
+    RefreshFailed {
+        account: String,
+        permanent: bool,
+        message: String,
+        next_attempt: Option<DateTime<Utc>>,
+    },
+    /// "This session will die in X and cannot be renewed without you": the desktop app turns
+    /// it into a notification.
+    ExpiringUnattended {
+        account: String,
+        expires_at: DateTime<Utc>,
+        remaining_secs: i64,
+        message: String,
+    },
+}
+
+/// What a renewal did (the keep-alive engine plans the next check from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Renewal {
+    /// Another flight renewed or checked the account meanwhile, or nothing was due: nothing
+    /// was sent.
+    Skipped,
+    /// A new session was stored (refresh or silent re-login).
+    Renewed,
+    /// The server confirmed the session.
+    Validated,
+    /// Nothing can renew the session without a person now (a re-login met a captcha or a code,
+    /// or the service has no unattended way), but it stays usable until it expires.
+    Unattended,
+}
+
+/// Why a renewal runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    /// `refresh --force`: renew now, whatever the state.
+    Force,
+    /// `token()` and `refresh()`: renew what is due (expired, near expiry, failing).
+    OnDemand,
+    /// The keep-alive engine's planned early renewal (refresh token, else re-login).
+    Renew,
+    /// The keep-alive engine's scheduled check: ask the server; renew only what is due.
+    Validate,
 }
 
 /// A login waiting for the person's answer.
@@ -211,6 +266,11 @@ pub struct Manager {
     resolver: fn(ServiceId) -> &'static dyn Service,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     events: broadcast::Sender<Event>,
+    /// Every "now" of states, expiries and renewals (tests jump it).
+    clock: Arc<dyn Clock>,
+    /// Wakes the keep-alive engine early (an account added, logged in, switched, a refresh
+    /// asked for).
+    keepalive: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -302,11 +362,37 @@ impl Manager {
             resolver: services::service,
             locks: Mutex::default(),
             events: broadcast::channel(256).0,
+            clock: Arc::new(SystemClock),
+            keepalive: Arc::new(Notify::new()),
         })
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The same manager with another clock for every "now" it computes (tests, simulations).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Manager {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// Now, by the manager's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Asks the keep-alive engine (if one runs on this manager) to look at the accounts now.
+    pub fn wake_keepalive(&self) {
+        self.keepalive.notify_one();
+    }
+
+    pub(crate) fn keepalive_notify(&self) -> Arc<Notify> {
+        self.keepalive.clone()
     }
 
     pub async fn secret_store_health(&self) -> SecretStoreHealth {
@@ -354,7 +440,7 @@ impl Manager {
             options,
             remember_password: new.remember_password,
             active: false,
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         // Secrets first: an account row never exists without its secret options.
         let mut written = Vec::new();
@@ -393,6 +479,7 @@ impl Manager {
         self.emit(Event::AccountAdded {
             account: account.name.clone(),
         });
+        self.wake_keepalive();
         self.view_by_id(&account.id).await
     }
 
@@ -521,6 +608,7 @@ impl Manager {
         self.emit(Event::AccountChanged {
             account: after.name.clone(),
         });
+        self.wake_keepalive();
         self.view_by_id(&after.id).await
     }
 
@@ -556,7 +644,7 @@ impl Manager {
     /// Every account, ordered by service, endpoint, name.
     pub async fn list(&self) -> Result<Vec<AccountView>> {
         let (rows, window) = self.db(|s| Ok((s.accounts()?, warning_setting(s)))).await?;
-        let now = Utc::now();
+        let now = self.now();
         Ok(rows
             .into_iter()
             .map(|row| self.view(row, window, now))
@@ -573,7 +661,7 @@ impl Manager {
                 ))
             })
             .await?;
-        Ok(self.view(row, window, Utc::now()))
+        Ok(self.view(row, window, self.now()))
     }
 
     /// An account by name, or a service id's active account.
@@ -649,6 +737,7 @@ impl Manager {
         self.emit(Event::AccountChanged {
             account: account.name.clone(),
         });
+        self.wake_keepalive();
         self.view_by_id(&account.id).await
     }
 
@@ -675,7 +764,7 @@ impl Manager {
             http: &self.http,
             account: &account,
             secret_options: &secret_options,
-            now: Utc::now(),
+            now: self.now(),
         };
         let result = self
             .service(account.service)
@@ -708,7 +797,7 @@ impl Manager {
             http: &self.http,
             account: &account,
             secret_options: &secret_options,
-            now: Utc::now(),
+            now: self.now(),
         };
         let service = self.service(account.service);
         let backup = f.pending.try_clone();
@@ -854,7 +943,7 @@ impl Manager {
         password: Option<&SecretString>,
         kind: &str,
     ) -> Result<AccountView> {
-        let now = Utc::now();
+        let now = self.now();
         let mut info = outcome.session.info.clone();
         info.obtained_at.get_or_insert(now);
         self.put_session_tokens(&account.id, &outcome.session.tokens)
@@ -890,6 +979,14 @@ impl Manager {
         self.emit(Event::AccountChanged {
             account: account.name.clone(),
         });
+        if kind != "login" {
+            self.emit(Event::Refreshed {
+                account: account.name.clone(),
+                how: kind.to_owned(),
+                expires_at: info.expires_at,
+            });
+        }
+        self.wake_keepalive();
         self.view_by_id(&account.id).await
     }
 
@@ -945,9 +1042,10 @@ impl Manager {
     /// Stores a session: its secrets first, then its facts (state valid).
     pub async fn save_session(&self, account_id: &str, session: &Session) -> Result<()> {
         let mut info = session.info.clone();
-        info.obtained_at.get_or_insert_with(Utc::now);
+        info.obtained_at.get_or_insert_with(|| self.now());
         self.put_session_tokens(account_id, &session.tokens).await?;
         self.save_info(account_id, info, None).await?;
+        self.wake_keepalive();
         if let Ok(row) = self.row_by_id(account_id).await {
             self.emit(Event::AccountChanged {
                 account: row.account.name,
@@ -1025,15 +1123,16 @@ impl Manager {
         let id = view.account.id.clone();
         let mut row = self.row_by_id(&id).await?;
         usable(&row)?;
-        let now = Utc::now();
+        let now = self.now();
         let info = row.session.info.clone().unwrap_or_default();
         let expired = info.expires_at.is_some_and(|t| t <= now);
         let due = info
             .expires_at
             .is_some_and(|t| now >= t - refresh_margin(&info));
         if due {
+            self.wake_keepalive();
             match self.flight(&row, false, Due::ForToken).await {
-                Ok(()) => {}
+                Ok(_) => {}
                 // The token still works and was not declared lost: hand it out; keep-alive tries
                 // again later.
                 Err(e) if !expired && e.code != ErrorCode::NeedsLogin => {}
@@ -1042,7 +1141,7 @@ impl Manager {
             row = self.row_by_id(&id).await?;
             usable(&row)?;
             if let Some(t) = row.session.info.as_ref().and_then(|i| i.expires_at)
-                && t <= Utc::now()
+                && t <= self.now()
             {
                 let why = match &row.session.state {
                     StoredState::Retrying { last_error, .. } => format!(": {last_error}"),
@@ -1085,6 +1184,7 @@ impl Manager {
         if row.session.info.is_none() {
             return Err(not_logged_in(&row.account));
         }
+        self.wake_keepalive();
         self.flight(&row, force, Due::ForRefresh).await?;
         self.view_by_id(&row.account.id).await
     }
@@ -1110,7 +1210,7 @@ impl Manager {
                 http: &self.http,
                 account,
                 secret_options: &secret_options,
-                now: Utc::now(),
+                now: self.now(),
             };
             match self.service(account.service).logout(&ctx, &session).await {
                 Ok(()) => message = "the server ended the session; forgot it".to_owned(),
@@ -1146,33 +1246,42 @@ impl Manager {
     // ----- renewal -----
 
     /// One renewal at a time per account: in this process (mutex) and across processes (lease).
-    /// A waiter whose account was renewed meanwhile (the generation moved) takes that result.
-    async fn flight(&self, seen: &AccountRow, force: bool, due: Due) -> Result<()> {
+    /// A waiter whose account was renewed meanwhile (the generation moved: another thread or
+    /// another process renewed it while this one waited for the lock or the lease) takes that
+    /// result: it re-reads the stored session instead of renewing again.
+    async fn flight(&self, seen: &AccountRow, force: bool, due: Due) -> Result<Renewal> {
         let account_lock = self.account_lock(&seen.account.id);
         let _guard = account_lock.lock().await;
         let lease = self.lease(&seen.account).await?;
         let result = async {
             let row = self.row_by_id(&seen.account.id).await?;
             if !force && row.session.generation != seen.session.generation {
-                return Ok(());
+                return Ok(Renewal::Skipped);
             }
             let window = self.db(|s| Ok(warning_setting(s))).await?;
-            if !force && !due.is_due(&row.session, window, Utc::now()) {
-                return Ok(());
+            if !force && !due.is_due(&row.session, window, self.now()) {
+                return Ok(Renewal::Skipped);
             }
-            self.renew(&row, force, window).await
+            let intent = if force { Intent::Force } else { due.intent() };
+            self.renew(&row, intent, window).await
         }
         .await;
         lease.release().await;
         result
     }
 
-    /// Refresh → validation → silent re-login → needs login, per the service's capabilities.
-    async fn renew(&self, row: &AccountRow, force: bool, window: Option<i64>) -> Result<()> {
+    /// Refresh → validation → silent re-login → needs login, per the service's capabilities
+    /// and why the renewal runs.
+    async fn renew(
+        &self,
+        row: &AccountRow,
+        intent: Intent,
+        window: Option<i64>,
+    ) -> Result<Renewal> {
         let account = &row.account;
         let service = self.service(account.service);
         let caps = service.spec().capabilities;
-        let now = Utc::now();
+        let now = self.now();
         let info = row.session.info.clone().unwrap_or_default();
         let session = self.load_session(row).await?;
         let expired = info.expires_at.is_some_and(|t| t <= now);
@@ -1180,6 +1289,8 @@ impl Manager {
         let near_expiry = info
             .expires_at
             .is_some_and(|t| now >= t - warning_window(&info, window));
+        // Renew now even if the session is not near its end yet.
+        let early = matches!(intent, Intent::Force | Intent::Renew);
         let password = if account.remember_password {
             self.secrets.get(&key_password(&account.id)).await?
         } else {
@@ -1199,18 +1310,38 @@ impl Manager {
         } else {
             None
         };
+        // A refresh answered without a later expiry (Steedos when its refreshTokens is broken):
+        // a re-login is the way to renew.
+        let mut refresh_stalled = false;
 
-        // 1. Refresh, where the service can.
+        // 1. Refresh, where the service can (a scheduled validation only when the session is
+        //    at its end anyway).
         if let Some(session) = &session
             && caps.refresh
+            && (intent != Intent::Validate || expired || near_expiry)
         {
             if refresh_expired {
                 lost = Some(NeedsLoginReason::RefreshTokenExpired);
             } else {
                 match service.refresh(&ctx, session).await {
                     Ok(outcome) => {
-                        self.finish_login(account, outcome, None, "refresh").await?;
-                        return Ok(());
+                        let later = match (outcome.session.info.expires_at, info.expires_at) {
+                            (Some(new), Some(old)) => new > old,
+                            _ => true,
+                        };
+                        if later || password.is_none() || !(early || expired || near_expiry) {
+                            self.finish_login(account, outcome, None, "refresh").await?;
+                            return Ok(Renewal::Renewed);
+                        }
+                        self.log(
+                            Some(account),
+                            "refresh",
+                            "ok",
+                            "the server accepted the session but gave no later expiry; logging in again"
+                                .to_owned(),
+                        )
+                        .await;
+                        refresh_stalled = true;
                     }
                     // Treated like a service without refresh.
                     Err(e) if e.code == ErrorCode::Unsupported => {}
@@ -1231,13 +1362,14 @@ impl Manager {
         if let Some(session) = &session
             && lost.is_none()
         {
-            let relogin_now = password.is_some() && (expired || near_expiry || force);
+            let relogin_now =
+                password.is_some() && (expired || near_expiry || early || refresh_stalled);
             if !relogin_now {
                 if expired {
                     lost = Some(NeedsLoginReason::Expired);
                 } else if !caps.validate {
                     // Still valid and nothing can renew it unattended: nothing to do yet.
-                    return Ok(());
+                    return Ok(Renewal::Unattended);
                 } else {
                     match service.validate(&ctx, session).await {
                         Ok(Validation::Valid(fresh)) => {
@@ -1256,7 +1388,7 @@ impl Manager {
                             self.emit(Event::AccountChanged {
                                 account: account.name.clone(),
                             });
-                            return Ok(());
+                            return Ok(Renewal::Validated);
                         }
                         Ok(Validation::Invalid(reason)) => {
                             self.log(
@@ -1268,7 +1400,9 @@ impl Manager {
                             .await;
                             lost = Some(reason);
                         }
-                        Err(e) if e.code == ErrorCode::Unsupported => return Ok(()),
+                        Err(e) if e.code == ErrorCode::Unsupported => {
+                            return Ok(Renewal::Unattended);
+                        }
                         Err(e) if e.code.is_transient() => {
                             return Err(self.transient(account, "validate", e).await);
                         }
@@ -1294,9 +1428,25 @@ impl Manager {
                 Ok(Progress::Done(outcome)) => {
                     self.finish_login(account, *outcome, Some(password), "relogin")
                         .await?;
-                    return Ok(());
+                    return Ok(Renewal::Renewed);
                 }
                 Ok(Progress::Challenge { challenge, .. }) => {
+                    if lost.is_none() && !expired {
+                        // An early renewal met a person's step: the session still works; keep
+                        // it and let keep-alive warn before it ends.
+                        let until = info.expires_at.map_or_else(
+                            || "it stays usable".to_owned(),
+                            |t| format!("the session stays usable until {}", when(t)),
+                        );
+                        self.log(
+                            Some(account),
+                            "relogin",
+                            "challenge",
+                            format!("{}; {until}", describe_challenge(&challenge)),
+                        )
+                        .await;
+                        return Ok(Renewal::Unattended);
+                    }
                     self.log(
                         Some(account),
                         "relogin",
@@ -1341,6 +1491,12 @@ impl Manager {
         self.emit(Event::AccountChanged {
             account: account.name.clone(),
         });
+        self.emit(Event::RefreshFailed {
+            account: account.name.clone(),
+            permanent: true,
+            message: format!("needs a new login: {}", reason.describe()),
+            next_attempt: None,
+        });
         Err(Error::needs_login(format!(
             "'{}' needs a new login: {}",
             account.name,
@@ -1359,7 +1515,7 @@ impl Manager {
                 StoredState::Retrying { attempts, .. } => attempts,
                 _ => 0,
             });
-        let next = Utc::now() + retry_delay(attempts);
+        let next = self.now() + retry_delay(attempts);
         let message = e.display_line();
         let stored = message.clone();
         if let Err(db) = self.db(move |s| s.record_retry(&id, next, &stored)).await {
@@ -1374,6 +1530,12 @@ impl Manager {
         .await;
         self.emit(Event::AccountChanged {
             account: account.name.clone(),
+        });
+        self.emit(Event::RefreshFailed {
+            account: account.name.clone(),
+            permanent: false,
+            message,
+            next_attempt: Some(next),
         });
         e
     }
@@ -1408,6 +1570,91 @@ impl Manager {
             }
             tokio::time::sleep(store::LEASE_POLL).await;
         }
+    }
+
+    // ----- keep-alive engine -----
+
+    /// Every account with its schedule and the state it shows now, in one read.
+    pub(crate) async fn keepalive_snapshot(&self) -> Result<Snapshot> {
+        let (rows, mut schedules, window) = self
+            .db(|s| Ok((s.accounts()?, s.schedules()?, warning_setting(s))))
+            .await?;
+        let now = self.now();
+        let accounts = rows
+            .into_iter()
+            .map(|row| {
+                let schedule = schedules.remove(&row.account.id).unwrap_or_default();
+                let state = self.state_of(&row, window, now);
+                SnapshotEntry {
+                    row,
+                    schedule,
+                    state,
+                }
+            })
+            .collect();
+        Ok(Snapshot {
+            accounts,
+            window_setting: window,
+        })
+    }
+
+    /// One account with its schedule; `None` once removed.
+    pub(crate) async fn keepalive_row(&self, id: &str) -> Result<Option<(AccountRow, Schedule)>> {
+        let id = id.to_owned();
+        self.db(move |s| {
+            let Some(row) = s.account_by_id(&id)? else {
+                return Ok(None);
+            };
+            let schedule = s.schedule(&id)?.unwrap_or_default();
+            Ok(Some((row, schedule)))
+        })
+        .await
+    }
+
+    /// The engine's planned check, through the same single-flight path as `token()` and
+    /// `refresh()`: if another thread or process renewed or checked the account since `seen`
+    /// was read, nothing is sent.
+    pub(crate) async fn keepalive_check(
+        &self,
+        seen: &AccountRow,
+        kind: CheckKind,
+    ) -> Result<Renewal> {
+        self.flight(seen, false, Due::Planned(kind)).await
+    }
+
+    pub(crate) async fn set_schedule(&self, account_id: &str, schedule: Schedule) -> Result<()> {
+        let id = account_id.to_owned();
+        self.db(move |s| s.set_schedule(&id, &schedule)).await
+    }
+
+    pub(crate) async fn log_event(
+        &self,
+        account: &Account,
+        kind: &str,
+        outcome: &str,
+        message: String,
+    ) {
+        self.log(Some(account), kind, outcome, message).await;
+    }
+
+    pub(crate) fn emit_event(&self, event: Event) {
+        self.emit(event);
+    }
+
+    /// The capabilities of a service as this manager sees it.
+    pub(crate) fn capabilities(&self, id: ServiceId) -> Capabilities {
+        self.service(id).spec().capabilities
+    }
+
+    fn state_of(&self, row: &AccountRow, window: Option<i64>, now: DateTime<Utc>) -> State {
+        compute_state(
+            &row.session,
+            self.capabilities(row.account.service),
+            row.account.remember_password,
+            self.awaiting(&row.account.id),
+            window,
+            now,
+        )
     }
 
     // ----- helpers -----
@@ -1461,7 +1708,7 @@ impl Manager {
                 ))
             })
             .await?;
-        Ok(self.view(row, window, Utc::now()))
+        Ok(self.view(row, window, self.now()))
     }
 
     fn view(&self, row: AccountRow, window: Option<i64>, now: DateTime<Utc>) -> AccountView {
@@ -1497,10 +1744,11 @@ impl Manager {
     async fn log(&self, account: Option<&Account>, kind: &str, outcome: &str, message: String) {
         let ids = account.map(|a| (a.id.clone(), a.name.clone()));
         let (kind, outcome) = (kind.to_owned(), outcome.to_owned());
+        let at = self.now();
         let written = self
             .db(move |s| {
                 let account = ids.as_ref().map(|(id, name)| (id.as_str(), name.as_str()));
-                s.add_event(account, Utc::now(), &kind, &outcome, &message)
+                s.add_event(account, at, &kind, &outcome, &message)
             })
             .await;
         match written {
@@ -1558,6 +1806,9 @@ enum Due {
     ForToken,
     /// `refresh()`: inside the warning window, expired, failing, or no known expiry.
     ForRefresh,
+    /// The keep-alive engine's planned check: due by its plan (unless another flight changed
+    /// the session meanwhile, which the generation tells).
+    Planned(CheckKind),
 }
 
 impl Due {
@@ -1573,6 +1824,18 @@ impl Due {
                         .expires_at
                         .is_none_or(|t| now >= t - warning_window(info, window))
             }
+            Due::Planned(_) => !matches!(
+                row.state,
+                StoredState::SignedOut | StoredState::NeedsLogin(_)
+            ),
+        }
+    }
+
+    fn intent(self) -> Intent {
+        match self {
+            Due::ForToken | Due::ForRefresh => Intent::OnDemand,
+            Due::Planned(CheckKind::Refresh | CheckKind::Relogin) => Intent::Renew,
+            Due::Planned(_) => Intent::Validate,
         }
     }
 }
@@ -1628,13 +1891,10 @@ pub(crate) fn refresh_margin(info: &SessionInfo) -> chrono::Duration {
     lifetime(info).map_or(MAX_REFRESH_MARGIN, |l| (l / 10).min(MAX_REFRESH_MARGIN))
 }
 
+/// Back-off after a transient failure: the keep-alive policy's (exponential, capped, jittered,
+/// so many accounts do not retry in step).
 fn retry_delay(attempts: u32) -> chrono::Duration {
-    let base = RETRY_BASE_SECS
-        .saturating_mul(1_i64 << attempts.min(20))
-        .min(RETRY_MAX_SECS);
-    // ±20 % jitter, so many accounts do not retry in step.
-    let jitter = (rand::random::<f64>() - 0.5) * 0.4;
-    chrono::Duration::milliseconds((base as f64 * 1000.0 * (1.0 + jitter)) as i64)
+    Policy::default().backoff(attempts, rand::random())
 }
 
 /// The state people see, from the stored facts and the clock.
