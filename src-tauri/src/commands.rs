@@ -28,7 +28,11 @@ mod tests {
             .collect();
         assert_eq!(ids, ["steedos", "sscms", "coolkit", "siyuan", "shopxo"]);
         for spec in json.as_array().unwrap() {
-            assert!(spec["display_name"].as_str().is_some_and(|name| !name.is_empty()));
+            assert!(
+                spec["display_name"]
+                    .as_str()
+                    .is_some_and(|name| !name.is_empty())
+            );
             assert!(spec["capabilities"].is_object());
         }
     }

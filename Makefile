@@ -1,0 +1,139 @@
+# Lanyard: the two commands of the README live here.
+#   make run    build the UI and the desktop app, then open it
+#   make test   everything a clean machine can check: format, lints, UI types, unit and
+#               integration tests under a real Secret Service, and the e2e suite under Xvfb
+# Both start with `make setup`, which installs only what is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+NPM ?= npm
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+APP_BINARY := $(TARGET_DIR)/debug/lanyard-desktop
+# Root installs directly; anyone else needs sudo for the system packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian 12 packages for building WebKitGTK/Tauri apps, running them headless, the
+# Secret Service, and the e2e tools (platform-notes.md lists what was measured to suffice).
+DEBIAN_PACKAGES := build-essential pkg-config curl file libwebkit2gtk-4.1-dev libxdo-dev \
+	libssl-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver \
+	dbus-x11 gnome-keyring libsecret-tools keyutils xdotool xclip imagemagick
+
+# One cargo invocation builds every workspace target, the app binary included, so the unit
+# tests, the lints' build scripts and the e2e suite all reuse the same artifacts instead of
+# rebuilding shared crates with a different feature set.
+CARGO_BUILD := $(CARGO) build --workspace --all-targets
+
+# Xvfb's default screen (640x480, 8-bit) is smaller than the window and lacks the depth
+# WebKitGTK renders well in.
+XVFB_RUN := xvfb-run -a -s "-screen 0 1280x800x24"
+# A hung WebDriver session must not eat CI's whole time budget.
+E2E_TIMEOUT := 15m
+
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts \
+	ui/svelte.config.js ui/tsconfig.json ui/package.json
+
+.PHONY: help setup system-packages tauri-driver run test demo bench ui ui-check fmt-check \
+	clippy build unit-tests e2e e2e-build icons
+
+help:
+	@echo "make run    build and open the desktop app"
+	@echo "make test   format, lints, UI type check, unit/integration tests, e2e suite"
+	@echo "make setup  install what is missing (Debian packages, npm packages, tauri-driver)"
+
+## ---- setup ------------------------------------------------------------------------------
+
+setup: system-packages ui/node_modules/.package-lock.json tauri-driver
+
+system-packages:
+	@missing=""; \
+	for package in $(DEBIAN_PACKAGES); do \
+		dpkg -s "$$package" >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing$$missing"; \
+		$(SUDO) apt-get update; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+# npm writes this file on every install: it is newer than the lockfile exactly when
+# node_modules matches it.
+ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json
+	cd ui && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+tauri-driver:
+	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version '^2'
+
+## ---- build and run ----------------------------------------------------------------------
+
+ui: ui/dist/index.html
+
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
+	cd ui && $(NPM) run build
+
+build: ui
+	$(CARGO_BUILD)
+
+# On a desktop the app joins the user's session bus and keyring; on a headless machine (no
+# session bus, e.g. under `xvfb-run -a make run`) it gets a private bus with an unlocked
+# gnome-keyring, as the tests do.
+run: setup build
+	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+		echo "make run: no display; on a headless machine try: xvfb-run -a make run" >&2; exit 1; \
+	fi
+	@if [ -n "$${DBUS_SESSION_BUS_ADDRESS:-}" ]; then \
+		exec "$(APP_BINARY)"; \
+	else \
+		exec scripts/with-secret-service.sh "$(APP_BINARY)"; \
+	fi
+
+## ---- test -------------------------------------------------------------------------------
+
+test: setup fmt-check ui-check clippy build unit-tests e2e
+	@echo "make test: all checks passed"
+
+fmt-check:
+	$(CARGO) fmt --all --check
+	cd e2e && $(CARGO) fmt --check
+
+ui-check: ui/node_modules/.package-lock.json
+	cd ui && $(NPM) run check
+
+# The app crate embeds ui/dist at compile time, so the lints need the UI built too.
+clippy: ui
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd e2e && $(CARGO) clippy --all-targets -- -D warnings
+
+# Keyring integration tests need a Secret Service; the script provides an unlocked one.
+unit-tests: build
+	scripts/with-secret-service.sh $(CARGO) test --workspace
+
+e2e-build:
+	cd e2e && $(CARGO) test --no-run
+
+# One app at a time: the app is single-instance per D-Bus session.
+e2e: build e2e-build tauri-driver
+	cd e2e && LANYARD_APP_BINARY="$(APP_BINARY)" timeout --signal=TERM $(E2E_TIMEOUT) \
+		$(XVFB_RUN) ../scripts/with-secret-service.sh $(CARGO) test -- --test-threads=1
+	@echo "e2e artifacts (screenshots, driver logs): $(CURDIR)/target/e2e-artifacts"
+
+## ---- later issues -----------------------------------------------------------------------
+
+demo:
+	@echo "make demo: not available yet (the demo with the simulators lands in a later issue)" >&2
+	@exit 1
+
+bench:
+	@echo "make bench: not available yet (the benchmarks land in a later issue)" >&2
+	@exit 1
+
+## ---- maintenance ------------------------------------------------------------------------
+
+# Re-renders icons/*.png, .ico and .icns from icons/lanyard.svg (needs librsvg2-bin).
+icons:
+	scripts/make-icons.sh
+	touch src-tauri/build.rs

@@ -1,0 +1,206 @@
+//! tauri-driver as a child process: started on free ports, polled until it answers, and
+//! stopped with SIGTERM, never SIGKILL (which would orphan WebKitWebDriver).
+//!
+//! Stopping also waits for everything tauri-driver started (WebKitWebDriver, the app and its
+//! WebKit processes) to be gone: the app is single-instance per D-Bus session, so one left
+//! running would turn the next test's app into a "second instance" that exits at once.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct TauriDriver {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl TauriDriver {
+    /// Starts tauri-driver (`$TAURI_DRIVER` or `tauri-driver` on PATH) with `env` passed on to
+    /// WebKitWebDriver and so to the app, and waits until its `/status` answers.
+    pub async fn start(env: &[(String, String)]) -> TauriDriver {
+        let port = free_port();
+        let native_port = free_port();
+        let program = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
+        let log = super::artifacts_dir().join(format!("tauri-driver-{port}.log"));
+        let log_file = File::create(&log).expect("create the tauri-driver log");
+        let child = Command::new(&program)
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .envs(env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("share the log file"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("could not start {program}: {error} (install it: cargo install tauri-driver --locked)")
+            });
+        let mut driver = TauriDriver { child, port, log };
+        driver.wait_until_ready().await;
+        driver
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where tauri-driver, WebKitWebDriver and the app write their output.
+    pub fn log(&self) -> &std::path::Path {
+        &self.log
+    }
+
+    async fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("poll tauri-driver") {
+                panic!(
+                    "tauri-driver exited at start with {status}; see {}",
+                    self.log.display()
+                );
+            }
+            if status_is_ok(self.port) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "tauri-driver did not answer /status on port {} within {STARTUP_TIMEOUT:?}",
+            self.port
+        );
+    }
+}
+
+impl Drop for TauriDriver {
+    fn drop(&mut self) {
+        // Collected first: once tauri-driver is gone its children are re-parented and can no
+        // longer be told apart from anyone else's processes.
+        let descendants = descendants(self.child.id());
+        terminate(&mut self.child, SHUTDOWN_TIMEOUT);
+        for &pid in descendants.iter().rev() {
+            if is_running(pid) {
+                signal_term(pid);
+            }
+        }
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        while Instant::now() < deadline && descendants.iter().any(|&pid| is_running(pid)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let left: Vec<u32> = descendants
+            .into_iter()
+            .filter(|&pid| is_running(pid))
+            .collect();
+        if !left.is_empty() {
+            eprintln!(
+                "processes {left:?} started by tauri-driver outlived SIGTERM by {SHUTDOWN_TIMEOUT:?}"
+            );
+        }
+    }
+}
+
+/// Sends SIGTERM to a child and waits up to `timeout` for it to exit.
+pub fn terminate(child: &mut Child, timeout: Duration) {
+    if child.try_wait().ok().flatten().is_some() {
+        return;
+    }
+    signal_term(child.id());
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "process {} did not exit within {timeout:?} of SIGTERM; leaving it",
+        child.id()
+    );
+}
+
+fn signal_term(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is one of our descendants.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+}
+
+/// All processes below `root`, parents before children, read from /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some((_, ppid)) = stat_of(pid) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root];
+    let mut index = 0;
+    while index < found.len() {
+        let parent = found[index];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
+        index += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// A process's state letter and parent pid, from /proc/<pid>/stat.
+fn stat_of(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses; the fields after the last ')' don't.
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Whether a process exists and has not yet exited (a zombie has).
+fn is_running(pid: u32) -> bool {
+    matches!(stat_of(pid), Some((state, _)) if state != 'Z' && state != 'X')
+}
+
+/// An unused loopback port (bound, read and released; tauri-driver takes it a moment later).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("find a free port")
+}
+
+/// Whether `GET /status` on the port answers 200. Plain HTTP/1.0 keeps this free of a client.
+fn status_is_ok(port: u16) -> bool {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+}

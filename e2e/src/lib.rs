@@ -1,0 +1,327 @@
+//! Helpers that let end-to-end tests read like specs: launch the real Lanyard binary through
+//! tauri-driver, look at it as a person would, and leave nothing running afterwards.
+//!
+//! Every [`App`] gets its own tauri-driver on free ports and its own empty data, config and
+//! cache directories, so a test never sees another test's state. The tests must run inside a
+//! display and a D-Bus session with a Secret Service (`make e2e` arranges both with
+//! `xvfb-run -a` and `scripts/with-secret-service.sh`).
+
+mod driver;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tempfile::TempDir;
+
+use driver::TauriDriver;
+
+/// How long tauri-driver may take to start the app and open a WebDriver session.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the UI may take to show something after it was asked to.
+const UI_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The repository root (the e2e crate lives in `<root>/e2e`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ has a parent")
+        .to_path_buf()
+}
+
+/// The app binary under test: `$LANYARD_APP_BINARY`, else the debug build of the main
+/// workspace. The tests never build it themselves, so they test exactly what `make` built.
+pub fn app_binary() -> PathBuf {
+    let path = std::env::var_os("LANYARD_APP_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug/lanyard-desktop"));
+    let path = std::path::absolute(&path).expect("an absolute path to the app binary");
+    assert!(
+        path.is_file(),
+        "app binary {} not found: build it first (`make test` does), or set LANYARD_APP_BINARY",
+        path.display()
+    );
+    path
+}
+
+/// Where tests leave screenshots and logs for people to look at.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = repo_root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&dir).expect("create target/e2e-artifacts");
+    dir
+}
+
+/// The directories an app instance may write to, all inside one temporary directory.
+pub struct Sandbox {
+    root: TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("lanyard-e2e-")
+            .tempdir()
+            .expect("a temporary directory");
+        for dir in ["data", "xdg-data", "xdg-config", "xdg-cache"] {
+            std::fs::create_dir_all(root.path().join(dir)).expect("create sandbox directory");
+        }
+        Sandbox { root }
+    }
+
+    /// `LANYARD_DATA_DIR` of the app under test.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// The environment that confines the app (and WebKit's own storage) to the sandbox.
+    pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("LANYARD_DATA_DIR", self.data_dir()),
+            ("XDG_DATA_HOME", self.root.path().join("xdg-data")),
+            ("XDG_CONFIG_HOME", self.root.path().join("xdg-config")),
+            ("XDG_CACHE_HOME", self.root.path().join("xdg-cache")),
+        ]
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One running instance of the desktop app, driven through WebDriver.
+pub struct App {
+    client: Client,
+    // Declared after `client`: dropped (and so stopped) only once the session is gone.
+    driver: TauriDriver,
+    sandbox: Sandbox,
+}
+
+impl App {
+    /// Launches the app in a fresh sandbox and waits until its UI has loaded the services.
+    pub async fn launch() -> App {
+        Self::launch_with(Sandbox::new(), &[]).await
+    }
+
+    /// Launches the app with extra environment variables (e.g. `LANG`).
+    pub async fn launch_with(sandbox: Sandbox, extra_env: &[(&str, &str)]) -> App {
+        let mut env: Vec<(String, String)> = sandbox
+            .env()
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value.display().to_string()))
+            .collect();
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string())),
+        );
+
+        let driver = TauriDriver::start(&env).await;
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": app_binary() }),
+        );
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let url = driver.url();
+        // A session that never starts (the app exited at once, say) would otherwise hang here.
+        let client = match tokio::time::timeout(SESSION_TIMEOUT, builder.connect(&url)).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(error)) => panic!(
+                "tauri-driver could not start the app: {error}; see {}",
+                driver.log().display()
+            ),
+            Err(_) => panic!(
+                "the app's WebDriver session did not start within {SESSION_TIMEOUT:?}; see {}",
+                driver.log().display()
+            ),
+        };
+
+        let app = App {
+            client,
+            driver,
+            sandbox,
+        };
+        app.wait_for("[data-testid=service-item]").await;
+        app
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// The title the window manager shows for the app's window.
+    pub async fn window_title(&self) -> String {
+        native_window_title("lanyard-desktop")
+    }
+
+    /// The page's own `<title>`.
+    pub async fn document_title(&self) -> String {
+        self.client.title().await.expect("read the document title")
+    }
+
+    /// The service names listed in the sidebar, top to bottom.
+    pub async fn sidebar_services(&self) -> Vec<String> {
+        self.texts("[data-testid=sidebar] [data-testid=service-name]")
+            .await
+    }
+
+    /// Selects a service in the sidebar by its display name.
+    pub async fn open_service(&self, name: &str) {
+        let names = self
+            .client
+            .find_all(Locator::Css("[data-testid=service-name]"))
+            .await
+            .expect("find services");
+        for item in names {
+            if item.text().await.expect("service name").trim() == name {
+                item.click().await.expect("click service");
+                self.wait_for("[data-testid=service-panel] [data-testid=empty-state]")
+                    .await;
+                return;
+            }
+        }
+        panic!("no service named {name:?} in the sidebar");
+    }
+
+    /// Selects the overview of all accounts.
+    pub async fn open_overview(&self) {
+        self.client
+            .find(Locator::Css("[data-testid=overview-item]"))
+            .await
+            .expect("find the overview item")
+            .click()
+            .await
+            .expect("click the overview item");
+    }
+
+    /// The heading of the empty state on screen.
+    pub async fn empty_state_title(&self) -> String {
+        self.text("[data-testid=empty-state-title]").await
+    }
+
+    /// All text of the empty state on screen.
+    pub async fn empty_state_text(&self) -> String {
+        self.text("[data-testid=empty-state]").await
+    }
+
+    /// The text of the first element matching `css`, waiting for it to appear.
+    pub async fn text(&self, css: &str) -> String {
+        let element = self.wait_for(css).await;
+        element
+            .text()
+            .await
+            .unwrap_or_else(|error| panic!("read text of {css}: {error}"))
+    }
+
+    /// The texts of all elements matching `css`, trimmed.
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        for element in self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find elements")
+        {
+            texts.push(
+                element
+                    .text()
+                    .await
+                    .expect("element text")
+                    .trim()
+                    .to_string(),
+            );
+        }
+        texts
+    }
+
+    /// Waits until an element matching `css` exists.
+    pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|error| panic!("{css} did not appear within {UI_TIMEOUT:?}: {error}"))
+    }
+
+    /// Saves what the window shows as `target/e2e-artifacts/<name>.png` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("take a screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
+        let path = artifacts_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write the screenshot");
+        path
+    }
+
+    /// Starts the app binary a second time, directly, in the same sandbox and session, and
+    /// returns how it exited (or `None` if it was still running after `timeout`).
+    pub fn launch_second_instance(&self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut second = Command::new(app_binary())
+            .envs(self.sandbox.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a second instance");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = second.try_wait().expect("poll the second instance") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Still running: it did not hand over. Stop it politely so nothing is left behind.
+        driver::terminate(&mut second, Duration::from_secs(5));
+        None
+    }
+
+    /// Ends the WebDriver session (which closes the app) and stops tauri-driver.
+    pub async fn quit(self) {
+        let App {
+            client,
+            driver,
+            sandbox,
+        } = self;
+        client.close().await.expect("end the WebDriver session");
+        drop(driver);
+        drop(sandbox);
+    }
+}
+
+/// The title of the one visible top-level window whose WM_CLASS is `class`, as X11 reports it.
+fn native_window_title(class: &str) -> String {
+    let deadline = Instant::now() + UI_TIMEOUT;
+    loop {
+        let ids = run_xdotool(&["search", "--onlyvisible", "--class", class]);
+        let titles: Vec<String> = ids
+            .lines()
+            .filter(|id| !id.trim().is_empty())
+            .map(|id| {
+                run_xdotool(&["getwindowname", id.trim()])
+                    .trim()
+                    .to_string()
+            })
+            .filter(|title| !title.is_empty())
+            .collect();
+        match titles.as_slice() {
+            [title] => return title.clone(),
+            [] if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            _ => panic!("expected one visible {class} window, found titles {titles:?}"),
+        }
+    }
+}
+
+fn run_xdotool(args: &[&str]) -> String {
+    let output = Command::new("xdotool")
+        .args(args)
+        .output()
+        .expect("run xdotool (apt-get install xdotool)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

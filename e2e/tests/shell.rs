@@ -1,0 +1,70 @@
+//! The desktop shell as a person first meets it.
+
+use std::time::Duration;
+
+use lanyard_e2e::App;
+
+/// The five services of the first release, as lanyard-core names them, in display order.
+const SERVICES: [&str; 5] = [
+    "Steedos",
+    "SiteServer CMS",
+    "CoolKit / eWeLink",
+    "SiYuan",
+    "ShopXO",
+];
+
+#[tokio::test]
+async fn first_launch_shows_the_shell_with_every_service_and_an_empty_state() {
+    let app = App::launch().await;
+
+    assert_eq!(app.window_title().await, "Lanyard");
+    assert_eq!(app.document_title().await, "Lanyard");
+    assert_eq!(app.sidebar_services().await, SERVICES);
+    assert_eq!(app.empty_state_title().await, "Add your first account");
+    let invitation = app.empty_state_text().await;
+    for service in SERVICES {
+        assert!(
+            invitation.contains(service),
+            "the invitation names {service}: {invitation:?}"
+        );
+    }
+    let screenshot = app.screenshot("first-launch").await;
+    eprintln!("screenshot: {}", screenshot.display());
+
+    app.quit().await;
+}
+
+#[tokio::test]
+async fn choosing_a_service_shows_what_it_needs_and_that_it_has_no_accounts() {
+    let app = App::launch().await;
+
+    app.open_service("CoolKit / eWeLink").await;
+    assert_eq!(
+        app.empty_state_title().await,
+        "No CoolKit / eWeLink accounts yet"
+    );
+    let panel = app.text("[data-testid=service-panel]").await;
+    assert!(
+        panel.contains("Refresh without password"),
+        "CoolKit refreshes its tokens: {panel:?}"
+    );
+    app.screenshot("service-coolkit").await;
+
+    app.open_overview().await;
+    assert_eq!(app.empty_state_title().await, "Add your first account");
+
+    app.quit().await;
+}
+
+#[tokio::test]
+async fn a_second_launch_hands_over_to_the_running_window_and_exits() {
+    let app = App::launch().await;
+
+    let second = app.launch_second_instance(Duration::from_secs(20));
+    let status = second.expect("the second instance should exit instead of opening a window");
+    assert!(status.success(), "the second instance exited with {status}");
+    // The first window is still there and still answers.
+    assert_eq!(app.sidebar_services().await, SERVICES);
+
+    app.quit().await;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Usage: scripts/with-secret-service.sh CMD [ARG]...
+#
+# Runs CMD inside a private D-Bus session that has gnome-keyring's Secret Service running
+# and unlocked, without any GUI prompt: what keyring tests and the app need on a headless
+# machine. The keyring lives in a temporary directory and vanishes afterwards; CMD's exit
+# status is the script's.
+set -euo pipefail
+
+if [[ $# -eq 0 ]]; then
+    echo "usage: $0 CMD [ARG]..." >&2
+    exit 2
+fi
+
+# First pass: start a private session bus and come back inside it. The marker is dropped
+# again at once, so CMD calling this script gets a session of its own, not a loop.
+if [[ "${LANYARD_INSIDE_PRIVATE_BUS:-}" != 1 ]]; then
+    exec dbus-run-session -- env LANYARD_INSIDE_PRIVATE_BUS=1 "$0" "$@"
+fi
+unset LANYARD_INSIDE_PRIVATE_BUS
+
+keyring_home=$(mktemp -d "${TMPDIR:-/tmp}/lanyard-keyring.XXXXXX")
+keyring_pid=""
+cleanup() {
+    if [[ -n "$keyring_pid" ]]; then kill -TERM "$keyring_pid" 2>/dev/null || true; fi
+    rm -rf "$keyring_home"
+}
+trap cleanup EXIT
+
+# Any non-empty password creates and unlocks a fresh "login" collection; zero bytes would
+# make the daemon ask a GUI prompt instead. The daemon keeps its files in its own data home
+# only, so CMD's environment stays as it was.
+daemon_env=$(printf %s lanyard-headless |
+    XDG_DATA_HOME="$keyring_home" gnome-keyring-daemon --unlock --components=secrets --daemonize)
+while IFS= read -r line; do
+    [[ "$line" == *=* ]] && export "${line?}"
+done <<<"$daemon_env"
+
+# The daemon answers on the bus before its collection accepts writes (a call right after
+# start once failed with NoStorageAccess), so wait until a probe item round-trips.
+probe_value="probe-$$-$RANDOM"
+ready=""
+for _ in $(seq 1 100); do
+    if printf %s "$probe_value" |
+        timeout 5 secret-tool store --label="Lanyard keyring probe" lanyard-probe "$$" 2>/dev/null &&
+        [[ "$(timeout 5 secret-tool lookup lanyard-probe "$$" 2>/dev/null)" == "$probe_value" ]]; then
+        timeout 5 secret-tool clear lanyard-probe "$$" 2>/dev/null || true
+        ready=yes
+        break
+    fi
+    sleep 0.1
+done
+if [[ -z "$ready" ]]; then
+    echo "$0: gnome-keyring did not accept a probe secret within 10 s" >&2
+    exit 1
+fi
+
+# The daemon forked away; ask the bus who owns the Secret Service so it can be stopped later.
+keyring_pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null |
+    awk '/uint32/ {print $2}') || keyring_pid=""
+
+status=0
+"$@" || status=$?
+exit "$status"
