@@ -16,7 +16,7 @@ fn main() {
         );
     }
 
-    let manifest = tauri_build::AppManifest::new().commands(&["list_services"]);
+    let manifest = tauri_build::AppManifest::new().commands(&["list_services", "system_locale"]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to prepare the app context");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lanyard_e2e::App;
+use lanyard_e2e::{App, Sandbox};
 
 /// The five services of the first release, as lanyard-core names them, in display order.
 const SERVICES: [&str; 5] = [
@@ -64,6 +64,19 @@ async fn a_second_launch_hands_over_to_the_running_window_and_exits() {
     let status = second.expect("the second instance should exit instead of opening a window");
     assert!(status.success(), "the second instance exited with {status}");
     // The first window is still there and still answers.
+    assert_eq!(app.sidebar_services().await, SERVICES);
+
+    app.quit().await;
+}
+
+#[tokio::test]
+async fn the_ui_speaks_chinese_when_the_system_locale_is_zh_cn() {
+    let locale = [("LANG", "zh_CN.UTF-8"), ("LC_ALL", "zh_CN.UTF-8")];
+    let app = App::launch_with(Sandbox::new(), &locale).await;
+
+    assert_eq!(app.empty_state_title().await, "添加第一个账号");
+    assert_eq!(app.text("[data-testid=overview-item]").await, "全部账号");
+    // Service names are product names and stay as the backend gives them.
     assert_eq!(app.sidebar_services().await, SERVICES);
 
     app.quit().await;

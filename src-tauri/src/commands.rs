@@ -13,6 +13,14 @@ pub fn list_services() -> [&'static ServiceSpec; 5] {
     lanyard_core::services::specs()
 }
 
+/// The user's language as a BCP 47 tag (e.g. `zh-CN`), read from the operating system
+/// (LC_ALL, LC_MESSAGES, LANG on Linux). WebKitGTK's `navigator.language` falls back to
+/// English whenever that locale is not generated on the machine, so the UI asks here first.
+#[tauri::command]
+pub fn system_locale() -> Option<String> {
+    sys_locale::get_locale()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

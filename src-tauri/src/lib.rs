@@ -18,7 +18,10 @@ pub fn run() -> tauri::Result<()> {
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             focus_main_window(app);
         }))
-        .invoke_handler(tauri::generate_handler![commands::list_services])
+        .invoke_handler(tauri::generate_handler![
+            commands::list_services,
+            commands::system_locale
+        ])
         .run(tauri::generate_context!())
 }
 

@@ -72,3 +72,8 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export function listServices(): Promise<ServiceSpec[]> {
   return call<ServiceSpec[]>("list_services");
 }
+
+/** The operating system's language tag (e.g. `zh-CN`), or null if it has none. */
+export function systemLocale(): Promise<string | null> {
+  return call<string | null>("system_locale");
+}

@@ -81,14 +81,20 @@ export function pickLocale(preferred: readonly string[]): Locale {
   return "en";
 }
 
-// WebKitGTK derives navigator.languages from the process locale (LANG / LC_MESSAGES).
-export const locale: Locale = pickLocale(
-  typeof navigator === "undefined" ? [] : (navigator.languages ?? [navigator.language]),
-);
+let current: Locale = "en";
+
+/** Chooses the language of every later `t` call; main.ts calls it once before mounting. */
+export function setLocale(locale: Locale): void {
+  current = locale;
+}
+
+export function currentLocale(): Locale {
+  return current;
+}
 
 /** The message for `key`, with `{name}` placeholders filled from `params`. */
 export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
-  return tables[locale][key].replace(/\{(\w+)\}/g, (whole, name: string) =>
+  return tables[current][key].replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in params ? String(params[name]) : whole,
   );
 }
