@@ -26,9 +26,8 @@ DEBIAN_PACKAGES := build-essential pkg-config curl file libwebkit2gtk-4.1-dev li
 # rebuilding shared crates with a different feature set.
 CARGO_BUILD := $(CARGO) build --workspace --all-targets
 
-# Xvfb's default screen (640x480, 8-bit) is smaller than the window and lacks the depth
-# WebKitGTK renders well in.
-XVFB_RUN := xvfb-run -a -s "-screen 0 1280x800x24"
+# -a: a free display number (a fixed :99 was already taken on a shared machine once).
+XVFB_RUN := xvfb-run -a
 # A hung WebDriver session must not eat CI's whole time budget.
 E2E_TIMEOUT := 15m
 

@@ -20,7 +20,7 @@ fi
 unset LANYARD_INSIDE_PRIVATE_BUS
 
 keyring_home=$(mktemp -d "${TMPDIR:-/tmp}/lanyard-keyring.XXXXXX")
-keyring_pid=""
+keyring_pid="" # learnt from the bus below: the daemon forks away from us
 cleanup() {
     if [[ -n "$keyring_pid" ]]; then kill -TERM "$keyring_pid" 2>/dev/null || true; fi
     rm -rf "$keyring_home"
@@ -35,6 +35,23 @@ daemon_env=$(printf %s lanyard-headless |
 while IFS= read -r line; do
     [[ "$line" == *=* ]] && export "${line?}"
 done <<<"$daemon_env"
+
+# Until the daemon owns the Secret Service name, a client call would make the bus start a
+# second, locked daemon through D-Bus activation; so wait for the name first.
+bus_owner_of_secrets() {
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null |
+        awk '/uint32/ {print $2}'
+}
+for _ in $(seq 1 100); do
+    keyring_pid=$(bus_owner_of_secrets) || keyring_pid=""
+    [[ -n "$keyring_pid" ]] && break
+    sleep 0.1
+done
+if [[ -z "$keyring_pid" ]]; then
+    echo "$0: gnome-keyring did not take the Secret Service name within 10 s" >&2
+    exit 1
+fi
 
 # The daemon answers on the bus before its collection accepts writes (a call right after
 # start once failed with NoStorageAccess), so wait until a probe item round-trips.
@@ -54,11 +71,6 @@ if [[ -z "$ready" ]]; then
     echo "$0: gnome-keyring did not accept a probe secret within 10 s" >&2
     exit 1
 fi
-
-# The daemon forked away; ask the bus who owns the Secret Service so it can be stopped later.
-keyring_pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-    org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null |
-    awk '/uint32/ {print $2}') || keyring_pid=""
 
 status=0
 "$@" || status=$?
