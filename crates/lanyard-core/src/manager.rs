@@ -386,6 +386,26 @@ impl Manager {
         self.clock.now()
     }
 
+    /// The `warning_window_secs` setting: how long before expiry a session shows as `expiring`
+    /// (and an unattended one is announced). `None`: a tenth of each session's lifetime, at most
+    /// 24 h.
+    pub async fn warning_window(&self) -> Result<Option<Duration>> {
+        let secs = self.db(|s| Ok(warning_setting(s))).await?;
+        Ok(secs.map(|s| Duration::from_secs(s.unsigned_abs())))
+    }
+
+    /// Sets (or with `None` clears) the warning window. Keep-alive plans follow it.
+    pub async fn set_warning_window(&self, window: Option<Duration>) -> Result<()> {
+        let value = window.map(|d| d.as_secs().to_string());
+        self.db(move |s| {
+            s.set_setting(WARNING_WINDOW_SETTING, value.as_deref())?;
+            s.clear_plans()
+        })
+        .await?;
+        self.wake_keepalive();
+        Ok(())
+    }
+
     /// Asks the keep-alive engine (if one runs on this manager) to look at the accounts now.
     pub fn wake_keepalive(&self) {
         self.keepalive.notify_one();

@@ -591,6 +591,14 @@ impl Store {
         })
     }
 
+    /// Makes every plan stale (the engine plans again), e.g. after the warning window changed.
+    pub fn clear_plans(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE sessions SET planned_generation = NULL", [])?;
+            Ok(())
+        })
+    }
+
     // ----- events -----
 
     pub fn add_event(
