@@ -10,6 +10,7 @@ pub mod model;
 pub mod secret;
 pub mod secrets;
 pub mod services;
+pub mod settings;
 pub mod store;
 pub mod token;
 
@@ -20,3 +21,4 @@ pub use model::{
     Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State,
 };
 pub use secret::SecretString;
+pub use settings::Settings;

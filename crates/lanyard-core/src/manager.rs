@@ -406,6 +406,18 @@ impl Manager {
         Ok(())
     }
 
+    /// A row of the settings table (see `settings.rs` for the public API).
+    pub(crate) async fn raw_setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_owned();
+        self.db(move |s| s.setting(&key)).await
+    }
+
+    pub(crate) async fn set_raw_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.map(str::to_owned));
+        self.db(move |s| s.set_setting(&key, value.as_deref()))
+            .await
+    }
+
     /// Asks the keep-alive engine (if one runs on this manager) to look at the accounts now.
     pub fn wake_keepalive(&self) {
         self.keepalive.notify_one();
@@ -1742,6 +1754,7 @@ impl Manager {
             now,
         );
         AccountView {
+            password_required: services::password_required(&row.account),
             state,
             session: row.session.info,
             last_refresh_at: row.session.last_refresh_at,

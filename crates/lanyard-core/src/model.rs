@@ -261,4 +261,6 @@ pub struct AccountView {
     pub state: State,
     pub session: Option<SessionInfo>,
     pub last_refresh_at: Option<DateTime<Utc>>,
+    /// Whether a login asks for a password (not for ShopXO's SMS or email code logins).
+    pub password_required: bool,
 }

@@ -1,5 +1,6 @@
 //! How a token is handed to people and scripts: the four `--as` formats of the CLI contract
-//! (DESIGN.md): `raw`, `header`, `json`, `env`.
+//! (DESIGN.md): `raw`, `header`, `json`, `env`; and `query`, the `name=value` form of services
+//! that take the token as a query parameter (ShopXO), which the desktop app copies.
 
 use std::fmt;
 use std::str::FromStr;
@@ -24,6 +25,8 @@ pub enum TokenFormat {
     Json,
     /// `LANYARD_TOKEN=…` lines, quoted for a POSIX shell.
     Env,
+    /// The query parameter the service expects, e.g. `token=…` (ShopXO only).
+    Query,
 }
 
 impl TokenFormat {
@@ -33,6 +36,18 @@ impl TokenFormat {
             TokenFormat::Header => "header",
             TokenFormat::Json => "json",
             TokenFormat::Env => "env",
+            TokenFormat::Query => "query",
+        }
+    }
+
+    /// The form a service expects the token in when it is handed over as is (the tray's copy):
+    /// the query parameter for ShopXO, the header line for everyone else.
+    pub fn for_service(service: ServiceId) -> TokenFormat {
+        match service {
+            ServiceId::Shopxo => TokenFormat::Query,
+            ServiceId::Steedos | ServiceId::Sscms | ServiceId::Coolkit | ServiceId::Siyuan => {
+                TokenFormat::Header
+            }
         }
     }
 }
@@ -51,8 +66,9 @@ impl FromStr for TokenFormat {
             "header" => Ok(TokenFormat::Header),
             "json" => Ok(TokenFormat::Json),
             "env" => Ok(TokenFormat::Env),
+            "query" => Ok(TokenFormat::Query),
             _ => Err(Error::invalid_input(format!(
-                "unknown token format '{s}'; expected one of: raw, header, json, env"
+                "unknown token format '{s}'; expected one of: raw, header, json, env, query"
             ))),
         }
     }
@@ -109,6 +125,16 @@ pub fn render(format: TokenFormat, parts: &TokenParts<'_>) -> Result<SecretStrin
             (None, Some((name, _))) => {
                 return Err(Error::invalid_input(format!(
                     "{} takes the token as the query parameter `{name}`, not as a header; use --as raw, json or env",
+                    service_name(account.service)
+                )));
+            }
+            (None, None) => unreachable!("a credential is a header or a query parameter"),
+        },
+        TokenFormat::Query => match (header, query) {
+            (_, Some((name, value))) => format!("{name}={value}"),
+            (Some((name, _)), None) => {
+                return Err(Error::invalid_input(format!(
+                    "{} takes the token in the `{name}` header, not as a query parameter; use the raw or header form",
                     service_name(account.service)
                 )));
             }
@@ -242,13 +268,14 @@ mod tests {
             TokenFormat::Header,
             TokenFormat::Json,
             TokenFormat::Env,
+            TokenFormat::Query,
         ] {
             assert_eq!(f.as_str().parse::<TokenFormat>().unwrap(), f);
         }
         assert_eq!("JSON".parse::<TokenFormat>().unwrap(), TokenFormat::Json);
         let e = "yaml".parse::<TokenFormat>().unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::InvalidInput);
-        assert!(e.message.contains("raw, header, json, env"));
+        assert!(e.message.contains("raw, header, json, env, query"));
     }
 
     #[test]
@@ -351,6 +378,32 @@ mod tests {
             "{env}"
         );
         assert!(!env.contains("HEADER"));
+        assert_eq!(
+            render_str(TokenFormat::Query, &a, "f00d", &c).unwrap(),
+            "token=f00d"
+        );
+        assert_eq!(
+            TokenFormat::for_service(ServiceId::Shopxo),
+            TokenFormat::Query
+        );
+    }
+
+    #[test]
+    fn header_services_have_no_query_form() {
+        let a = account(ServiceId::Sscms);
+        let c = header("X-SS-USER-TOKEN", "jwt.abc.def");
+        let e = render_str(TokenFormat::Query, &a, "jwt.abc.def", &c).unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidInput);
+        assert!(
+            e.message.contains("`X-SS-USER-TOKEN` header"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("jwt"));
+        assert_eq!(
+            TokenFormat::for_service(ServiceId::Sscms),
+            TokenFormat::Header
+        );
     }
 
     #[test]
