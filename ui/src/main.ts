@@ -1,16 +1,15 @@
 import { mount } from "svelte";
 import "./app.css";
 import App from "./App.svelte";
-import { systemLocale } from "./lib/api";
-import { currentLocale, pickLocale, setLocale } from "./lib/i18n";
+import { applyTheme } from "./lib/appearance";
+import { model } from "./lib/model.svelte";
 
 const target = document.getElementById("app");
 if (!target) throw new Error("index.html has no #app element");
 
-// The backend reads the system locale directly; navigator.languages is only a fallback,
-// because WebKitGTK reports English whenever the system locale is not generated.
-const systemTag = await systemLocale().catch(() => null);
-setLocale(pickLocale([...(systemTag ? [systemTag] : []), ...navigator.languages]));
-document.documentElement.lang = currentLocale();
+// The system's theme at once, so the first paint is not the wrong colour; the saved settings
+// (language, theme) are applied as soon as the backend answers, before anything is shown.
+applyTheme("system");
+await model.start();
 
 export default mount(App, { target });

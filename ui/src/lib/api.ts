@@ -1,8 +1,12 @@
 // The UI's typed view of the backend: one function per Tauri command, and the shapes
-// lanyard-core serializes. Field names follow the Rust structs (snake_case) on purpose, so a
-// renamed field shows up as a type error here instead of an `undefined` on screen.
+// lanyard-core serializes (docs/desktop-ipc.md). Field names follow the Rust structs
+// (snake_case) on purpose, so a renamed field shows up as a type error here instead of an
+// `undefined` on screen.
 
 import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+// ----- services (model.rs: ServiceSpec, OptionSpec) -----
 
 export type ServiceId = "steedos" | "sscms" | "coolkit" | "siyuan" | "shopxo";
 
@@ -42,11 +46,170 @@ export interface ServiceSpec {
   options: OptionSpec[];
   capabilities: Capabilities;
   token_form: string;
+  /** The options every service takes (the proxy), shown under "Advanced". */
+  common_options?: OptionSpec[];
 }
+
+// ----- accounts (model.rs: Account, State, SessionInfo, AccountView) -----
+
+export type NeedsLoginReason =
+  | "expired"
+  | "revoked"
+  | "refresh_token_expired"
+  | "password_changed"
+  | "logged_in_elsewhere"
+  | "challenge_required"
+  | "no_remembered_password";
+
+export type AccountState =
+  | { state: "signed_out" }
+  | { state: "awaiting_challenge" }
+  | { state: "valid" }
+  | { state: "expiring" }
+  | { state: "refreshing" }
+  | { state: "needs_login"; reason: NeedsLoginReason }
+  | { state: "retrying"; next_attempt: string; attempts: number; last_error: string };
+
+export type StateName = AccountState["state"];
+
+export interface SessionInfo {
+  obtained_at: string | null;
+  expires_at: string | null;
+  refresh_expires_at: string | null;
+  user_id: string | null;
+  display_name: string | null;
+  extra: Record<string, string>;
+}
+
+export interface AccountView {
+  id: string;
+  name: string;
+  service: ServiceId;
+  user: string;
+  endpoint: string;
+  /** Non-secret options only; secret ones never leave the backend. */
+  options: Record<string, string>;
+  remember_password: boolean;
+  active: boolean;
+  created_at: string;
+  state: AccountState;
+  session: SessionInfo | null;
+  last_refresh_at: string | null;
+  /** False when the login needs no password from the person (code logins, remembered one). */
+  password_required: boolean;
+}
+
+export interface NewAccount {
+  name?: string;
+  service: ServiceId;
+  user: string;
+  endpoint?: string;
+  options: Record<string, string>;
+  remember_password: boolean;
+}
+
+export interface AccountEdit {
+  name?: string;
+  user?: string;
+  endpoint?: string;
+  /** A value sets the option, `null` unsets it (back to the default). */
+  options: Record<string, string | null>;
+  remember_password?: boolean;
+}
+
+// ----- login (manager.rs: LoginStep; services/mod.rs: Challenge) -----
+
+export type CodeChannel = "totp" | "sms" | "email";
+
+export type Challenge =
+  | { kind: "captcha"; media_type: string; reloadable: boolean }
+  | { kind: "code"; channel: CodeChannel; destination: string | null };
+
+export type LoginStep =
+  | { step: "done"; account: AccountView }
+  | { step: "challenge"; flow: string; challenge: Challenge; image?: string };
+
+// ----- events (manager.rs: Event, store: EventRecord) -----
+
+export interface EventRecord {
+  id: number;
+  account_id: string | null;
+  account_name: string | null;
+  at: string;
+  /** `login`, `refresh`, `validate`, `relogin`, `logout`, `add`, `edit`, `remove`, `use`… */
+  kind: string;
+  /** `ok`, `failed`, `challenge`, `needs_login`, `retrying`… */
+  outcome: string;
+  message: string;
+}
+
+export type CoreEvent =
+  | { type: "account_added"; account: string }
+  | { type: "account_changed"; account: string }
+  | { type: "account_renamed"; from: string; to: string }
+  | { type: "account_removed"; account: string }
+  | { type: "logged"; event: EventRecord }
+  | { type: "state_changed"; account: string; state: AccountState }
+  | { type: "refreshed"; account: string; how: string; expires_at: string | null }
+  | {
+      type: "refresh_failed";
+      account: string;
+      permanent: boolean;
+      message: string;
+      next_attempt: string | null;
+    }
+  | {
+      type: "expiring_unattended";
+      account: string;
+      expires_at: string;
+      remaining_secs: number;
+      message: string;
+    };
+
+// ----- settings and health -----
+
+export type LanguageSetting = "system" | "en" | "zh-CN";
+export type ThemeSetting = "system" | "light" | "dark";
+
+export interface Settings {
+  /** 0 = never clear. */
+  clipboard_clear_secs: number;
+  /** null = automatic. */
+  warning_window_secs: number | null;
+  launch_at_login: boolean;
+  language: LanguageSetting;
+  theme: ThemeSetting;
+  close_to_tray_notice_shown: boolean;
+}
+
+export interface SecretStoreHealth {
+  kind: "keyring" | "file" | "memory";
+  ok: boolean;
+  message: string;
+}
+
+export type CopyForm = "raw" | "header" | "query";
+
+// ----- errors -----
+
+export type ErrorCode =
+  | "invalid_input"
+  | "not_found"
+  | "already_exists"
+  | "needs_login"
+  | "credentials_rejected"
+  | "challenge_failed"
+  | "network"
+  | "server_error"
+  | "unsupported"
+  | "secret_store"
+  | "storage"
+  | "cancelled"
+  | "internal";
 
 /** What every failed command rejects with (lanyard_core::Error). */
 export interface CommandError {
-  code: string;
+  code: ErrorCode;
   message: string;
   server_message?: string;
 }
@@ -68,12 +231,74 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+// ----- commands -----
+
 /** The services Lanyard speaks, in display order. */
-export function listServices(): Promise<ServiceSpec[]> {
-  return call<ServiceSpec[]>("list_services");
-}
+export const listServices = () => call<ServiceSpec[]>("list_services");
 
 /** The operating system's language tag (e.g. `zh-CN`), or null if it has none. */
-export function systemLocale(): Promise<string | null> {
-  return call<string | null>("system_locale");
+export const systemLocale = () => call<string | null>("system_locale");
+
+export const listAccounts = () => call<AccountView[]>("list_accounts");
+
+export const addAccount = (account: NewAccount) => call<AccountView>("add_account", { account });
+
+export const editAccount = (name: string, edit: AccountEdit) =>
+  call<AccountView>("edit_account", { name, edit });
+
+export const removeAccount = (name: string) => call<null>("remove_account", { name });
+
+export const setActive = (name: string) => call<AccountView>("set_active", { name });
+
+/** Without a password the backend uses the remembered one (or none, for code logins). */
+export const beginLogin = (name: string, password?: string) =>
+  call<LoginStep>("begin_login", password === undefined ? { name } : { name, password });
+
+export const answerLogin = (flow: string, answer: string) =>
+  call<LoginStep>("answer_login", { flow, answer });
+
+export const reloadCaptcha = (flow: string) => call<LoginStep>("reload_captcha", { flow });
+
+export const cancelLogin = (flow: string) => call<null>("cancel_login", { flow });
+
+export const refreshAccount = (name: string, force: boolean) =>
+  call<AccountView>("refresh_account", { name, force });
+
+export const logoutAccount = (name: string) => call<null>("logout_account", { name });
+
+/** The backend writes the clipboard; the token never reaches the webview. */
+export const copyToken = (name: string, form: CopyForm) =>
+  call<{ clear_after_secs: number }>("copy_token", { name, form });
+
+/** Newest first; `name` null is every account's log. */
+export const accountEvents = (name: string | null, limit: number) =>
+  call<EventRecord[]>("account_events", { name, limit });
+
+export const getSettings = () => call<Settings>("get_settings");
+
+export const setSettings = (settings: Settings) => call<Settings>("set_settings", { settings });
+
+export const secretStoreHealth = () => call<SecretStoreHealth>("secret_store_health");
+
+// ----- events -----
+
+export const onCoreEvent = (handler: (event: CoreEvent) => void): Promise<UnlistenFn> =>
+  listen<CoreEvent>("lanyard://event", (message) => handler(message.payload));
+
+export const onClipboardCleared = (handler: (payload: { account: string }) => void) =>
+  listen<{ account: string }>("lanyard://clipboard-cleared", (message) => handler(message.payload));
+
+export const onNavigate = (handler: (payload: { account: string }) => void) =>
+  listen<{ account: string }>("lanyard://navigate", (message) => handler(message.payload));
+
+/** The account an event is about, if any (renames report the new name). */
+export function eventAccount(event: CoreEvent): string | null {
+  switch (event.type) {
+    case "account_renamed":
+      return event.to;
+    case "logged":
+      return event.event.account_name;
+    default:
+      return event.account;
+  }
 }

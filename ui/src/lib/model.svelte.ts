@@ -1,0 +1,172 @@
+// The window's state: what the backend last said (services, accounts, settings) and what the
+// person is looking at (view, selection). Accounts are reloaded from the backend whenever it
+// reports a change on `lanyard://event`; nothing here decides states or expiries.
+
+import {
+  getSettings,
+  listAccounts,
+  listServices,
+  onClipboardCleared,
+  onCoreEvent,
+  onNavigate,
+  setSettings,
+  systemLocale,
+  type AccountView,
+  type CommandError,
+  type CoreEvent,
+  type EventRecord,
+  type ServiceId,
+  type ServiceSpec,
+  type Settings,
+} from "./api";
+import { applyLanguage, applyTheme, setSystemLanguage } from "./appearance";
+import { t } from "./i18n.svelte";
+import { showToast } from "./toasts.svelte";
+
+/** The one dialog open at a time; accounts are named, so a live reload shows in them. */
+export type DialogState =
+  | { kind: "add"; service: ServiceId | null }
+  | { kind: "edit"; name: string }
+  | { kind: "login"; name: string }
+  | { kind: "remove"; name: string }
+  | { kind: "settings" };
+
+/** Coalesces the bursts of events one operation sends (changed, state_changed, logged…). */
+const RELOAD_DELAY_MS = 60;
+
+class Model {
+  services = $state.raw<ServiceSpec[]>([]);
+  accounts = $state.raw<AccountView[]>([]);
+  settings = $state.raw<Settings | null>(null);
+  /** True once services and accounts came back (or failed) the first time. */
+  loaded = $state(false);
+  loadError = $state.raw<CommandError | null>(null);
+  /** The account list could not be read (the services still show). */
+  accountsError = $state.raw<CommandError | null>(null);
+  /** `null` is the "All accounts" view. */
+  view = $state<ServiceId | null>(null);
+  selected = $state<string | null>(null);
+  filter = $state("");
+  dialog = $state.raw<DialogState | null>(null);
+
+  selectedAccount = $derived(this.accounts.find((a) => a.name === this.selected) ?? null);
+
+  #reloading: Promise<void> | null = null;
+  #again = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #logListeners = new Set<(record: EventRecord) => void>();
+
+  spec(id: ServiceId): ServiceSpec | undefined {
+    return this.services.find((s) => s.id === id);
+  }
+
+  serviceIndex(id: ServiceId): number {
+    return this.services.findIndex((s) => s.id === id);
+  }
+
+  /** Loads everything the window shows and starts listening to the backend. */
+  async start(): Promise<void> {
+    const tag = await systemLocale().catch(() => null);
+    setSystemLanguage(tag);
+    try {
+      const settings = await getSettings();
+      this.settings = settings;
+      applyLanguage(settings.language);
+      applyTheme(settings.theme);
+    } catch {
+      // An older backend without settings: follow the system.
+      applyLanguage("system");
+      applyTheme("system");
+    }
+    await Promise.allSettled([
+      onCoreEvent((event) => this.#onEvent(event)),
+      onClipboardCleared(() => showToast(t("toast.cleared"), "info")),
+      onNavigate(({ account }) => this.reveal(account)),
+    ]);
+    try {
+      this.services = await listServices();
+    } catch (error) {
+      this.loadError = error as CommandError;
+    }
+    try {
+      this.accounts = await listAccounts();
+    } catch (error) {
+      this.accountsError = error as CommandError;
+    }
+    this.loaded = true;
+  }
+
+  /** Reloads the account list; concurrent calls share one request and one follow-up. */
+  reloadAccounts(): Promise<void> {
+    if (this.#reloading) {
+      this.#again = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#again = false;
+        try {
+          this.accounts = await listAccounts();
+          this.accountsError = null;
+        } catch (error) {
+          showToast(`${t("toast.reloadFailed")} ${(error as CommandError).message}`, "danger");
+        }
+      } while (this.#again);
+    })().finally(() => {
+      this.#reloading = null;
+    });
+    return this.#reloading;
+  }
+
+  /** Puts a view a command returned into the list at once (the event's reload follows). */
+  upsert(view: AccountView): void {
+    const index = this.accounts.findIndex((a) => a.id === view.id);
+    const next = [...this.accounts];
+    if (index >= 0) next[index] = view;
+    else next.push(view);
+    // Switching the active account changes the other accounts of that service too.
+    this.accounts = view.active
+      ? next.map((a) => (a.service === view.service && a.id !== view.id && a.active ? { ...a, active: false } : a))
+      : next;
+  }
+
+  /** Shows `name` in the list, switching the view if it is not in the current one. */
+  reveal(name: string): void {
+    const account = this.accounts.find((a) => a.name === name);
+    if (!account) return;
+    if (this.view !== null && this.view !== account.service) this.view = account.service;
+    this.filter = "";
+    this.selected = name;
+  }
+
+  async saveSettings(settings: Settings): Promise<void> {
+    const saved = await setSettings(settings);
+    this.settings = saved;
+    applyLanguage(saved.language);
+    applyTheme(saved.theme);
+  }
+
+  /** Called with every new event-log row (the details panel prepends it). */
+  onLogged(listener: (record: EventRecord) => void): () => void {
+    this.#logListeners.add(listener);
+    return () => this.#logListeners.delete(listener);
+  }
+
+  #onEvent(event: CoreEvent): void {
+    switch (event.type) {
+      case "logged":
+        for (const listener of this.#logListeners) listener(event.event);
+        return;
+      case "account_renamed":
+        if (this.selected === event.from) this.selected = event.to;
+        break;
+      case "account_removed":
+        if (this.selected === event.account) this.selected = null;
+        break;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.reloadAccounts(), RELOAD_DELAY_MS);
+  }
+}
+
+export const model = new Model();
