@@ -43,32 +43,32 @@ bus_owner_of_secrets() {
         org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null |
         awk '/uint32/ {print $2}'
 }
-for _ in $(seq 1 100); do
-    keyring_pid=$(bus_owner_of_secrets) || keyring_pid=""
-    [[ -n "$keyring_pid" ]] && break
+deadline=$((SECONDS + 10))
+until keyring_pid=$(bus_owner_of_secrets) && [[ -n "$keyring_pid" ]]; do
+    if ((SECONDS >= deadline)); then
+        echo "$0: gnome-keyring did not take the Secret Service name within 10 s" >&2
+        exit 1
+    fi
     sleep 0.1
 done
-if [[ -z "$keyring_pid" ]]; then
-    echo "$0: gnome-keyring did not take the Secret Service name within 10 s" >&2
-    exit 1
-fi
 
 # The daemon answers on the bus before its collection accepts writes (a call right after
 # start once failed with NoStorageAccess), so wait until a probe item round-trips.
 probe_value="probe-$$-$RANDOM"
 ready=""
-for _ in $(seq 1 100); do
+deadline=$((SECONDS + 20))
+while ((SECONDS < deadline)); do
     if printf %s "$probe_value" |
-        timeout 5 secret-tool store --label="Lanyard keyring probe" lanyard-probe "$$" 2>/dev/null &&
-        [[ "$(timeout 5 secret-tool lookup lanyard-probe "$$" 2>/dev/null)" == "$probe_value" ]]; then
-        timeout 5 secret-tool clear lanyard-probe "$$" 2>/dev/null || true
+        timeout 3 secret-tool store --label="Lanyard keyring probe" lanyard-probe "$$" 2>/dev/null &&
+        [[ "$(timeout 3 secret-tool lookup lanyard-probe "$$" 2>/dev/null)" == "$probe_value" ]]; then
+        timeout 3 secret-tool clear lanyard-probe "$$" 2>/dev/null || true
         ready=yes
         break
     fi
     sleep 0.1
 done
 if [[ -z "$ready" ]]; then
-    echo "$0: gnome-keyring did not accept a probe secret within 10 s" >&2
+    echo "$0: gnome-keyring did not accept a probe secret within 20 s" >&2
     exit 1
 fi
 
