@@ -16,7 +16,27 @@ fn main() {
         );
     }
 
-    let manifest = tauri_build::AppManifest::new().commands(&["list_services", "system_locale"]);
+    // The same list as `commands::COMMANDS` (a unit test keeps them and the capability in step).
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "list_services",
+        "system_locale",
+        "list_accounts",
+        "add_account",
+        "edit_account",
+        "remove_account",
+        "set_active",
+        "begin_login",
+        "answer_login",
+        "reload_captcha",
+        "cancel_login",
+        "refresh_account",
+        "logout_account",
+        "copy_token",
+        "account_events",
+        "get_settings",
+        "set_settings",
+        "secret_store_health",
+    ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to prepare the app context");
 }

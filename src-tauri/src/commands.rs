@@ -1,16 +1,43 @@
-//! Tauri commands: the UI's whole view of the backend.
+//! Tauri commands: the UI's whole view of the backend (docs/desktop-ipc.md).
 //!
 //! Kept in a module rather than at the crate root, where `#[tauri::command]` collides with its
 //! own generated macro (E0255). Each command is a few lines: parse, call lanyard-core, and
 //! return `Result<T, lanyard_core::Error>`, which reaches the UI as `{code, message,
-//! server_message}`.
+//! server_message}`. Tokens never cross into the webview: `copy_token` writes the clipboard here.
 
-use lanyard_core::ServiceSpec;
+use std::collections::BTreeMap;
+
+use lanyard_core::manager::{AccountEdit, EventRecord, LoginStep, NewAccount, TokenFormat};
+use lanyard_core::model::OptionSpec;
+use lanyard_core::secrets::SecretStoreHealth;
+use lanyard_core::{AccountView, Error, SecretString, ServiceId, ServiceSpec, Settings};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Runtime, State};
+
+use crate::desktop::{self, Copied};
+use crate::state::AppState;
+
+/// The most event rows one call returns.
+const MAX_EVENTS: usize = 1000;
+
+/// A service as the UI sees it: the core spec plus the options every service takes.
+#[derive(Debug, Serialize)]
+pub struct ServiceView {
+    #[serde(flatten)]
+    spec: &'static ServiceSpec,
+    common_options: &'static [OptionSpec],
+}
 
 /// The services Lanyard speaks, in display order, with their options and capabilities.
 #[tauri::command]
-pub fn list_services() -> [&'static ServiceSpec; 5] {
+pub fn list_services() -> Vec<ServiceView> {
     lanyard_core::services::specs()
+        .into_iter()
+        .map(|spec| ServiceView {
+            spec,
+            common_options: lanyard_core::services::COMMON_OPTIONS,
+        })
+        .collect()
 }
 
 /// The user's language as a BCP 47 tag (e.g. `zh-CN`), read from the operating system
@@ -21,27 +48,244 @@ pub fn system_locale() -> Option<String> {
     sys_locale::get_locale()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[tauri::command]
+pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView>, Error> {
+    state.manager()?.list().await
+}
 
-    #[test]
-    fn list_services_serializes_every_service_for_the_ui() {
-        let json = serde_json::to_value(list_services()).expect("specs serialize");
-        let ids: Vec<&str> = json
-            .as_array()
-            .expect("an array of specs")
-            .iter()
-            .map(|spec| spec["id"].as_str().expect("each spec has a string id"))
-            .collect();
-        assert_eq!(ids, ["steedos", "sscms", "coolkit", "siyuan", "shopxo"]);
-        for spec in json.as_array().unwrap() {
-            assert!(
-                spec["display_name"]
-                    .as_str()
-                    .is_some_and(|name| !name.is_empty())
-            );
-            assert!(spec["capabilities"].is_object());
+/// `add_account`'s argument. Option values may be secret: no `Debug`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountArgs {
+    #[serde(default)]
+    name: Option<String>,
+    service: ServiceId,
+    user: String,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    options: BTreeMap<String, String>,
+    #[serde(default)]
+    remember_password: bool,
+}
+
+#[tauri::command]
+pub async fn add_account(
+    state: State<'_, AppState>,
+    account: NewAccountArgs,
+) -> Result<AccountView, Error> {
+    let new = NewAccount {
+        name: account.name.filter(|n| !n.trim().is_empty()),
+        service: account.service,
+        user: account.user,
+        endpoint: account.endpoint,
+        options: account.options,
+        remember_password: account.remember_password,
+    };
+    state.manager()?.add_account(new).await
+}
+
+/// `edit_account`'s changes. Option values may be secret: no `Debug`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditArgs {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    options: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    remember_password: Option<bool>,
+}
+
+#[tauri::command]
+pub async fn edit_account(
+    state: State<'_, AppState>,
+    name: String,
+    edit: EditArgs,
+) -> Result<AccountView, Error> {
+    let edit = AccountEdit {
+        name: edit.name,
+        user: edit.user,
+        endpoint: edit.endpoint,
+        options: edit.options,
+        remember_password: edit.remember_password,
+    };
+    state.manager()?.edit_account(&name, edit).await
+}
+
+#[tauri::command]
+pub async fn remove_account(state: State<'_, AppState>, name: String) -> Result<(), Error> {
+    state.manager()?.remove_account(&name).await
+}
+
+#[tauri::command]
+pub async fn set_active(state: State<'_, AppState>, name: String) -> Result<AccountView, Error> {
+    state.manager()?.set_active(&name).await
+}
+
+#[tauri::command]
+pub async fn begin_login(
+    state: State<'_, AppState>,
+    name: String,
+    password: Option<SecretString>,
+) -> Result<LoginStep, Error> {
+    let password = password.filter(|p| !p.is_empty());
+    state.manager()?.begin_login(&name, password).await
+}
+
+#[tauri::command]
+pub async fn answer_login(
+    state: State<'_, AppState>,
+    flow: String,
+    answer: SecretString,
+) -> Result<LoginStep, Error> {
+    state.manager()?.answer_login(&flow, answer).await
+}
+
+#[tauri::command]
+pub async fn reload_captcha(state: State<'_, AppState>, flow: String) -> Result<LoginStep, Error> {
+    state.manager()?.reload_captcha(&flow).await
+}
+
+#[tauri::command]
+pub fn cancel_login(state: State<'_, AppState>, flow: String) -> Result<(), Error> {
+    state.manager()?.cancel_login(&flow);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn refresh_account(
+    state: State<'_, AppState>,
+    name: String,
+    force: bool,
+) -> Result<AccountView, Error> {
+    state.manager()?.refresh(&name, force).await
+}
+
+#[tauri::command]
+pub async fn logout_account(state: State<'_, AppState>, name: String) -> Result<(), Error> {
+    state.manager()?.logout(&name).await
+}
+
+/// The forms the UI may copy a token in.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyForm {
+    Raw,
+    Header,
+    Query,
+}
+
+impl From<CopyForm> for TokenFormat {
+    fn from(form: CopyForm) -> TokenFormat {
+        match form {
+            CopyForm::Raw => TokenFormat::Raw,
+            CopyForm::Header => TokenFormat::Header,
+            CopyForm::Query => TokenFormat::Query,
         }
     }
 }
+
+#[tauri::command]
+pub async fn copy_token<R: Runtime>(
+    app: AppHandle<R>,
+    name: String,
+    form: CopyForm,
+) -> Result<Copied, Error> {
+    desktop::copy_token(&app, &name, form.into()).await
+}
+
+#[tauri::command]
+pub async fn account_events(
+    state: State<'_, AppState>,
+    name: Option<String>,
+    limit: usize,
+) -> Result<Vec<EventRecord>, Error> {
+    state
+        .manager()?
+        .events(name.as_deref(), limit.min(MAX_EVENTS))
+        .await
+}
+
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<Settings, Error> {
+    state.manager()?.settings().await
+}
+
+/// Stores the settings and applies what the backend owns (launch at login, the tray's
+/// language).
+#[tauri::command]
+pub async fn set_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<Settings, Error> {
+    let manager = state.manager()?;
+    settings.validate()?;
+    let before = manager.settings().await?;
+    if before.launch_at_login != settings.launch_at_login {
+        desktop::apply_launch_at_login(&app, settings.launch_at_login)?;
+    }
+    let stored = manager.set_settings(settings).await?;
+    if before.language != stored.language {
+        crate::tray::refresh(&app).await;
+    }
+    Ok(stored)
+}
+
+#[tauri::command]
+pub async fn secret_store_health(state: State<'_, AppState>) -> Result<SecretStoreHealth, Error> {
+    Ok(state.manager()?.secret_store_health().await)
+}
+
+/// Registers every command above (and nothing else) with the builder.
+pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
+        list_services,
+        system_locale,
+        list_accounts,
+        add_account,
+        edit_account,
+        remove_account,
+        set_active,
+        begin_login,
+        answer_login,
+        reload_captcha,
+        cancel_login,
+        refresh_account,
+        logout_account,
+        copy_token,
+        account_events,
+        get_settings,
+        set_settings,
+        secret_store_health,
+    ])
+}
+
+/// The command names, for the build script's app manifest and the capability (a unit test
+/// checks all three agree).
+#[cfg(test)]
+pub const COMMANDS: &[&str] = &[
+    "list_services",
+    "system_locale",
+    "list_accounts",
+    "add_account",
+    "edit_account",
+    "remove_account",
+    "set_active",
+    "begin_login",
+    "answer_login",
+    "reload_captcha",
+    "cancel_login",
+    "refresh_account",
+    "logout_account",
+    "copy_token",
+    "account_events",
+    "get_settings",
+    "set_settings",
+    "secret_store_health",
+];

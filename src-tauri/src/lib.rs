@@ -2,35 +2,88 @@
 //!
 //! Everything that is not drawing pixels lives in lanyard-core; the commands here parse their
 //! arguments, call the core and hand its errors (`{code, message, server_message}`) to the UI.
+//! Beyond the commands the shell runs the keep-alive engine, forwards the Manager's events to
+//! the webview, owns the clipboard, the tray and the notifications (docs/desktop-ipc.md).
 
+mod clipboard;
 mod commands;
+mod desktop;
+mod state;
+mod texts;
+mod tray;
 
-use tauri::Manager;
+#[cfg(test)]
+mod tests;
 
-/// The label of the one main window (tauri.conf.json and the capabilities refer to it).
-const MAIN_WINDOW: &str = "main";
+use tauri::{Manager as _, RunEvent, WindowEvent};
 
-/// Builds and runs the app until its last window closes.
+use state::AppState;
+
+/// Builds and runs the app until it is quit (from the tray, or by the system).
 pub fn run() -> tauri::Result<()> {
-    tauri::Builder::default()
+    init_logging();
+    let builder = tauri::Builder::default()
         // Registered first, as the plugin asks: a second launch must hand over before
         // anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            focus_main_window(app);
+            desktop::show_main_window(app);
         }))
-        .invoke_handler(tauri::generate_handler![
-            commands::list_services,
-            commands::system_locale
-        ])
-        .run(tauri::generate_context!())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .setup(|app| {
+            // Opening never fails the app: without a Manager the window still opens, and every
+            // command answers with the reason.
+            let state = tauri::async_runtime::block_on(AppState::open_from_env());
+            let settings = state
+                .manager()
+                .ok()
+                .and_then(|m| tauri::async_runtime::block_on(m.settings()).ok())
+                .unwrap_or_default();
+            app.manage(state);
+            let handle = app.handle().clone();
+            if let Err(e) = desktop::apply_launch_at_login(&handle, settings.launch_at_login) {
+                tracing::warn!(error = %e.message, "launch at login");
+            }
+            tray::create(&handle, desktop::lang_for(settings.language));
+            // Subscribed before the engine starts, so its first events reach the window.
+            desktop::forward_events(handle.clone());
+            tauri::async_runtime::block_on(async {
+                app.state::<AppState>().start_keepalive();
+            });
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == desktop::MAIN_WINDOW
+            {
+                api.prevent_close();
+                desktop::on_close_requested(window.app_handle());
+            }
+        });
+    let app = commands::register(builder).build(tauri::generate_context!())?;
+    app.run(|app, event| {
+        if let RunEvent::Exit = event
+            && let Some(state) = app.try_state::<AppState>()
+        {
+            tauri::async_runtime::block_on(state.stop_keepalive());
+            // A token must not outlive the app on the clipboard (nor be handed to a clipboard
+            // manager as the X11 owner goes away).
+            state.clipboard.clear_if_ours();
+        }
+    });
+    Ok(())
 }
 
-/// Brings the main window to the front, e.g. when a second instance was launched.
-fn focus_main_window(app: &tauri::AppHandle) {
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        // Each step may fail on some window managers; the rest is still worth trying.
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
+/// Warnings and errors on stderr; `LANYARD_LOG` (e.g. `debug`) says more. Nothing logged ever
+/// holds a secret.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LANYARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -1,0 +1,358 @@
+//! The commands through real IPC (tauri's mock runtime: no display), with the app's real
+//! context, so the capability's ACL is checked as in the app, over a real Manager (SQLite in a
+//! temporary directory, secrets in memory) and a fake clipboard.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use lanyard_core::manager::Config;
+use lanyard_core::secrets::SecretStoreKind;
+use lanyard_core::{Error, Manager, Session, SessionInfo, SessionTokens};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{Listener, WebviewWindow, WebviewWindowBuilder};
+
+use crate::clipboard::SecretClipboard;
+use crate::clipboard::tests::FakeClipboard;
+use crate::state::AppState;
+
+struct TestApp {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    clipboard: FakeClipboard,
+    manager: Option<Arc<Manager>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    fn new() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: Some(dir.path().join("data")),
+            secret_store: Some(SecretStoreKind::Memory),
+            ..Config::default()
+        };
+        let manager = tauri::async_runtime::block_on(Manager::open(config))
+            .map(Arc::new)
+            .unwrap();
+        Self::with_core(Ok(manager), dir)
+    }
+
+    fn with_core(core: Result<Arc<Manager>, Error>, dir: tempfile::TempDir) -> TestApp {
+        let clipboard = FakeClipboard::default();
+        let state = AppState::with_core(
+            core.clone(),
+            SecretClipboard::new(Box::new(clipboard.clone())),
+        );
+        let app = crate::commands::register(mock_builder())
+            .manage(state)
+            .build(tauri::generate_context!())
+            .expect("the app builds on the mock runtime");
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        TestApp {
+            _app: app,
+            window,
+            clipboard,
+            manager: core.ok(),
+            _dir: dir,
+        }
+    }
+
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().unwrap())
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.invoke(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    fn err(&self, cmd: &str, args: Value) -> Value {
+        match self.invoke(cmd, args) {
+            Ok(v) => panic!("{cmd} should fail, answered {v}"),
+            Err(e) => e,
+        }
+    }
+
+    /// Stores a session for the account as a login would have.
+    fn give_session(&self, name: &str, token: &str) {
+        let m = self.manager.as_ref().unwrap();
+        tauri::async_runtime::block_on(async {
+            let id = m.get(name).await.unwrap().account.id;
+            let now = m.now();
+            let session = Session {
+                tokens: SessionTokens {
+                    access: token.into(),
+                    ..Default::default()
+                },
+                info: SessionInfo {
+                    obtained_at: Some(now),
+                    expires_at: Some(now + chrono::Duration::hours(2)),
+                    ..Default::default()
+                },
+            };
+            m.save_session(&id, &session).await.unwrap();
+        });
+    }
+}
+
+fn sscms(user: &str) -> Value {
+    json!({"account": {"service": "sscms", "user": user, "endpoint": "http://127.0.0.1:9", "options": {}, "remember_password": false}})
+}
+
+#[test]
+fn every_command_is_built_allowed_and_registered() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let build = std::fs::read_to_string(root.join("build.rs")).unwrap();
+    let capability: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("capabilities/main-window.json")).unwrap(),
+    )
+    .unwrap();
+    let allowed: Vec<&str> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for command in crate::commands::COMMANDS {
+        assert!(
+            build.contains(&format!("\"{command}\"")),
+            "build.rs lists {command}"
+        );
+        let permission = format!("allow-{}", command.replace('_', "-"));
+        assert!(allowed.contains(&permission.as_str()), "{permission}");
+    }
+    // Nothing else: the app's commands and listening to events.
+    let others: Vec<&&str> = allowed
+        .iter()
+        .filter(|p| {
+            !crate::commands::COMMANDS
+                .iter()
+                .any(|c| **p == format!("allow-{}", c.replace('_', "-")))
+        })
+        .collect();
+    assert_eq!(
+        others,
+        [&"core:event:allow-listen", &"core:event:allow-unlisten"]
+    );
+}
+
+#[test]
+fn services_carry_their_specs_and_the_common_proxy_option() {
+    let app = TestApp::new();
+    let services = app.ok("list_services", json!({}));
+    let ids: Vec<&str> = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["steedos", "sscms", "coolkit", "siyuan", "shopxo"]);
+    for service in services.as_array().unwrap() {
+        assert!(service["capabilities"].is_object());
+        assert_eq!(service["common_options"][0]["key"], "proxy");
+    }
+}
+
+#[test]
+fn accounts_are_added_listed_switched_and_removed() {
+    let app = TestApp::new();
+    let added = app.ok("add_account", sscms("demo"));
+    assert_eq!(added["name"], "sscms/demo");
+    assert_eq!(added["state"]["state"], "signed_out");
+    assert_eq!(added["password_required"], true);
+    app.ok("add_account", sscms("alice"));
+    let code_login = app.ok(
+        "add_account",
+        json!({"account": {"name": "shop", "service": "shopxo", "user": "13800000001",
+            "endpoint": "http://127.0.0.1:9", "options": {"login_type": "sms"}, "remember_password": false}}),
+    );
+    assert_eq!(code_login["password_required"], false, "{code_login}");
+
+    let active = app.ok("set_active", json!({"name": "sscms/alice"}));
+    assert_eq!(active["active"], true);
+    let list = app.ok("list_accounts", json!({}));
+    let names: Vec<(&str, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["active"].as_bool().unwrap()))
+        .collect();
+    assert!(names.contains(&("sscms/alice", true)), "{names:?}");
+    assert!(names.contains(&("sscms/demo", false)), "{names:?}");
+
+    let tray = crate::tray::entries(
+        &tauri::async_runtime::block_on(app.manager.as_ref().unwrap().list()).unwrap(),
+    );
+    let in_tray: Vec<&str> = tray.iter().map(|e| e.account.as_str()).collect();
+    assert_eq!(
+        in_tray,
+        ["sscms/alice", "shop"],
+        "the active ones, by service"
+    );
+    assert!(
+        tray[0].needs_login,
+        "signed out accounts say so in the tray"
+    );
+
+    let edited = app.ok(
+        "edit_account",
+        json!({"name": "sscms/demo", "edit": {"name": "demo", "options": {}}}),
+    );
+    assert_eq!(edited["name"], "demo");
+    assert_eq!(
+        app.ok("remove_account", json!({"name": "demo"})),
+        Value::Null
+    );
+    let events = app.ok("account_events", json!({"name": null, "limit": 50}));
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"remove"), "newest first: {kinds:?}");
+}
+
+#[test]
+fn errors_reach_the_ui_as_code_and_message() {
+    let app = TestApp::new();
+    let e = app.err("set_active", json!({"name": "nobody"}));
+    assert_eq!(e["code"], "not_found");
+    assert!(e["message"].as_str().unwrap().contains("nobody"));
+    assert!(e.get("server_message").is_none());
+    app.ok("add_account", sscms("demo"));
+    let e = app.err("add_account", sscms("demo"));
+    assert_eq!(e["code"], "already_exists", "{e}");
+    let e = app.err("begin_login", json!({"name": "sscms/demo"}));
+    assert_eq!(e["code"], "invalid_input", "no password given: {e}");
+    let e = app.err("copy_token", json!({"name": "sscms/demo", "form": "raw"}));
+    assert_eq!(e["code"], "needs_login", "{e}");
+    let e = app.err("answer_login", json!({"flow": "nope", "answer": "1234"}));
+    assert_eq!(e["code"], "not_found", "{e}");
+    assert_eq!(app.ok("cancel_login", json!({"flow": "nope"})), Value::Null);
+}
+
+#[test]
+fn a_data_dir_that_cannot_open_still_answers_every_command_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let why = Error::storage("database error: file is not a database");
+    let app = TestApp::with_core(Err(why), dir);
+    // The window has what it needs to draw itself...
+    assert!(app.ok("list_services", json!({})).is_array());
+    // ...and every account command says why there is nothing.
+    for (cmd, args) in [
+        ("list_accounts", json!({})),
+        ("get_settings", json!({})),
+        ("secret_store_health", json!({})),
+        ("add_account", sscms("demo")),
+    ] {
+        let e = app.err(cmd, args);
+        assert_eq!(e["code"], "storage", "{cmd}: {e}");
+        assert!(e["message"].as_str().unwrap().contains("not a database"));
+    }
+}
+
+#[test]
+fn settings_round_trip_and_bad_values_are_refused() {
+    let app = TestApp::new();
+    let mut settings = app.ok("get_settings", json!({}));
+    assert_eq!(settings["clipboard_clear_secs"], 30);
+    assert_eq!(settings["language"], "system");
+    settings["theme"] = json!("dark");
+    settings["language"] = json!("zh-CN");
+    settings["warning_window_secs"] = json!(300);
+    let stored = app.ok("set_settings", json!({"settings": settings.clone()}));
+    assert_eq!(stored, settings);
+    assert_eq!(app.ok("get_settings", json!({})), settings);
+    settings["clipboard_clear_secs"] = json!(999_999);
+    let e = app.err("set_settings", json!({"settings": settings}));
+    assert_eq!(e["code"], "invalid_input", "{e}");
+    let e = app.err("set_settings", json!({"settings": {"theme": "pink"}}));
+    assert!(e.to_string().contains("settings"), "{e}");
+}
+
+#[test]
+fn the_secret_store_reports_its_health() {
+    let app = TestApp::new();
+    let health = app.ok("secret_store_health", json!({}));
+    assert_eq!(health["kind"], "memory");
+    assert_eq!(health["ok"], true);
+}
+
+#[test]
+fn copy_puts_the_token_on_the_clipboard_in_the_asked_form_and_clears_it() {
+    let app = TestApp::new();
+    app.ok("add_account", sscms("demo"));
+    app.give_session("sscms/demo", "jwt.demo.token");
+    let mut settings = app.ok("get_settings", json!({}));
+    settings["clipboard_clear_secs"] = json!(1);
+    app.ok("set_settings", json!({"settings": settings}));
+    let (tx, rx) = mpsc::channel();
+    app.window
+        .listen_any(crate::desktop::CLIPBOARD_CLEARED, move |event| {
+            let _ = tx.send(event.payload().to_owned());
+        });
+
+    let copied = app.ok(
+        "copy_token",
+        json!({"name": "sscms/demo", "form": "header"}),
+    );
+    assert_eq!(copied, json!({"clear_after_secs": 1}));
+    assert_eq!(
+        app.clipboard.now().as_deref(),
+        Some("X-SS-USER-TOKEN: jwt.demo.token")
+    );
+    let payload = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the clipboard is cleared after the delay");
+    assert_eq!(
+        serde_json::from_str::<Value>(&payload).unwrap(),
+        json!({"account": "sscms/demo"})
+    );
+    assert_eq!(app.clipboard.now(), None);
+
+    app.ok("copy_token", json!({"name": "sscms/demo", "form": "raw"}));
+    assert_eq!(app.clipboard.now().as_deref(), Some("jwt.demo.token"));
+    // SSCMS takes a header: there is no query form to copy, and the token is not in the error.
+    let e = app.err("copy_token", json!({"name": "sscms/demo", "form": "query"}));
+    assert_eq!(e["code"], "invalid_input");
+    assert!(!e.to_string().contains("jwt.demo.token"));
+    let e = app.err("copy_token", json!({"name": "sscms/demo", "form": "json"}));
+    assert!(
+        !e.to_string().contains("jwt.demo.token"),
+        "only raw, header and query are offered"
+    );
+}
+
+#[test]
+fn shopxo_tokens_are_copied_as_the_query_parameter() {
+    let app = TestApp::new();
+    app.ok(
+        "add_account",
+        json!({"account": {"service": "shopxo", "user": "alice01", "endpoint": "http://127.0.0.1:9", "options": {}, "remember_password": false}}),
+    );
+    app.give_session("shopxo/alice01", "f00dcafe");
+    app.ok(
+        "copy_token",
+        json!({"name": "shopxo/alice01", "form": "query"}),
+    );
+    assert_eq!(app.clipboard.now().as_deref(), Some("token=f00dcafe"));
+}

@@ -1,0 +1,140 @@
+//! The few words the backend shows itself (tray menu, notifications), in the UI's languages.
+
+use lanyard_core::settings::Language;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    ZhCn,
+}
+
+impl Lang {
+    /// The setting, or for `system` the operating system's locale.
+    pub fn from_setting(setting: Language, system_locale: Option<&str>) -> Lang {
+        match setting {
+            Language::En => Lang::En,
+            Language::ZhCn => Lang::ZhCn,
+            Language::System => match system_locale {
+                Some(tag) if tag.to_ascii_lowercase().starts_with("zh") => Lang::ZhCn,
+                _ => Lang::En,
+            },
+        }
+    }
+
+    pub fn open_lanyard(self) -> &'static str {
+        match self {
+            Lang::En => "Open Lanyard",
+            Lang::ZhCn => "打开 Lanyard",
+        }
+    }
+
+    pub fn quit(self) -> &'static str {
+        match self {
+            Lang::En => "Quit",
+            Lang::ZhCn => "退出",
+        }
+    }
+
+    pub fn no_active_accounts(self) -> &'static str {
+        match self {
+            Lang::En => "No active accounts",
+            Lang::ZhCn => "没有活动账号",
+        }
+    }
+
+    /// A tray entry: clicking it copies the account's token.
+    pub fn copy_entry(self, service: &str, user: &str, needs_login: bool) -> String {
+        match (self, needs_login) {
+            (Lang::En, false) => format!("{service}: {user} — copy token"),
+            (Lang::En, true) => format!("{service}: {user} — needs login"),
+            (Lang::ZhCn, false) => format!("{service}：{user} — 复制令牌"),
+            (Lang::ZhCn, true) => format!("{service}：{user} — 需要登录"),
+        }
+    }
+
+    pub fn tray_tooltip(self) -> &'static str {
+        match self {
+            Lang::En => "Lanyard keeps your sessions alive",
+            Lang::ZhCn => "Lanyard 正在保持你的会话",
+        }
+    }
+
+    pub fn close_notice_title(self) -> &'static str {
+        match self {
+            Lang::En => "Lanyard is still running",
+            Lang::ZhCn => "Lanyard 仍在运行",
+        }
+    }
+
+    pub fn close_notice_body(self) -> &'static str {
+        match self {
+            Lang::En => {
+                "Lanyard keeps your sessions alive in the tray. Choose Quit in the tray menu to stop it."
+            }
+            Lang::ZhCn => "Lanyard 在托盘中继续保持你的会话。要退出，请在托盘菜单中选择“退出”。",
+        }
+    }
+
+    pub fn expiring_title(self, account: &str) -> String {
+        match self {
+            Lang::En => format!("{account} will need you soon"),
+            Lang::ZhCn => format!("{account} 即将需要重新登录"),
+        }
+    }
+
+    pub fn needs_login_title(self, account: &str) -> String {
+        match self {
+            Lang::En => format!("{account} needs a new login"),
+            Lang::ZhCn => format!("{account} 需要重新登录"),
+        }
+    }
+
+    pub fn copied_title(self) -> &'static str {
+        match self {
+            Lang::En => "Token copied",
+            Lang::ZhCn => "令牌已复制",
+        }
+    }
+
+    pub fn copied_body(self, account: &str, clear_after_secs: u64) -> String {
+        match (self, clear_after_secs) {
+            (Lang::En, 0) => format!("The token of {account} is on the clipboard."),
+            (Lang::En, secs) => {
+                format!("The token of {account} is on the clipboard; it is cleared in {secs} s.")
+            }
+            (Lang::ZhCn, 0) => format!("{account} 的令牌已复制到剪贴板。"),
+            (Lang::ZhCn, secs) => format!("{account} 的令牌已复制到剪贴板，{secs} 秒后清除。"),
+        }
+    }
+
+    pub fn copy_failed_title(self, account: &str) -> String {
+        match self {
+            Lang::En => format!("Could not copy the token of {account}"),
+            Lang::ZhCn => format!("无法复制 {account} 的令牌"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_follows_the_locale() {
+        assert_eq!(
+            Lang::from_setting(Language::System, Some("zh-CN")),
+            Lang::ZhCn
+        );
+        assert_eq!(
+            Lang::from_setting(Language::System, Some("zh_CN.UTF-8")),
+            Lang::ZhCn
+        );
+        assert_eq!(
+            Lang::from_setting(Language::System, Some("de-DE")),
+            Lang::En
+        );
+        assert_eq!(Lang::from_setting(Language::System, None), Lang::En);
+        assert_eq!(Lang::from_setting(Language::En, Some("zh-CN")), Lang::En);
+        assert_eq!(Lang::from_setting(Language::ZhCn, None), Lang::ZhCn);
+    }
+}
