@@ -690,6 +690,39 @@ async fn a_suspend_gap_causes_one_catch_up_round_not_a_storm() {
     w.sim.shutdown().await;
 }
 
+/// The app was closed for 25 days: a new process on the same data dir finds the overdue
+/// deadline in the store and refreshes once, right away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_survive_a_restart() {
+    let w = world(true).await;
+    let name = w.coolkit("alice@example.com", "secret123", false).await;
+    let ka = KeepAlive::spawn_with(w.m.clone(), engine_config());
+    rounds(&ka, 2).await;
+    ka.shutdown().await;
+    w.reset_stats().await;
+
+    w.jump(TimeDelta::days(25)).await;
+    let restarted = Arc::new(
+        Manager::with_parts(
+            &w.dir.path().join("lanyard.db"),
+            file_secrets(w.dir.path()),
+            HttpConfig::default(),
+        )
+        .unwrap()
+        .with_clock(w.clock.clone()),
+    );
+    let ka = KeepAlive::spawn_with(restarted.clone(), engine_config());
+    eventually("the overdue refresh", Duration::from_secs(10), || async {
+        w.count(&w.ep.coolkit, "coolkit.v2.refresh").await == 1
+    })
+    .await;
+    rounds(&ka, 5).await;
+    assert_eq!(w.count(&w.ep.coolkit, "coolkit.v2.refresh").await, 1);
+    assert_eq!(restarted.get(&name).await.unwrap().state, State::Valid);
+    ka.shutdown().await;
+    w.sim.shutdown().await;
+}
+
 /// A transient failure (the server answers 500) backs off exponentially with the next attempt
 /// visible in the state; once the server is back, the session is renewed. A permanent failure
 /// (the refresh token rejected) stops the engine for that account with the reason.

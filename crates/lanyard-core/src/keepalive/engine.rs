@@ -67,6 +67,8 @@ impl KeepAlive {
             stats: stats.clone(),
             states: HashMap::new(),
             in_flight: HashSet::new(),
+            tasks: HashMap::new(),
+            cooldown: HashMap::new(),
             idle_rounds: HashMap::new(),
         };
         let task = tokio::spawn(engine.run());
@@ -144,6 +146,10 @@ struct Engine {
     /// The state last shown per account id, to emit `StateChanged` on a change.
     states: HashMap<String, State>,
     in_flight: HashSet<String>,
+    /// Which account each running check task is for.
+    tasks: HashMap<tokio::task::Id, String>,
+    /// Accounts left alone until then (their last check panicked).
+    cooldown: HashMap<String, DateTime<Utc>>,
     /// Checks in a row that changed nothing, per account (a guard against tight loops).
     idle_rounds: HashMap<String, u32>,
 }
@@ -179,13 +185,13 @@ impl Engine {
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.wake.notified() => {}
-                Some(done) = checks.join_next(), if !checks.is_empty() => {
+                Some(done) = checks.join_next_with_id(), if !checks.is_empty() => {
                     self.finished(done);
                 }
                 _ = self.stop.changed() => {}
             }
             // Collect whatever else finished meanwhile.
-            while let Some(done) = checks.try_join_next() {
+            while let Some(done) = checks.try_join_next_with_id() {
                 self.finished(done);
             }
         }
@@ -195,15 +201,16 @@ impl Engine {
         while !checks.is_empty() {
             tokio::select! {
                 _ = &mut grace => break,
-                Some(done) = checks.join_next() => self.finished(done),
+                Some(done) = checks.join_next_with_id() => self.finished(done),
             }
         }
         checks.shutdown().await;
     }
 
-    fn finished(&mut self, done: Result<Done, tokio::task::JoinError>) {
+    fn finished(&mut self, done: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
         match done {
-            Ok(d) => {
+            Ok((task, d)) => {
+                self.tasks.remove(&task);
                 self.in_flight.remove(&d.account_id);
                 if d.progressed {
                     self.idle_rounds.remove(&d.account_id);
@@ -212,10 +219,15 @@ impl Engine {
                 }
             }
             Err(e) => {
-                // A panicking check loses its account id; forget every in-flight id that has no
-                // running task (the next round plans them again).
+                // A check that panicked: its account is planned again next round, after a pause.
                 tracing::warn!(error = %e, "a keep-alive check ended abnormally");
-                self.in_flight.clear();
+                if let Some(id) = self.tasks.remove(&e.id()) {
+                    self.in_flight.remove(&id);
+                    let idle = self.idle_rounds.entry(id.clone()).or_default();
+                    let pause = self.config.policy.backoff(*idle, rand::random());
+                    *idle += 1;
+                    self.cooldown.insert(id, self.manager.now() + pause);
+                }
             }
         }
     }
@@ -250,6 +262,17 @@ impl Engine {
                 }
             }
 
+            // A running check writes the account's next plan itself.
+            if self.in_flight.contains(&id) {
+                continue;
+            }
+            if let Some(until) = self.cooldown.get(&id).copied() {
+                if until > now {
+                    next = next.min(until);
+                    continue;
+                }
+                self.cooldown.remove(&id);
+            }
             // The plan: the stored one if it was made for this session, else a new one.
             let plan = if entry.schedule.generation == Some(entry.row.session.generation) {
                 stored_plan(&entry.schedule)
@@ -272,9 +295,6 @@ impl Engine {
                 (_, p) => p,
             };
             let Some(plan) = plan else { continue };
-            if self.in_flight.contains(&id) {
-                continue;
-            }
             if plan.at > now {
                 next = next.min(plan.at);
                 continue;
@@ -296,10 +316,12 @@ impl Engine {
                 plan,
                 idle: self.idle_rounds.get(&id).copied().unwrap_or(0),
             };
-            checks.spawn(job.run());
+            let handle = checks.spawn(job.run());
+            self.tasks.insert(handle.id(), id);
         }
         self.states.retain(|id, _| seen.contains(id));
         self.idle_rounds.retain(|id, _| seen.contains(id));
+        self.cooldown.retain(|id, _| seen.contains(id));
         Ok(next)
     }
 
