@@ -41,7 +41,8 @@ export function parseInstant(iso: string | null | undefined): number | null {
 export function formatRelative(at: number, now: number): string {
   const diff = at - now;
   const abs = Math.abs(diff);
-  if (abs < 45 * SECOND) return diff <= 0 ? t("time.justNow") : t("time.inMoment");
+  // The window's clock ticks once a second, so "now" may trail an instant that just passed.
+  if (abs < 45 * SECOND) return diff < 2 * SECOND ? t("time.justNow") : t("time.inMoment");
   const format = new Intl.RelativeTimeFormat(currentLocale(), { numeric: "auto" });
   if (abs < HOUR) return format.format(Math.round(diff / MINUTE), "minute");
   if (abs < DAY) return format.format(Math.round(diff / HOUR), "hour");

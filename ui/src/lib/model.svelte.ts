@@ -139,6 +139,15 @@ class Model {
     this.selected = name;
   }
 
+  /** Moves the keyboard focus to an account's row (after a dialog about it closed). */
+  focusRow(name: string): void {
+    setTimeout(() => {
+      const row = document.querySelector<HTMLElement>(`[data-testid="account-list"] [data-name="${CSS.escape(name)}"]`);
+      row?.focus();
+      row?.scrollIntoView({ block: "nearest" });
+    }, 0);
+  }
+
   async saveSettings(settings: Settings): Promise<void> {
     const saved = await setSettings(settings);
     this.settings = saved;

@@ -1,0 +1,40 @@
+// Widths in rem, measured: the layouts (compact sidebar, details over the list, row shapes)
+// follow the room there is for text, so a larger root font and a zoomed page both get the
+// narrow layouts. (WebKitGTK evaluates container queries in zoomed pixels under CSS zoom, which
+// would compare them with unzoomed rem thresholds; measuring here avoids that.)
+
+const metrics = $state({ remPx: 14 });
+
+// A 1rem-wide probe: it resizes, and so reports, whenever the root font size changes.
+const probe = document.createElement("div");
+probe.setAttribute("aria-hidden", "true");
+probe.style.setProperty("position", "absolute");
+probe.style.setProperty("visibility", "hidden");
+probe.style.setProperty("width", "1rem");
+probe.style.setProperty("height", "0");
+document.documentElement.append(probe);
+new ResizeObserver(() => {
+  const px = probe.getBoundingClientRect().width;
+  if (px > 0) metrics.remPx = px;
+}).observe(probe);
+
+/** Converts CSS pixels to rem at the current root font size. */
+export function toRem(px: number): number {
+  return px / metrics.remPx;
+}
+
+/** Action: calls `report` with the element's width in CSS pixels whenever it changes. */
+export function observeWidth(node: HTMLElement, report: (px: number) => void) {
+  let callback = report;
+  const observer = new ResizeObserver(() => callback(node.clientWidth));
+  observer.observe(node);
+  callback(node.clientWidth);
+  return {
+    update(next: (px: number) => void) {
+      callback = next;
+    },
+    destroy() {
+      observer.disconnect();
+    },
+  };
+}
