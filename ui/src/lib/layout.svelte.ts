@@ -26,7 +26,13 @@ export function toRem(px: number): number {
 /** Action: calls `report` with the element's width in CSS pixels whenever it changes. */
 export function observeWidth(node: HTMLElement, report: (px: number) => void) {
   let callback = report;
-  const observer = new ResizeObserver(() => callback(node.clientWidth));
+  let frame = 0;
+  // Reported on the next frame: a new layout changes sizes again (a scrollbar comes or goes),
+  // and reporting inside the observer's callback would make that a ResizeObserver loop.
+  const observer = new ResizeObserver(() => {
+    cancelAnimationFrame(frame);
+    frame = requestAnimationFrame(() => callback(node.clientWidth));
+  });
   observer.observe(node);
   callback(node.clientWidth);
   return {
@@ -34,6 +40,7 @@ export function observeWidth(node: HTMLElement, report: (px: number) => void) {
       callback = next;
     },
     destroy() {
+      cancelAnimationFrame(frame);
       observer.disconnect();
     },
   };

@@ -146,6 +146,7 @@ export const en = {
   "details.password.remembered": "Remembered in the secret store",
   "details.password.notRemembered": "Not remembered",
   "details.unknown": "Unknown",
+  "details.instant": "{time} ({relative})",
 
   "log.title": "Activity",
   "log.empty": "Nothing has happened yet.",

@@ -146,6 +146,7 @@ export const zhCN: Record<MessageKey, string> = {
   "details.password.remembered": "已保存在密钥库中",
   "details.password.notRemembered": "未保存",
   "details.unknown": "未知",
+  "details.instant": "{time}（{relative}）",
 
   "log.title": "活动记录",
   "log.empty": "暂无记录。",
