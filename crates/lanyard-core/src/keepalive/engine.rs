@@ -456,6 +456,10 @@ impl Check {
             return false;
         };
         let now = m.now();
+        if expires <= now {
+            // Too late to warn (the app was closed through the window).
+            return self.expire().await;
+        }
         let reason = self
             .policy
             .unattended_reason(&facts(m, &self.row, &self.schedule, window));
@@ -482,7 +486,8 @@ impl Check {
         true
     }
 
-    /// The session reached its expiry with nothing to renew it: say so once.
+    /// The session reached its expiry with nothing to renew it: say so once (the engine's
+    /// state tracking emits the `StateChanged`).
     async fn expire(mut self) -> bool {
         let m = &self.manager;
         m.log_event(
@@ -492,6 +497,7 @@ impl Check {
             "the session expired; log in again".to_owned(),
         )
         .await;
+        self.schedule.warned_for = self.row.session.info.as_ref().and_then(|i| i.expires_at);
         self.schedule.next_check_at = None;
         self.schedule.kind = None;
         self.schedule.generation = Some(self.row.session.generation);

@@ -246,17 +246,23 @@ impl Policy {
                 match info.expires_at {
                     None => validate,
                     Some(expires) => {
+                        let announced = f.warned_for == Some(expires);
                         let main = self.renewal(f, now, u).or_else(|| {
-                            if f.warned_for != Some(expires) {
+                            if !announced && now < expires {
+                                // Announce once when the warning window starts...
                                 Some(Plan {
                                     at: expires - f.warning_window,
                                     kind: CheckKind::Warn,
                                 })
-                            } else {
-                                (expires > now).then_some(Plan {
+                            } else if !announced || now < expires {
+                                // ... then once more when it dies (or only that, when it died
+                                // unseen, e.g. while the app was closed).
+                                Some(Plan {
                                     at: expires,
                                     kind: CheckKind::Expire,
                                 })
+                            } else {
+                                None
                             }
                         });
                         match (main, validate) {
@@ -498,6 +504,16 @@ mod tests {
             (CheckKind::Expire, t0() + TimeDelta::days(7))
         );
         assert_eq!(p.plan(&f, t0() + TimeDelta::days(8), 0.5), None);
+        // Died unseen (the app was closed): no warning any more, only the expiry, once.
+        let unseen = Facts {
+            warned_for: None,
+            ..f
+        };
+        let plan = p.plan(&unseen, t0() + TimeDelta::days(8), 0.5).unwrap();
+        assert_eq!(
+            (plan.kind, plan.at),
+            (CheckKind::Expire, t0() + TimeDelta::days(7))
+        );
     }
 
     #[test]
