@@ -46,7 +46,7 @@ export const en = {
   "state.refreshing": "Refreshing",
   "state.retrying": "Retrying",
   "state.needs_login": "Needs login",
-  "state.awaiting_challenge": "Waiting for code",
+  "state.awaiting_challenge": "Verifying",
   "state.signed_out": "Signed out",
   "reason.expired": "The session expired",
   "reason.revoked": "The server no longer accepts the token",
