@@ -10,6 +10,17 @@ const DAY = 24 * HOUR;
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
+// Intl formatters are costly to build and 200 rows ask every second: one per locale and style.
+const formatters = new Map<string, Intl.RelativeTimeFormat | Intl.DateTimeFormat>();
+function cached<T extends Intl.RelativeTimeFormat | Intl.DateTimeFormat>(key: string, make: () => T): T {
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = make();
+    formatters.set(key, formatter);
+  }
+  return formatter as T;
+}
+
 /** A span such as `1h 02m 05s` / `1小时02分05秒`; seconds are dropped beyond a day. */
 export function formatSpan(ms: number): string {
   const total = Math.max(0, Math.floor(ms / SECOND));
@@ -43,7 +54,8 @@ export function formatRelative(at: number, now: number): string {
   const abs = Math.abs(diff);
   // The window's clock ticks once a second, so "now" may trail an instant that just passed.
   if (abs < 45 * SECOND) return diff < 2 * SECOND ? t("time.justNow") : t("time.inMoment");
-  const format = new Intl.RelativeTimeFormat(currentLocale(), { numeric: "auto" });
+  const locale = currentLocale();
+  const format = cached(`relative ${locale}`, () => new Intl.RelativeTimeFormat(locale, { numeric: "auto" }));
   if (abs < HOUR) return format.format(Math.round(diff / MINUTE), "minute");
   if (abs < DAY) return format.format(Math.round(diff / HOUR), "hour");
   return format.format(Math.round(diff / DAY), "day");
@@ -51,19 +63,16 @@ export function formatRelative(at: number, now: number): string {
 
 /** A full date and time, for tooltips and detail lists. */
 export function formatDateTime(at: number): string {
-  return new Intl.DateTimeFormat(currentLocale(), {
-    dateStyle: "medium",
-    timeStyle: "medium",
-  }).format(at);
+  const locale = currentLocale();
+  return cached(`datetime ${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium" })).format(at);
 }
 
 /** The time only when `at` is today, else a short date and time (event logs). */
 export function formatLogTime(at: number, now: number): string {
   const sameDay = new Date(at).toDateString() === new Date(now).toDateString();
-  return new Intl.DateTimeFormat(
-    currentLocale(),
-    sameDay
-      ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
-      : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
-  ).format(at);
+  const locale = currentLocale();
+  const format = sameDay
+    ? cached(`time ${locale}`, () => new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit" }))
+    : cached(`short ${locale}`, () => new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }));
+  return format.format(at);
 }

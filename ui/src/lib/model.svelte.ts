@@ -34,6 +34,16 @@ export type DialogState =
 /** Coalesces the bursts of events one operation sends (changed, state_changed, logged…). */
 const RELOAD_DELAY_MS = 60;
 
+/** The new list, reusing the old objects of the accounts that did not change, so only the
+ * rows that changed re-render after a reload. */
+function keepUnchanged(old: AccountView[], fresh: AccountView[]): AccountView[] {
+  const byId = new Map(old.map((a) => [a.id, a]));
+  return fresh.map((account) => {
+    const before = byId.get(account.id);
+    return before && JSON.stringify(before) === JSON.stringify(account) ? before : account;
+  });
+}
+
 class Model {
   services = $state.raw<ServiceSpec[]>([]);
   accounts = $state.raw<AccountView[]>([]);
@@ -106,7 +116,7 @@ class Model {
       do {
         this.#again = false;
         try {
-          this.accounts = await listAccounts();
+          this.accounts = keepUnchanged(this.accounts, await listAccounts());
           this.accountsError = null;
         } catch (error) {
           showToast(`${t("toast.reloadFailed")} ${(error as CommandError).message}`, "danger");
