@@ -40,6 +40,7 @@ UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.con
 help:
 	@echo "make run    build and open the desktop app"
 	@echo "make test   format, lints, UI type check, unit/integration tests, e2e suite"
+	@echo "make demo   open the app with demo accounts on the simulated services"
 	@echo "make setup  install what is missing (Debian packages, npm packages, tauri-driver)"
 
 ## ---- setup ------------------------------------------------------------------------------
@@ -122,9 +123,10 @@ e2e: build e2e-build tauri-driver
 
 ## ---- later issues -----------------------------------------------------------------------
 
-demo:
-	@echo "make demo: not available yet (the demo with the simulators lands in a later issue)" >&2
-	@exit 1
+# The app on a fresh demo data dir (target/demo-data) with accounts on all five simulators,
+# logged in through the CLI; the simulators stop when the app quits. Headless: xvfb-run -a make demo
+demo: setup build
+	scripts/demo.sh
 
 bench:
 	@echo "make bench: not available yet (the benchmarks land in a later issue)" >&2
