@@ -6,7 +6,10 @@
 //! display and a D-Bus session with a Secret Service (`make e2e` arranges both with
 //! `xvfb-run -a` and `scripts/with-secret-service.sh`).
 
+mod actions;
 mod driver;
+pub mod sim;
+pub mod x11;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,7 +20,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tempfile::TempDir;
 
+pub use actions::{AccountForm, clipboard_targets, clipboard_text, tid};
 use driver::TauriDriver;
+pub use sim::Sim;
 
 /// How long tauri-driver may take to start the app and open a WebDriver session.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,7 +71,7 @@ impl Sandbox {
             .prefix("lanyard-e2e-")
             .tempdir()
             .expect("a temporary directory");
-        for dir in ["data", "xdg-data", "xdg-config", "xdg-cache"] {
+        for dir in ["data", "home", "xdg-data", "xdg-config", "xdg-cache"] {
             std::fs::create_dir_all(root.path().join(dir)).expect("create sandbox directory");
         }
         Sandbox { root }
@@ -77,10 +82,23 @@ impl Sandbox {
         self.root.path().join("data")
     }
 
+    /// The app's home directory (launch at login writes `~/.config/autostart` there).
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    /// The `lanyard` CLI on this sandbox's data dir (and the same Secret Service as the app).
+    pub fn cli(&self) -> Cli {
+        Cli {
+            data_dir: self.data_dir(),
+        }
+    }
+
     /// The environment that confines the app (and WebKit's own storage) to the sandbox.
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
         vec![
             ("LANYARD_DATA_DIR", self.data_dir()),
+            ("HOME", self.home()),
             ("XDG_DATA_HOME", self.root.path().join("xdg-data")),
             ("XDG_CONFIG_HOME", self.root.path().join("xdg-config")),
             ("XDG_CACHE_HOME", self.root.path().join("xdg-cache")),
@@ -91,6 +109,49 @@ impl Sandbox {
 impl Default for Sandbox {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The `lanyard` CLI of the build under test, on one data dir.
+pub struct Cli {
+    data_dir: PathBuf,
+}
+
+impl Cli {
+    fn binary() -> PathBuf {
+        app_binary()
+            .parent()
+            .expect("the app binary has a directory")
+            .join("lanyard")
+    }
+
+    /// Runs `lanyard --data-dir DIR ARGS...` with `stdin` (one answer a line) and returns its
+    /// stdout; panics with its stderr unless it exits 0.
+    pub fn run(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(Self::binary())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the lanyard CLI");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(stdin.as_bytes())
+            .expect("answer the CLI");
+        let output = child.wait_with_output().expect("wait for the CLI");
+        assert!(
+            output.status.success(),
+            "lanyard {args:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
     }
 }
 
@@ -149,7 +210,34 @@ impl App {
             sandbox,
         };
         app.wait_for("[data-testid=service-item]").await;
+        app.collect_page_errors().await;
         app
+    }
+
+    /// Remembers the page's uncaught errors from now on, for [`App::page_errors`].
+    async fn collect_page_errors(&self) {
+        let script = r#"
+            window.__lanyardErrors = [];
+            window.addEventListener("error", (e) => window.__lanyardErrors.push(String(e.message)));
+            window.addEventListener("unhandledrejection", (e) =>
+                window.__lanyardErrors.push("unhandled rejection: " + JSON.stringify(e.reason)));
+            const original = console.error;
+            console.error = (...args) => {
+                window.__lanyardErrors.push(args.map(String).join(" "));
+                original(...args);
+            };
+        "#;
+        let _ = self.client.execute(script, vec![]).await;
+    }
+
+    /// The uncaught errors and `console.error`s of the page since launch.
+    pub async fn page_errors(&self) -> Vec<String> {
+        self.client
+            .execute("return window.__lanyardErrors || []", vec![])
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -243,16 +331,38 @@ impl App {
 
     /// Waits until an element matching `css` exists.
     pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(UI_TIMEOUT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|error| panic!("{css} did not appear within {UI_TIMEOUT:?}: {error}"))
+        {
+            Ok(element) => element,
+            Err(error) => {
+                let shot = self.screenshot("failure").await;
+                panic!(
+                    "{css} did not appear within {UI_TIMEOUT:?}: {error}; the window then: {}; page errors: {:?}",
+                    shot.display(),
+                    self.page_errors().await
+                )
+            }
+        }
     }
 
     /// Saves what the window shows as `target/e2e-artifacts/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // What the DOM says is not on screen until WebKit painted it (and a dialog finished
+        // fading in): two frames and a moment.
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(null)));",
+                vec![],
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let png = self.client.screenshot().await.expect("take a screenshot");
         assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
         let path = artifacts_dir().join(format!("{name}.png"));
@@ -282,8 +392,11 @@ impl App {
         None
     }
 
-    /// Ends the WebDriver session (which closes the app) and stops tauri-driver.
+    /// Ends the WebDriver session (which closes the app) and stops tauri-driver. A page that
+    /// threw an uncaught error (or logged one) meanwhile fails the test: that is a bug even
+    /// when the screen looked right.
     pub async fn quit(self) {
+        let errors = self.page_errors().await;
         let App {
             client,
             driver,
@@ -292,6 +405,7 @@ impl App {
         client.close().await.expect("end the WebDriver session");
         drop(driver);
         drop(sandbox);
+        assert!(errors.is_empty(), "the page reported errors: {errors:?}");
     }
 }
 

@@ -81,3 +81,56 @@ async fn the_ui_speaks_chinese_when_the_system_locale_is_zh_cn() {
 
     app.quit().await;
 }
+
+#[tokio::test]
+async fn a_data_dir_that_cannot_be_opened_still_opens_the_window_and_says_why() {
+    let sandbox = Sandbox::new();
+    std::fs::write(
+        sandbox.data_dir().join("lanyard.db"),
+        b"this is not a database, and it is not ours to repair",
+    )
+    .expect("write a broken database");
+    let app = App::launch_with(sandbox, &[]).await;
+
+    let error = app.text("[data-testid=load-error]").await;
+    assert!(
+        error.contains("storage"),
+        "the error names its kind: {error:?}"
+    );
+    app.screenshot("startup-error").await;
+
+    app.quit().await;
+}
+
+#[tokio::test]
+async fn launch_at_login_writes_and_removes_the_autostart_entry() {
+    let app = App::launch().await;
+    let autostart = app.sandbox().home().join(".config/autostart");
+    let entries = || -> Vec<String> {
+        std::fs::read_dir(&autostart)
+            .map(|dir| {
+                dir.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(entries().is_empty());
+
+    app.click("settings-open").await;
+    app.set_checked("setting-launch_at_login", true).await;
+    app.eventually("an autostart entry", Duration::from_secs(10), || async {
+        let found = entries();
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    app.set_checked("setting-launch_at_login", false).await;
+    app.eventually(
+        "the autostart entry to go",
+        Duration::from_secs(10),
+        || async { entries().is_empty().then_some(()) },
+    )
+    .await;
+
+    app.quit().await;
+}

@@ -1,0 +1,76 @@
+//! The app's window as X11 sees it: found by its WM_CLASS, and asked to close the way a
+//! window manager asks (a WM_DELETE_WINDOW client message) — Xvfb has no window manager.
+
+use std::process::Command;
+
+use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
+use x11rb::wrapper::ConnectionExt as _;
+
+/// The ids of the visible top-level windows of `class`.
+pub fn visible_windows(class: &str) -> Vec<u32> {
+    let output = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--class", class])
+        .output()
+        .expect("run xdotool (apt-get install xdotool)");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
+/// Sends WM_DELETE_WINDOW to the window, as the close button of a window manager would.
+pub fn request_close(window: u32) {
+    let (conn, _screen) = x11rb::connect(None).expect("connect to the X display");
+    let protocols = conn
+        .intern_atom(false, b"WM_PROTOCOLS")
+        .expect("intern WM_PROTOCOLS")
+        .reply()
+        .expect("WM_PROTOCOLS")
+        .atom;
+    let delete = conn
+        .intern_atom(false, b"WM_DELETE_WINDOW")
+        .expect("intern WM_DELETE_WINDOW")
+        .reply()
+        .expect("WM_DELETE_WINDOW")
+        .atom;
+    let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+    conn.send_event(false, window, EventMask::NO_EVENT, event)
+        .expect("send WM_DELETE_WINDOW");
+    conn.sync().expect("flush the X connection");
+}
+
+/// Watches the session bus for desktop notifications (calls to
+/// `org.freedesktop.Notifications.Notify`), whether or not a notification daemon runs.
+pub struct NotificationWatch {
+    child: std::process::Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl NotificationWatch {
+    pub fn start() -> NotificationWatch {
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let child = Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(log.reopen().expect("reopen the log"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run dbus-monitor (apt-get install dbus)");
+        // The monitor must be registered before anything is sent.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        NotificationWatch { child, log }
+    }
+
+    /// Everything the monitor saw so far (summaries and bodies appear as quoted strings).
+    pub fn seen(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for NotificationWatch {
+    fn drop(&mut self) {
+        crate::driver::terminate(&mut self.child, std::time::Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,104 @@
+//! Lanyard lives on in the tray: closing the window hides it (the first time, a notification
+//! says so), keep-alive goes on, a second launch brings the window back; a session that will
+//! die without anyone able to renew it is announced with a notification.
+
+use std::time::Duration;
+
+use lanyard_e2e::x11::{NotificationWatch, request_close, visible_windows};
+use lanyard_e2e::{App, Sandbox, Sim};
+use serde_json::json;
+
+const CLASS: &str = "lanyard-desktop";
+
+#[tokio::test]
+async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_announced() {
+    let sim = Sim::start();
+    // An SSCMS session that ends in 10 minutes: the simulator's clock runs 7 days minus 10
+    // minutes behind, and its tokens live 7 days. No password is remembered, so nothing can
+    // renew it without a person.
+    sim.post(
+        "sscms",
+        "/__sim/clock",
+        json!({"advance_secs": -(7 * 24 * 3600 - 600)}),
+    );
+    let sscms = sim.endpoint("sscms");
+    let sandbox = Sandbox::new();
+    sandbox.cli().run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "demo",
+            "--endpoint",
+            &sscms,
+            "--password-stdin",
+        ],
+        "demo1234\n",
+    );
+    let notifications = NotificationWatch::start();
+    let app = App::launch_with(sandbox, &[]).await;
+    app.wait_for_state("sscms/demo", "valid").await;
+
+    // Warn 15 minutes before a session ends: this one is inside that window now.
+    app.click("settings-open").await;
+    app.choose("setting-warning_window_secs", "900").await;
+    app.close_dialog().await;
+    app.wait_for_state("sscms/demo", "expiring").await;
+    app.eventually(
+        "a notification about sscms/demo",
+        Duration::from_secs(15),
+        || async { notifications.seen().contains("sscms/demo").then_some(()) },
+    )
+    .await;
+
+    // Closing the window hides it, and says once where Lanyard went.
+    let windows = visible_windows(CLASS);
+    assert_eq!(windows.len(), 1, "one window: {windows:?}");
+    request_close(windows[0]);
+    app.eventually("the window to hide", Duration::from_secs(10), || async {
+        visible_windows(CLASS).is_empty().then_some(())
+    })
+    .await;
+    app.eventually(
+        "the close-to-tray notice",
+        Duration::from_secs(10),
+        || async {
+            notifications
+                .seen()
+                .contains("keeps your sessions alive in the tray")
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Still running: a second launch hands over and the window is back, as it was.
+    let second = app.launch_second_instance(Duration::from_secs(20));
+    assert!(
+        second.is_some_and(|status| status.success()),
+        "the second launch hands over and exits"
+    );
+    app.eventually(
+        "the window to show again",
+        Duration::from_secs(10),
+        || async { (visible_windows(CLASS).len() == 1).then_some(()) },
+    )
+    .await;
+    app.wait_for_state("sscms/demo", "expiring").await;
+
+    // The notice is given once only.
+    let notices = |seen: &str| {
+        seen.matches("keeps your sessions alive in the tray")
+            .count()
+    };
+    request_close(visible_windows(CLASS)[0]);
+    app.eventually(
+        "the window to hide again",
+        Duration::from_secs(10),
+        || async { visible_windows(CLASS).is_empty().then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(notices(&notifications.seen()), 1);
+
+    app.quit().await;
+}
