@@ -87,7 +87,6 @@ export const en = {
   "action.cancel": "Cancel",
   "action.close": "Close",
   "action.done": "Done",
-  "action.dismiss": "Dismiss",
   "action.login": "Log in",
   "action.login.title": "Log in to get a new session (Enter)",
   "action.loginAgain": "Log in again",

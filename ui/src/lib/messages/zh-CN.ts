@@ -87,7 +87,6 @@ export const zhCN: Record<MessageKey, string> = {
   "action.cancel": "取消",
   "action.close": "关闭",
   "action.done": "完成",
-  "action.dismiss": "关闭提示",
   "action.login": "登录",
   "action.login.title": "登录以获取新的会话（Enter）",
   "action.loginAgain": "重新登录",
