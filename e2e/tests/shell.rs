@@ -75,7 +75,11 @@ async fn the_ui_speaks_chinese_when_the_system_locale_is_zh_cn() {
     let app = App::launch_with(Sandbox::new(), &locale).await;
 
     assert_eq!(app.empty_state_title().await, "添加第一个账号");
-    assert_eq!(app.text("[data-testid=overview-item]").await, "全部账号");
+    let overview = app.text("[data-testid=overview-item]").await;
+    assert!(
+        overview.contains("全部账号"),
+        "the overview entry is in Chinese: {overview:?}"
+    );
     // Service names are product names and stay as the backend gives them.
     assert_eq!(app.sidebar_services().await, SERVICES);
 
