@@ -121,7 +121,7 @@ pub fn terminate(child: &mut Child, timeout: Duration) {
     );
 }
 
-fn signal_term(pid: u32) {
+pub fn signal_term(pid: u32) {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return;
     };
@@ -175,7 +175,7 @@ fn stat_of(pid: u32) -> Option<(char, u32)> {
 }
 
 /// Whether a process exists and has not yet exited (a zombie has).
-fn is_running(pid: u32) -> bool {
+pub fn is_running(pid: u32) -> bool {
     matches!(stat_of(pid), Some((state, _)) if state != 'Z' && state != 'X')
 }
 

@@ -392,6 +392,49 @@ impl App {
         None
     }
 
+    /// Quits the app as the system would (SIGTERM) and waits until it has exited. The
+    /// WebDriver session is gone with it: end the test with [`App::forget`].
+    pub async fn terminate_app(&self) {
+        let window = x11::visible_windows("lanyard-desktop")
+            .into_iter()
+            .next()
+            .expect("the app's window");
+        let output = Command::new("xdotool")
+            .args(["getwindowpid", &window.to_string()])
+            .output()
+            .expect("run xdotool");
+        let pid: u32 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .expect("the app's pid");
+        driver::signal_term(pid);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while driver::is_running(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "the app did not exit within 15 s of SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What tauri-driver, WebKitWebDriver and the app wrote to their stderr so far.
+    pub fn driver_log(&self) -> String {
+        std::fs::read_to_string(self.driver.log()).unwrap_or_default()
+    }
+
+    /// Stops tauri-driver after the app exited on its own.
+    pub fn forget(self) {
+        let App {
+            client,
+            driver,
+            sandbox,
+        } = self;
+        drop(client);
+        drop(driver);
+        drop(sandbox);
+    }
+
     /// Ends the WebDriver session (which closes the app) and stops tauri-driver. A page that
     /// threw an uncaught error (or logged one) meanwhile fails the test: that is a bug even
     /// when the screen looked right.

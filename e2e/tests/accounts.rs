@@ -119,7 +119,35 @@ async fn accounts_of_all_five_services_sign_in_switch_copy_log_out_and_go() {
     app.click("settings-open").await;
     app.fill("setting-clipboard_clear_secs", "3\u{e004}").await;
     app.close_dialog().await;
+    app.eventually(
+        "the setting to be kept",
+        Duration::from_secs(10),
+        || async {
+            app.click("settings-open").await;
+            let kept = app
+                .by_id("setting-clipboard_clear_secs")
+                .await
+                .prop("value")
+                .await
+                .ok()
+                .flatten();
+            app.close_dialog().await;
+            (kept.as_deref() == Some("3")).then_some(())
+        },
+    )
+    .await;
     app.click("copy-header-sscms/alice").await;
+    let toast = app
+        .eventually(
+            "the copy to be confirmed",
+            Duration::from_secs(10),
+            || async {
+                let texts = app.texts("[data-testid=toast]").await;
+                texts.into_iter().find(|t| t.contains("copied"))
+            },
+        )
+        .await;
+    assert!(toast.contains("cleared in 3 s"), "{toast:?}");
     let copied = app
         .eventually(
             "the token on the clipboard",

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lanyard_e2e::x11::{NotificationWatch, request_close, visible_windows};
-use lanyard_e2e::{App, Sandbox, Sim};
+use lanyard_e2e::{App, Sandbox, Sim, clipboard_text};
 use serde_json::json;
 
 const CLASS: &str = "lanyard-desktop";
@@ -101,4 +101,52 @@ async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_a
     assert_eq!(notices(&notifications.seen()), 1);
 
     app.quit().await;
+}
+
+#[tokio::test]
+async fn quitting_takes_a_copied_token_off_the_clipboard() {
+    let sim = Sim::start();
+    let sscms = sim.endpoint("sscms");
+    let sandbox = Sandbox::new();
+    let cli = sandbox.cli();
+    cli.run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "demo",
+            "--endpoint",
+            &sscms,
+            "--password-stdin",
+        ],
+        "demo1234\n",
+    );
+    let token = cli.run(&["token", "sscms/demo"], "");
+    let app = App::launch_with(sandbox, &[("LANYARD_LOG", "info")]).await;
+
+    app.click("copy-sscms/demo").await;
+    let copied = app
+        .eventually(
+            "the token on the clipboard",
+            Duration::from_secs(10),
+            || async { clipboard_text() },
+        )
+        .await;
+    assert_eq!(copied, token.trim_end());
+
+    // The session ends long before the 30 s delay: the app quits as from the tray (keep-alive
+    // stopped, the clipboard wiped while it still owns it), and the token does not outlive it.
+    app.terminate_app().await;
+    assert_eq!(clipboard_text(), None);
+    let log = app.driver_log();
+    assert!(
+        log.contains("clipboard_cleared=true"),
+        "the app wiped the clipboard as it quit: {log}"
+    );
+    assert!(
+        !log.contains(token.trim_end()),
+        "the token never appears in a log"
+    );
+
+    app.forget();
 }

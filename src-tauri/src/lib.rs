@@ -53,6 +53,7 @@ pub fn run() -> tauri::Result<()> {
             tauri::async_runtime::block_on(async {
                 app.state::<AppState>().start_keepalive();
             });
+            quit_on_signals(handle);
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -71,10 +72,36 @@ pub fn run() -> tauri::Result<()> {
             tauri::async_runtime::block_on(state.stop_keepalive());
             // A token must not outlive the app on the clipboard (nor be handed to a clipboard
             // manager as the X11 owner goes away).
-            state.clipboard.clear_if_ours();
+            let cleared = state.clipboard.clear_if_ours();
+            tracing::info!(
+                clipboard_cleared = cleared,
+                "quitting: keep-alive stopped, no token left on the clipboard"
+            );
         }
     });
     Ok(())
+}
+
+/// SIGTERM (a session ending, `kill`) and SIGINT quit the way the tray's Quit does: the
+/// keep-alive engine stops and a token left on the clipboard is taken off.
+fn quit_on_signals(app: tauri::AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        app.exit(0);
+    });
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 /// Warnings and errors on stderr; `LANYARD_LOG` (e.g. `debug`) says more. Nothing logged ever
@@ -85,5 +112,6 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
