@@ -130,6 +130,18 @@ pub async fn copy_from_tray<R: Runtime>(app: &AppHandle<R>, account: &str) {
     }
 }
 
+/// Whether an event deserves a notification (cheap: no settings read for the others).
+fn wants_notification(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::ExpiringUnattended { .. }
+            | Event::RefreshFailed {
+                permanent: true,
+                ..
+            }
+    )
+}
+
 /// The notification an event deserves, if any: a session about to die unattended, or a
 /// renewal that failed for good.
 pub fn notification_for(event: &Event, lang: Lang) -> Option<(String, String)> {
@@ -168,7 +180,9 @@ pub fn forward_events<R: Runtime>(app: AppHandle<R>) {
                     if let Err(e) = app.emit(EVENT, &event) {
                         tracing::warn!(error = %e, "could not forward an event to the window");
                     }
-                    if let Some((title, body)) = notification_for(&event, lang_of(&app).await) {
+                    if wants_notification(&event)
+                        && let Some((title, body)) = notification_for(&event, lang_of(&app).await)
+                    {
                         notify(&app, &title, &body);
                     }
                     if touches_tray(&event) {
@@ -243,6 +257,7 @@ mod tests {
             remaining_secs: 60,
             message: "the session expires in 1 min".into(),
         };
+        assert!(wants_notification(&expiring));
         let (title, body) = notification_for(&expiring, Lang::En).unwrap();
         assert!(title.contains("steedos/ann"));
         assert_eq!(body, "the session expires in 1 min");
@@ -261,6 +276,7 @@ mod tests {
             next_attempt: None,
         };
         assert!(notification_for(&transient, Lang::En).is_none());
+        assert!(wants_notification(&permanent) && !wants_notification(&transient));
         assert!(
             notification_for(
                 &Event::AccountChanged {
