@@ -53,6 +53,8 @@ class Model {
   loadError = $state.raw<CommandError | null>(null);
   /** The account list could not be read (the services still show). */
   accountsError = $state.raw<CommandError | null>(null);
+  /** The account list came back at least once (until then, its error is the window's). */
+  accountsLoaded = $state(false);
   /** `null` is the "All accounts" view. */
   view = $state<ServiceId | null>(null);
   selected = $state<string | null>(null);
@@ -100,6 +102,7 @@ class Model {
     }
     try {
       this.accounts = await listAccounts();
+      this.accountsLoaded = true;
     } catch (error) {
       this.accountsError = error as CommandError;
     }
@@ -118,6 +121,7 @@ class Model {
         try {
           this.accounts = keepUnchanged(this.accounts, await listAccounts());
           this.accountsError = null;
+          this.accountsLoaded = true;
         } catch (error) {
           showToast(`${t("toast.reloadFailed")} ${(error as CommandError).message}`, "danger");
         }

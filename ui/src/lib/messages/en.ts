@@ -6,6 +6,7 @@ export const en = {
   "app.tagline": "Sign-ins kept alive, tokens at hand",
   "loading": "Loading…",
   "error.title": "Lanyard could not load its services",
+  "error.accounts.title": "Lanyard could not open its accounts",
 
   "sidebar.label": "Services and accounts",
   "sidebar.overview": "All accounts",

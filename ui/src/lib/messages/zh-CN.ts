@@ -7,6 +7,7 @@ export const zhCN: Record<MessageKey, string> = {
   "app.tagline": "登录常在，令牌随取",
   "loading": "正在加载…",
   "error.title": "Lanyard 无法加载服务列表",
+  "error.accounts.title": "Lanyard 无法打开账号数据",
 
   "sidebar.label": "服务与账号",
   "sidebar.overview": "全部账号",
