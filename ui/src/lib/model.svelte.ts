@@ -20,6 +20,7 @@ import {
   type Settings,
 } from "./api";
 import { applyLanguage, applyTheme, setSystemLanguage } from "./appearance";
+import { formatSpan } from "./format";
 import { t } from "./i18n.svelte";
 import { showToast } from "./toasts.svelte";
 
@@ -185,6 +186,17 @@ class Model {
         break;
       case "account_removed":
         if (this.selected === event.account) this.selected = null;
+        break;
+      // The backend also sends a desktop notification; in the window, a toast says it too.
+      case "expiring_unattended":
+        showToast(
+          t("toast.expiring", { name: event.account, span: formatSpan(event.remaining_secs * 1000) }),
+          "warn",
+          10000,
+        );
+        break;
+      case "refresh_failed":
+        if (event.permanent) showToast(t("toast.needsLogin", { name: event.account }), "danger", 10000);
         break;
     }
     clearTimeout(this.#timer);

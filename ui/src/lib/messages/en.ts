@@ -121,6 +121,8 @@ export const en = {
   "toast.removed": "{name} removed",
   "toast.saved": "{name} saved",
   "toast.signedIn": "Signed in as {name}",
+  "toast.expiring": "{name} ends in {span} and cannot be renewed without you. Log in to keep it.",
+  "toast.needsLogin": "{name} needs a login: Lanyard could not renew it.",
   "toast.reloadFailed": "Could not reload the accounts.",
 
   "details.label": "Details of {name}",

@@ -121,6 +121,8 @@ export const zhCN: Record<MessageKey, string> = {
   "toast.removed": "已移除 {name}",
   "toast.saved": "已保存 {name}",
   "toast.signedIn": "已登录：{name}",
+  "toast.expiring": "{name} 将在 {span}后失效，且无法自动续期。请登录以保持会话。",
+  "toast.needsLogin": "{name} 需要重新登录：Lanyard 无法为它续期。",
   "toast.reloadFailed": "无法重新加载账号列表。",
 
   "details.label": "{name} 的详细信息",
