@@ -123,11 +123,17 @@ async fn launch_at_login_writes_and_removes_the_autostart_entry() {
 
     app.click("settings-open").await;
     app.set_checked("setting-launch_at_login", true).await;
-    app.eventually("an autostart entry", Duration::from_secs(10), || async {
-        let found = entries();
-        (!found.is_empty()).then_some(found)
-    })
-    .await;
+    let found = app
+        .eventually("an autostart entry", Duration::from_secs(10), || async {
+            let found = entries();
+            (!found.is_empty()).then_some(found)
+        })
+        .await;
+    let entry = std::fs::read_to_string(autostart.join(&found[0])).expect("read the entry");
+    assert!(
+        entry.contains(&format!("Exec={}", lanyard_e2e::app_binary().display())),
+        "the entry starts this app: {entry}"
+    );
     app.set_checked("setting-launch_at_login", false).await;
     app.eventually(
         "the autostart entry to go",

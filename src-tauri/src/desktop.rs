@@ -237,6 +237,12 @@ pub fn apply_launch_at_login<R: Runtime>(app: &AppHandle<R>, enabled: bool) -> R
     if now == enabled {
         return Ok(());
     }
+    // The plugin writes ~/.config/autostart/<app>.desktop but creates only the last directory;
+    // a fresh home may not have ~/.config yet.
+    #[cfg(target_os = "linux")]
+    if enabled && let Some(home) = std::env::var_os("HOME") {
+        let _ = std::fs::create_dir_all(std::path::Path::new(&home).join(".config"));
+    }
     let result = if enabled {
         autostart.enable()
     } else {
