@@ -11,7 +11,8 @@ probe.setAttribute("aria-hidden", "true");
 probe.style.setProperty("position", "absolute");
 probe.style.setProperty("visibility", "hidden");
 probe.style.setProperty("width", "1rem");
-probe.style.setProperty("height", "0");
+probe.style.setProperty("height", "1rem");
+probe.style.setProperty("pointer-events", "none");
 document.documentElement.append(probe);
 new ResizeObserver(() => {
   const px = probe.getBoundingClientRect().width;
@@ -45,3 +46,17 @@ export function observeWidth(node: HTMLElement, report: (px: number) => void) {
     },
   };
 }
+
+// WebKitGTK's CSS `zoom` (document.body.style.zoom = 2, a common way to try a page at 200 %)
+// scales fonts and pixel lengths but leaves rem lengths as they were, and this UI is sized in
+// rem so that large text works. A zoom put on <body> is therefore turned into the root font
+// size it stands for, which scales everything alike; setting it back to 1 undoes it.
+function zoomToFontSize(): void {
+  const zoom = parseFloat(document.body.style.getPropertyValue("zoom"));
+  if (!Number.isFinite(zoom) || zoom <= 0) return;
+  document.body.style.removeProperty("zoom");
+  if (zoom === 1) document.documentElement.style.removeProperty("font-size");
+  else document.documentElement.style.setProperty("font-size", `${87.5 * zoom}%`);
+}
+zoomToFontSize();
+new MutationObserver(zoomToFontSize).observe(document.body, { attributes: true, attributeFilter: ["style"] });
