@@ -80,10 +80,9 @@ sim_config() { # sim_config BASE JSON
 }
 # A fresh ShopXO install asks for a captcha at every login: the demo logs in unattended.
 sim_config "$shopxo" '{"login_captcha": false}'
-sim_config "$siyuan" '{"captcha": false}'
-# CoolKit access tokens that live 10 minutes: the countdown moves and keep-alive refreshes
-# while you watch.
-sim_config "${coolkit%/\{region\}}" '{"at_lifetime_secs": 600}'
+# SiYuan cloud tokens that live 10 minutes: the countdown moves, and keep-alive renews the
+# session (at 75-80 % of its lifetime) while you watch.
+sim_config "$siyuan" '{"captcha": false, "token_lifetime_secs": 600}'
 
 # ---- demo data -------------------------------------------------------------------------------
 
