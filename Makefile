@@ -19,7 +19,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Secret Service, and the e2e tools (platform-notes.md lists what was measured to suffice).
 DEBIAN_PACKAGES := build-essential pkg-config curl file libwebkit2gtk-4.1-dev libxdo-dev \
 	libssl-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver \
-	dbus-x11 gnome-keyring libsecret-tools keyutils xdotool xclip imagemagick
+	dbus-x11 gnome-keyring libsecret-tools keyutils xdotool xclip imagemagick \
+	fonts-wqy-microhei
 
 # One cargo invocation builds every workspace target, the app binary included, so the unit
 # tests, the lints' build scripts and the e2e suite all reuse the same artifacts instead of
