@@ -130,8 +130,7 @@ demo: setup build
 	scripts/demo.sh
 
 bench:
-	@echo "make bench: not available yet (the benchmarks land in a later issue)" >&2
-	@exit 1
+	bench/run.sh
 
 ## ---- maintenance ------------------------------------------------------------------------
 
