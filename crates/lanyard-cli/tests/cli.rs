@@ -641,3 +641,140 @@ async fn a_closed_pipe_ends_quietly() {
     assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
     w.sim.shutdown().await;
 }
+
+/// One account per service through the whole contract: add with login (answering whatever
+/// the service asks through the line protocol), list, use, token in every format, refresh,
+/// logout, remove.
+#[tokio::test]
+async fn every_service_through_the_whole_lifecycle() {
+    let w = World::new().await;
+    let coolkit_app = [
+        format!("appid={DEMO_APPID}"),
+        format!("appsecret={DEMO_APPSECRET}"),
+    ];
+    let siyuan_captcha = format!("captcha_endpoint={}", w.endpoint("siyuan"));
+    // (service, user, password, extra args, expected header name or None for the query form)
+    let cases: Vec<(&str, &str, &str, Vec<&str>, Option<&str>)> = vec![
+        (
+            "steedos",
+            "alice@example.com",
+            "secret123",
+            vec![],
+            Some("Authorization"),
+        ),
+        (
+            "sscms",
+            "alice",
+            "secret123",
+            vec![],
+            Some("X-SS-USER-TOKEN"),
+        ),
+        (
+            "coolkit",
+            "alice@example.com",
+            "secret123",
+            vec![
+                "--opt",
+                &coolkit_app[0],
+                "--opt",
+                &coolkit_app[1],
+                "--opt",
+                "region=us",
+            ],
+            Some("Authorization"),
+        ),
+        (
+            "siyuan",
+            "alice",
+            "secret123",
+            vec![
+                "--opt",
+                "api_token=lanyarddemotoken",
+                "--opt",
+                &siyuan_captcha,
+            ],
+            Some("Cookie"),
+        ),
+        ("shopxo", "alice01", "secret123", vec![], None),
+    ];
+    for (service, user, password, extra, header_name) in cases {
+        let name = format!("{service}/{user}");
+        let endpoint = w.endpoint(service);
+        let mut args = vec![
+            "add",
+            service,
+            "--user",
+            user,
+            "--endpoint",
+            &endpoint,
+            "--password-stdin",
+        ];
+        args.extend(extra.iter().copied());
+        let added = w
+            .run_interactive(&args, &[password], |line| {
+                let w = &w;
+                async move {
+                    (line == "Captcha:").then_some(())?;
+                    let answer = w.sim_get(service, "/__sim/captcha").await;
+                    Some(answer["answer"].as_str().unwrap().to_string())
+                }
+            })
+            .await;
+        added.assert_ok();
+
+        let list = w.run(&["list", "--json"], &[]).await.assert_ok().json();
+        let row = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name.as_str())
+            .cloned();
+        let row = row.unwrap_or_else(|| panic!("{name} is listed"));
+        assert_eq!(row["state"], "valid", "{name}: {row}");
+        assert_eq!(row["service"], service);
+
+        w.run(&["use", &name], &[]).await.assert_ok();
+        let raw = w.run(&["token", service], &[]).await;
+        let token = raw.assert_ok().stdout.trim().to_string();
+        assert!(!token.is_empty(), "{name}: a raw token");
+
+        let json = w
+            .run(&["token", &name, "--as", "json"], &[])
+            .await
+            .assert_ok()
+            .json();
+        assert_eq!(json["token"], token.as_str(), "{name}");
+        let env = w.run(&["token", &name, "--as", "env"], &[]).await;
+        assert!(
+            env.assert_ok().stdout.contains("LANYARD_TOKEN="),
+            "{name}: {}",
+            env.stdout
+        );
+        let header = w.run(&["token", &name, "--as", "header"], &[]).await;
+        match header_name {
+            Some(header_name) => {
+                let line = header.assert_ok().stdout.trim().to_string();
+                assert!(
+                    line.starts_with(&format!("{header_name}: ")),
+                    "{name}: {line}"
+                );
+                assert_eq!(json["header"]["name"], header_name, "{name}");
+            }
+            None => {
+                // ShopXO takes the token as a query parameter: there is no header to print.
+                header.assert_exit(2);
+                assert!(json["header"].is_null(), "{name}");
+                assert_eq!(json["query"]["name"], "token", "{name}");
+            }
+        }
+
+        w.run(&["refresh", &name, "--force"], &[]).await.assert_ok();
+        w.run(&["logout", &name], &[]).await.assert_ok();
+        w.run(&["token", &name], &[]).await.assert_exit(3);
+        w.run(&["remove", &name], &[]).await.assert_ok();
+        w.run(&["token", &name], &[]).await.assert_exit(2);
+    }
+    let left = w.run(&["list", "--json"], &[]).await.assert_ok().json();
+    assert_eq!(left, json!([]), "every account was removed");
+    w.sim.shutdown().await;
+}
