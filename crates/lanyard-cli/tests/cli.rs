@@ -653,27 +653,34 @@ async fn every_service_through_the_whole_lifecycle() {
         format!("appsecret={DEMO_APPSECRET}"),
     ];
     let siyuan_captcha = format!("captcha_endpoint={}", w.endpoint("siyuan"));
-    // (service, user, password, extra args, expected header name or None for the query form)
-    let cases: Vec<(&str, &str, &str, Vec<&str>, Option<&str>)> = vec![
-        (
-            "steedos",
-            "alice@example.com",
-            "secret123",
-            vec![],
-            Some("Authorization"),
-        ),
-        (
-            "sscms",
-            "alice",
-            "secret123",
-            vec![],
-            Some("X-SS-USER-TOKEN"),
-        ),
-        (
-            "coolkit",
-            "alice@example.com",
-            "secret123",
-            vec![
+    struct Case<'a> {
+        service: &'a str,
+        user: &'a str,
+        password: &'a str,
+        extra: Vec<&'a str>,
+        /// The header the token travels in; `None` for the query form (ShopXO).
+        header_name: Option<&'a str>,
+    }
+    let cases = [
+        Case {
+            service: "steedos",
+            user: "alice@example.com",
+            password: "secret123",
+            extra: vec![],
+            header_name: Some("Authorization"),
+        },
+        Case {
+            service: "sscms",
+            user: "alice",
+            password: "secret123",
+            extra: vec![],
+            header_name: Some("X-SS-USER-TOKEN"),
+        },
+        Case {
+            service: "coolkit",
+            user: "alice@example.com",
+            password: "secret123",
+            extra: vec![
                 "--opt",
                 &coolkit_app[0],
                 "--opt",
@@ -681,23 +688,36 @@ async fn every_service_through_the_whole_lifecycle() {
                 "--opt",
                 "region=us",
             ],
-            Some("Authorization"),
-        ),
-        (
-            "siyuan",
-            "alice",
-            "secret123",
-            vec![
+            header_name: Some("Authorization"),
+        },
+        Case {
+            service: "siyuan",
+            user: "alice",
+            password: "secret123",
+            extra: vec![
                 "--opt",
                 "api_token=lanyarddemotoken",
                 "--opt",
                 &siyuan_captcha,
             ],
-            Some("Cookie"),
-        ),
-        ("shopxo", "alice01", "secret123", vec![], None),
+            header_name: Some("Cookie"),
+        },
+        Case {
+            service: "shopxo",
+            user: "alice01",
+            password: "secret123",
+            extra: vec![],
+            header_name: None,
+        },
     ];
-    for (service, user, password, extra, header_name) in cases {
+    for Case {
+        service,
+        user,
+        password,
+        extra,
+        header_name,
+    } in cases
+    {
         let name = format!("{service}/{user}");
         let endpoint = w.endpoint(service);
         let mut args = vec![
