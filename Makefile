@@ -29,6 +29,8 @@ CARGO_BUILD := $(CARGO) build --workspace --all-targets
 
 # -a: a free display number (a fixed :99 was already taken on a shared machine once).
 XVFB_RUN := xvfb-run -a
+# Every cargo test run's output, so `make test` can close with one total line.
+TEST_LOG := $(TARGET_DIR)/test-results.log
 # A hung WebDriver session must not eat CI's whole time budget.
 E2E_TIMEOUT := 15m
 
@@ -95,6 +97,8 @@ run: setup build
 ## ---- test -------------------------------------------------------------------------------
 
 test: setup fmt-check ui-check clippy build unit-tests e2e
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } \
+		END { printf "tests: %d passed, %d failed\n", passed, failed }' $(TEST_LOG)
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -111,7 +115,8 @@ clippy: ui
 
 # Keyring integration tests need a Secret Service; the script provides an unlocked one.
 unit-tests: build
-	scripts/with-secret-service.sh $(CARGO) test --workspace
+	@mkdir -p $(dir $(TEST_LOG)) && : > $(TEST_LOG)
+	scripts/with-secret-service.sh $(CARGO) test --workspace 2>&1 | tee -a $(TEST_LOG)
 
 e2e-build:
 	cd e2e && $(CARGO) test --no-run
@@ -119,7 +124,7 @@ e2e-build:
 # One app at a time: the app is single-instance per D-Bus session.
 e2e: build e2e-build tauri-driver
 	cd e2e && LANYARD_APP_BINARY="$(APP_BINARY)" timeout --signal=TERM $(E2E_TIMEOUT) \
-		$(XVFB_RUN) ../scripts/with-secret-service.sh $(CARGO) test -- --test-threads=1
+		$(XVFB_RUN) ../scripts/with-secret-service.sh $(CARGO) test -- --test-threads=1 2>&1 | tee -a $(TEST_LOG)
 	@echo "e2e artifacts (screenshots, driver logs): $(CURDIR)/target/e2e-artifacts"
 
 ## ---- later issues -----------------------------------------------------------------------
