@@ -28,7 +28,9 @@ DEBIAN_PACKAGES := build-essential pkg-config curl file libwebkit2gtk-4.1-dev li
 CARGO_BUILD := $(CARGO) build --workspace --all-targets
 
 # -a: a free display number (a fixed :99 was already taken on a shared machine once).
-XVFB_RUN := xvfb-run -a
+# -noreset: by default Xvfb resets when its last client leaves, and an app starting during
+# the reset fails with "Failed to initialize GTK"; e2e launches the app many times in a row.
+XVFB_RUN := xvfb-run -a -s "-screen 0 1280x1024x24 -noreset"
 # Every cargo test run's output, so `make test` can close with one total line.
 TEST_LOG := $(TARGET_DIR)/test-results.log
 # A hung WebDriver session must not eat CI's whole time budget.
