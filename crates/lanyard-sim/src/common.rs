@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
@@ -316,6 +316,17 @@ pub fn jwt_verify_hs256(secret: &[u8], token: &str) -> Option<Value> {
 /// `status` + JSON body.
 pub fn json_response(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
+}
+
+/// JSON with `Content-Type: application/json; charset=utf-8`, as Express (`res.json`) and
+/// ASP.NET answer; the Steedos and SSCMS simulators send their bytes this way.
+pub fn json_res(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
 }
 
 #[cfg(test)]

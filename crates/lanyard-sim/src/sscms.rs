@@ -49,6 +49,7 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::common::json_res;
 use crate::common::{
     DemoUser, Shared, jwt_hs256, jwt_hs256_raw, jwt_verify_hs256, md5_hex, random_hex,
 };
@@ -299,15 +300,6 @@ pub fn router(shared: Shared) -> Router {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-fn json_res(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    r
-}
 
 fn bad_request(message: &str) -> Response {
     json_res(StatusCode::BAD_REQUEST, &json!({ "message": message }))

@@ -37,6 +37,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::common::json_res;
 use crate::common::{DemoUser, Shared, jwt_hs256, jwt_verify_hs256, random_hex, sha256_hex};
 
 /// The tenant space every demo user belongs to.
@@ -249,16 +250,6 @@ pub fn router(shared: Shared) -> Router {
 
 // ---------------------------------------------------------------------------------------------
 // Responses
-
-/// Express `res.json`: `application/json; charset=utf-8`.
-fn json_res(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    r
-}
 
 /// `sendError(res, {message})`: always 400.
 fn error(message: &str) -> Response {
