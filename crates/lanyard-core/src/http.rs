@@ -4,8 +4,10 @@
 //! Services build a request with [`Http::client`] (or [`Http::get`] / [`Http::post`]) and hand it
 //! to [`Http::execute`], which
 //! - follows redirects **by hand** (at most [`MAX_REDIRECTS`] hops): a same-origin hop keeps
-//!   every header; a cross-origin hop drops `Authorization`, `Cookie` and every credential-like
-//!   header (see [`is_credential_header`]), so a token never reaches another host;
+//!   every header; a request that carries anything secret (a body, a credential header, a
+//!   credential query parameter; see [`carries_credentials`]) never follows a redirect to another
+//!   origin — it fails naming both hosts; a plain GET may cross origins, without credential
+//!   headers (see [`is_credential_header`]); https → http is never followed;
 //! - enforces one deadline for the whole exchange (redirects and body included) and a bound on
 //!   the body size (read chunk by chunk, stopped as soon as it is exceeded);
 //! - maps failures to errors a person can act on, naming the host and never the URL's query
@@ -13,10 +15,17 @@
 //!   connect refused / DNS / timeouts / resets / truncated answers → [`crate::ErrorCode::Network`],
 //!   HTTP 5xx → [`crate::ErrorCode::ServerError`]. 4xx answers are returned: services interpret them.
 //!
+//! TLS trusts the built-in webpki roots, the system's CA store (rustls-native-certs, which honours
+//! `SSL_CERT_FILE` / `SSL_CERT_DIR`) and an account's `ca_file` option ([`CA_FILE_OPTION`]).
+//!
+//! Server text (messages, names, titles) is data: [`clean_server_text`] strips terminal control
+//! and bidi characters from it before anything stores or shows it.
+//!
 //! Logging: one `debug` line per exchange with method, host, path and status. Never the query,
 //! headers or bodies.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +44,10 @@ pub const MAX_REDIRECTS: usize = 5;
 /// The account option holding a per-account proxy URL (see `services::COMMON_OPTIONS`).
 pub const PROXY_OPTION: &str = "proxy";
 
+/// The account option naming a PEM file of CA certificates to trust for this account's server,
+/// on top of the built-in and system roots (see `services::COMMON_OPTIONS`).
+pub const CA_FILE_OPTION: &str = "ca_file";
+
 #[derive(Clone)]
 pub struct HttpConfig {
     pub connect_timeout: Duration,
@@ -45,6 +58,8 @@ pub struct HttpConfig {
     pub user_agent: String,
     /// Explicit proxy URL; `None` uses the environment (HTTP(S)_PROXY, NO_PROXY).
     pub proxy: Option<String>,
+    /// A PEM file of extra CA certificates to trust (an account's `ca_file` option).
+    pub ca_file: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -55,6 +70,7 @@ impl Default for HttpConfig {
             max_body_bytes: 4 * 1024 * 1024,
             user_agent: format!("Lanyard/{}", env!("CARGO_PKG_VERSION")),
             proxy: None,
+            ca_file: None,
         }
     }
 }
@@ -68,6 +84,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("user_agent", &self.user_agent)
             .field("proxy", &self.proxy.as_deref().map(redact_url))
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -77,11 +94,73 @@ impl std::fmt::Debug for HttpConfig {
 pub struct Http {
     client: reqwest::Client,
     config: HttpConfig,
-    /// Clients built for per-account proxies, keyed by proxy URL.
-    proxied: Arc<Mutex<HashMap<String, reqwest::Client>>>,
+    /// Clients built for per-account proxies and CA files, keyed by (proxy URL, CA file).
+    proxied: Arc<Mutex<HashMap<ClientKey, reqwest::Client>>>,
 }
 
-fn build_client(config: &HttpConfig, proxy: Option<&str>) -> Result<reqwest::Client> {
+type ClientKey = (Option<String>, Option<String>);
+
+/// The certificates of a PEM file, each checked to be one rustls accepts as a trust anchor.
+/// Errors are [`crate::ErrorCode::InvalidInput`] naming the file and what to do.
+pub fn load_ca_file(path: &str) -> Result<Vec<reqwest::Certificate>> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::invalid_input(format!(
+            "cannot read the CA file '{path}' (option {CA_FILE_OPTION}): {}",
+            io_reason(&e)
+        ))
+    })?;
+    let not_pem = || {
+        Error::invalid_input(format!(
+            "the CA file '{path}' (option {CA_FILE_OPTION}) holds no PEM certificate \
+             (a file with \"-----BEGIN CERTIFICATE-----\" blocks is expected)"
+        ))
+    };
+    let certs = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|_| not_pem())?;
+    if certs.is_empty() {
+        return Err(not_pem());
+    }
+    // reqwest parses the DER only when a client is built: build one with these roots alone.
+    let mut probe = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false);
+    for cert in &certs {
+        probe = probe.add_root_certificate(cert.clone());
+    }
+    probe.build().map_err(|_| {
+        Error::invalid_input(format!(
+            "the CA file '{path}' (option {CA_FILE_OPTION}) holds a certificate that cannot be parsed"
+        ))
+    })?;
+    Ok(certs)
+}
+
+/// Checks a `ca_file` option value and returns it as an absolute path (the desktop app and
+/// the CLI run in different directories).
+pub fn check_ca_file(value: &str) -> Result<String> {
+    let path = std::path::absolute(Path::new(value.trim())).map_err(|e| {
+        Error::invalid_input(format!(
+            "option {CA_FILE_OPTION}: '{value}' is not a usable path: {}",
+            io_reason(&e)
+        ))
+    })?;
+    let path = path.to_string_lossy().into_owned();
+    load_ca_file(&path)?;
+    Ok(path)
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+fn build_client(
+    config: &HttpConfig,
+    proxy: Option<&str>,
+    ca_file: Option<&str>,
+) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(config.connect_timeout)
@@ -101,6 +180,11 @@ fn build_client(config: &HttpConfig, proxy: Option<&str>) -> Result<reqwest::Cli
         let proxy = reqwest::Proxy::all(proxy)
             .map_err(|_| Error::invalid_input(format!("invalid proxy URL '{shown}'")))?;
         builder = builder.proxy(proxy);
+    }
+    if let Some(path) = ca_file {
+        for cert in load_ca_file(path)? {
+            builder = builder.add_root_certificate(cert);
+        }
     }
     // Without an explicit proxy, reqwest reads HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY.
     builder
@@ -132,7 +216,7 @@ impl std::fmt::Debug for Http {
 
 impl Http {
     pub fn new(config: HttpConfig) -> Result<Self> {
-        let client = build_client(&config, config.proxy.as_deref())?;
+        let client = build_client(&config, config.proxy.as_deref(), config.ca_file.as_deref())?;
         Ok(Http {
             client,
             config,
@@ -158,28 +242,40 @@ impl Http {
         self.client.post(url)
     }
 
-    /// The client to use for one account: the same one, unless the account has a `proxy`
-    /// option, in which case a client going through that proxy (built once per proxy URL and
-    /// cached).
+    /// The client to use for one account: the same one, unless the account has a `proxy` or a
+    /// `ca_file` option, in which case a client going through that proxy / also trusting those
+    /// CAs (built once per (proxy, CA file) and cached).
     pub fn for_account(&self, account: &Account) -> Result<Http> {
-        let proxy = match account.option(PROXY_OPTION).map(str::trim) {
-            Some(p) if !p.is_empty() => p.to_string(),
-            _ => return Ok(self.clone()),
+        let option = |key: &str| {
+            account
+                .option(key)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
         };
+        let proxy = option(PROXY_OPTION);
+        let ca_file = option(CA_FILE_OPTION);
+        if proxy.is_none() && ca_file.is_none() {
+            return Ok(self.clone());
+        }
+        let proxy = proxy.or_else(|| self.config.proxy.clone());
+        let ca_file = ca_file.or_else(|| self.config.ca_file.clone());
+        let key: ClientKey = (proxy.clone(), ca_file.clone());
         let mut cache = self
             .proxied
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let client = match cache.get(&proxy) {
+        let client = match cache.get(&key) {
             Some(c) => c.clone(),
             None => {
-                let c = build_client(&self.config, Some(&proxy))?;
-                cache.insert(proxy.clone(), c.clone());
+                let c = build_client(&self.config, proxy.as_deref(), ca_file.as_deref())?;
+                cache.insert(key, c.clone());
                 c
             }
         };
         let mut config = self.config.clone();
-        config.proxy = Some(proxy);
+        config.proxy = proxy;
+        config.ca_file = ca_file;
         Ok(Http {
             client,
             config,
@@ -212,6 +308,9 @@ impl Http {
 
     async fn execute_inner(&self, mut request: reqwest::Request) -> Result<Response> {
         let mut hops = 0usize;
+        // Decided on the request as the service built it: a 303 turning it into a bodiless GET
+        // does not make what it carried any less secret.
+        let sensitive = carries_credentials(&request);
         loop {
             let method = request.method().clone();
             let url = request.url().clone();
@@ -248,6 +347,7 @@ impl Http {
                         "{host} redirected to an unsupported address"
                     )));
                 }
+                check_redirect(&url, &next_url, sensitive)?;
                 let Some(mut next) = retry else {
                     return Err(Error::internal(
                         "cannot repeat a streamed request body for a redirect",
@@ -324,7 +424,7 @@ impl Http {
                 Reason::Refused => "connection refused".to_string(),
                 Reason::Dns => "the host name could not be resolved".to_string(),
                 Reason::Reset => "connection reset".to_string(),
-                Reason::Tls(t) => format!("TLS handshake failed ({t})"),
+                Reason::Tls(t) => format!("TLS handshake failed ({t}){}", tls_hint(&t)),
                 Reason::Other(t) => t,
                 _ => "connection failed".to_string(),
             };
@@ -343,7 +443,7 @@ impl Http {
             }
             Reason::Refused => "connection refused".to_string(),
             Reason::Dns => "the host name could not be resolved".to_string(),
-            Reason::Tls(t) => format!("TLS error ({t})"),
+            Reason::Tls(t) => format!("TLS error ({t}){}", tls_hint(&t)),
             Reason::Other(t) => t,
             Reason::TimedOut | Reason::Unknown => "the connection failed".to_string(),
         };
@@ -366,6 +466,7 @@ enum Reason {
 fn transport_reason(e: &reqwest::Error) -> Reason {
     use std::error::Error as _;
     let mut texts = Vec::new();
+    let mut originals = Vec::new();
     let mut source = e.source();
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
@@ -381,6 +482,7 @@ fn transport_reason(e: &reqwest::Error) -> Reason {
                 _ => {}
             }
         }
+        originals.push(err.to_string());
         texts.push(err.to_string().to_lowercase());
         source = err.source();
     }
@@ -404,7 +506,7 @@ fn transport_reason(e: &reqwest::Error) -> Reason {
         Reason::TimedOut
     } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
         // rustls messages name the problem (unknown issuer, expired...), never a credential.
-        Reason::Tls(texts.last().cloned().unwrap_or_default())
+        Reason::Tls(originals.last().cloned().unwrap_or_default())
     } else if let Some(last) = texts.last() {
         // The innermost cause (an io error or hyper's kind), without reqwest's URL.
         Reason::Other(last.clone())
@@ -452,6 +554,190 @@ pub fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Whether following a redirect from `from` to `to` is allowed for a request that does
+/// (`sensitive`) or does not carry credentials; the error names both hosts.
+fn check_redirect(from: &Url, to: &Url, sensitive: bool) -> Result<()> {
+    let (from_host, to_host) = (host_of(from), host_of(to));
+    if from.scheme() == "https" && to.scheme() == "http" {
+        return Err(Error::server(format!(
+            "the server at {from_host} redirected to plain http at {to_host}; Lanyard does not \
+             leave https for http — check the endpoint"
+        )));
+    }
+    if sensitive && !same_origin(from, to) {
+        let hint = if from.scheme() == "http"
+            && to.scheme() == "https"
+            && from.host_str() == to.host_str()
+        {
+            " (the server wants https: use an https:// endpoint)"
+        } else {
+            ""
+        };
+        return Err(Error::server(format!(
+            "the server at {from_host} redirected a request carrying credentials to {to_host}; \
+             Lanyard does not send credentials to another host — check the endpoint{hint}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a request carries something that must not reach another origin: a body (every
+/// body Lanyard sends is a login form, a code or a token exchange), a credential header, or a
+/// credential query parameter (ShopXO's `token`).
+pub fn carries_credentials(request: &reqwest::Request) -> bool {
+    request.body().is_some()
+        || request.headers().keys().any(is_credential_header)
+        || request
+            .url()
+            .query_pairs()
+            .any(|(name, _)| is_credential_query_name(&name))
+}
+
+/// Whether a query parameter name may carry a credential (`token`, `access_token`, `api_key`,
+/// `sign`, `password`, `code`…).
+pub fn is_credential_query_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(n.as_str(), "code" | "pwd" | "sid" | "jwt")
+        || [
+            "token",
+            "auth",
+            "key",
+            "secret",
+            "sign",
+            "session",
+            "password",
+            "passwd",
+            "nonce",
+            "credential",
+            "ticket",
+        ]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+/// What to do about a certificate the server's chain does not satisfy.
+fn tls_hint(reason: &str) -> &'static str {
+    if reason.to_ascii_lowercase().contains("certificate") {
+        "; if the server uses a private or company CA, set the account option ca_file to that \
+         CA's PEM file, or add the CA to the system's certificate store"
+    } else {
+        ""
+    }
+}
+
+/// Server text made safe to store and show: C0 and C1 control characters and the bidi
+/// embedding/override/isolate/mark characters are removed, whole terminal escape sequences
+/// (CSI `ESC [ … final`, OSC `ESC ] … BEL|ST`, and their C1 forms) with them, so neither the
+/// terminal nor the reader is steered by a hostile server. Tabs and line breaks become one
+/// space; the result is trimmed.
+pub fn clean_server_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\t' | '\n' | '\r' => {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            // CSI: parameters and intermediates up to a final byte in @..~.
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                skip_csi(&mut chars);
+            }
+            '\u{9b}' => skip_csi(&mut chars),
+            // OSC (and DCS/SOS/PM/APC, same shape): up to BEL or ST.
+            '\u{1b}' if matches!(chars.peek(), Some(']' | 'P' | 'X' | '^' | '_')) => {
+                chars.next();
+                skip_string(&mut chars);
+            }
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            // Any other escape: ESC plus the one character it introduces.
+            '\u{1b}' => {
+                chars.next();
+            }
+            c if is_unsafe_char(c) => {}
+            c => out.push(c),
+        }
+    }
+    out.trim().to_string()
+}
+
+/// Control characters (C0, DEL, C1) and the bidi formatting characters.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    // Parameter and intermediate bytes (0x20..0x3f), then one final byte (0x40..0x7e); a
+    // character outside that range ends a broken sequence and is kept.
+    while let Some(&c) = chars.peek() {
+        if !('\u{20}'..='\u{7e}').contains(&c) {
+            return;
+        }
+        chars.next();
+        if c >= '\u{40}' {
+            return;
+        }
+    }
+}
+
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a URL host is this machine: `localhost`, 127.0.0.0/8, `::1` (or `::ffff:127.x`).
+/// Decided on the name as written, never by resolving it.
+pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Whether what this account sends (its password at login, then its tokens) crosses a network
+/// unencrypted: the endpoint is plain `http://` and either its host or the account's proxy is
+/// not this machine. An unparsable endpoint counts as not plain (logins fail on it anyway).
+pub fn plaintext_remote(account: &Account) -> bool {
+    // CoolKit endpoints are templates: any region name stands in for the host part.
+    let endpoint = account.endpoint.trim().replace("{region}", "cn");
+    let Ok(url) = Url::parse(&endpoint) else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    let remote = |u: &Url| u.host().is_none_or(|h| !is_loopback_host(&h));
+    if remote(&url) {
+        return true;
+    }
+    match account.option(PROXY_OPTION).map(str::trim) {
+        Some(p) if !p.is_empty() => Url::parse(p).map_or(true, |p| remote(&p)),
+        _ => false,
+    }
 }
 
 /// Whether a header may carry a credential and must not follow a cross-origin redirect:
@@ -663,8 +949,7 @@ fn html_title(bytes: &[u8]) -> Option<String> {
     let start = lower.find("<title")?;
     let open_end = start + lower[start..].find('>')? + 1;
     let close = open_end + lower[open_end..].find("</title")?;
-    let title: String = text
-        .get(open_end..close)?
+    let title: String = clean_server_text(text.get(open_end..close)?)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
@@ -843,6 +1128,210 @@ mod tests {
             &Url::parse("http://a/").unwrap(),
             &Url::parse("https://a/").unwrap()
         ));
+    }
+
+    #[test]
+    fn credentials_never_cross_origins_and_https_never_drops_to_http() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        // Same origin: allowed, secret or not.
+        assert!(
+            check_redirect(
+                &u("https://a.example/x"),
+                &u("https://a.example:443/y"),
+                true
+            )
+            .is_ok()
+        );
+        // A plain GET may cross origins; a request with credentials may not.
+        assert!(check_redirect(&u("http://a.example/x"), &u("http://b.example/y"), false).is_ok());
+        let e = check_redirect(
+            &u("https://a.example/login"),
+            &u("https://b.example:8080/"),
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::ServerError);
+        assert_eq!(
+            e.message,
+            "the server at a.example:443 redirected a request carrying credentials to \
+             b.example:8080; Lanyard does not send credentials to another host — check the endpoint"
+        );
+        // Other port, other scheme: other origin. http → https on the same host says so.
+        assert!(check_redirect(&u("http://a/"), &u("http://a:81/"), true).is_err());
+        let e =
+            check_redirect(&u("http://a.example/"), &u("https://a.example/"), true).unwrap_err();
+        assert!(
+            e.message.contains("use an https:// endpoint"),
+            "{}",
+            e.message
+        );
+        // https → http: never, even for a request with nothing secret, even on the same host.
+        for sensitive in [false, true] {
+            let e = check_redirect(&u("https://a.example/"), &u("http://a.example/"), sensitive)
+                .unwrap_err();
+            assert!(
+                e.message.contains("a.example:443") && e.message.contains("a.example:80"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn what_counts_as_carrying_credentials() {
+        let client = reqwest::Client::new();
+        let get = |url: &str| client.get(url).build().unwrap();
+        assert!(!carries_credentials(&get(
+            "http://a/x?s=user%2Flogin&uuid=1&application=app"
+        )));
+        assert!(carries_credentials(&get(
+            "http://a/x?s=user%2Fcenter&token=t"
+        )));
+        assert!(carries_credentials(&get("http://a/x?access_token=t")));
+        assert!(carries_credentials(&get("http://a/x?code=1234")));
+        let with_header = client
+            .get("http://a/")
+            .header("X-Auth-Token", "t")
+            .build()
+            .unwrap();
+        assert!(carries_credentials(&with_header));
+        let with_body = client.post("http://a/").body("user=x").build().unwrap();
+        assert!(carries_credentials(&with_body));
+        for name in ["needCaptcha", "t", "s", "uuid", "application_client_type"] {
+            assert!(!is_credential_query_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn server_text_loses_control_and_bidi_characters() {
+        let hostile = "\u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7}Wrong\u{202e}drowssap\u{202c} \
+                       \u{9b}31mpassword\u{1b}[0m\r\n\tagain\u{200f}\u{2066}!\u{2069}\u{0}\u{7f}\u{85}";
+        let clean = clean_server_text(hostile);
+        assert_eq!(clean, "Wrongdrowssap password again!");
+        assert!(!clean.chars().any(is_unsafe_char));
+        // An ST-terminated OSC, a bare ESC, C1 OSC; ordinary text (CJK, emoji) untouched.
+        assert_eq!(
+            clean_server_text("\u{1b}]0;title\u{1b}\\密码错误"),
+            "密码错误"
+        );
+        assert_eq!(clean_server_text("a\u{1b}7b\u{9d}8;;x\u{9c}c 🙂"), "abc 🙂");
+        // A broken CSI keeps the character that ended it.
+        assert_eq!(clean_server_text("\u{1b}[12密码"), "密码");
+        assert_eq!(clean_server_text("  plain  "), "plain");
+        // HTML titles too.
+        assert_eq!(
+            html_title(b"<title>\x1b[31mBad\xe2\x80\xae Gateway</title>").as_deref(),
+            Some("Bad Gateway")
+        );
+    }
+
+    #[test]
+    fn loopback_is_decided_on_the_name_as_written() {
+        let loopback = |s: &str| is_loopback_host(&Url::parse(s).unwrap().host().unwrap());
+        for url in [
+            "http://localhost:8080/",
+            "http://LOCALHOST./",
+            "http://127.0.0.1/",
+            "http://127.8.9.10:1/",
+            "http://[::1]:9/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            assert!(loopback(url), "{url}");
+        }
+        for url in [
+            "http://192.0.2.1/",
+            "http://10.0.0.1/",
+            "http://[::2]/",
+            "http://localhost.example/",
+            "http://mylocalhost/",
+            "http://lanyard-test.invalid/",
+            "http://128.0.0.1/",
+        ] {
+            assert!(!loopback(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn plaintext_remote_accounts() {
+        let account = |endpoint: &str, proxy: Option<&str>| Account {
+            id: "x".into(),
+            name: "n".into(),
+            service: crate::model::ServiceId::Sscms,
+            user: "u".into(),
+            endpoint: endpoint.into(),
+            options: proxy
+                .map(|p| (PROXY_OPTION.to_string(), p.to_string()))
+                .into_iter()
+                .collect(),
+            remember_password: false,
+            active: false,
+            created_at: chrono::Utc::now(),
+        };
+        assert!(plaintext_remote(&account("http://cms.example.com", None)));
+        assert!(plaintext_remote(&account(
+            "http://192.0.2.1:8080/cms",
+            None
+        )));
+        assert!(plaintext_remote(&account(
+            "http://{region}.example:8080",
+            None
+        )));
+        assert!(!plaintext_remote(&account("https://cms.example.com", None)));
+        assert!(!plaintext_remote(&account(
+            "https://{region}-apia.coolkit.cc",
+            None
+        )));
+        assert!(!plaintext_remote(&account("http://127.0.0.1:6806", None)));
+        assert!(!plaintext_remote(&account("http://localhost:6806", None)));
+        assert!(!plaintext_remote(&account(
+            "http://127.0.0.1:1/{region}",
+            None
+        )));
+        // Through a proxy: plain text beyond this machine unless the proxy is local too.
+        assert!(plaintext_remote(&account(
+            "http://127.0.0.1:1",
+            Some("http://proxy.example:3128")
+        )));
+        assert!(!plaintext_remote(&account(
+            "http://127.0.0.1:1",
+            Some("http://127.0.0.1:3128")
+        )));
+        assert!(plaintext_remote(&account(
+            "http://cms.example.com",
+            Some("http://127.0.0.1:3128")
+        )));
+        assert!(!plaintext_remote(&account(
+            "https://cms.example.com",
+            Some("http://proxy.example:1")
+        )));
+    }
+
+    #[test]
+    fn ca_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let e = check_ca_file(missing.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidInput);
+        assert!(
+            e.message.contains("no such file") && e.message.contains("ca_file"),
+            "{}",
+            e.message
+        );
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let e = check_ca_file(junk.to_str().unwrap()).unwrap_err();
+        assert!(
+            e.message.contains("holds no PEM certificate"),
+            "{}",
+            e.message
+        );
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert!(check_ca_file(broken.to_str().unwrap()).is_err());
     }
 
     #[test]

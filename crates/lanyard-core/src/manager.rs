@@ -1755,6 +1755,7 @@ impl Manager {
         );
         AccountView {
             password_required: services::password_required(&row.account),
+            plaintext_remote: crate::http::plaintext_remote(&row.account),
             state,
             session: row.session.info,
             last_refresh_at: row.session.last_refresh_at,
@@ -2199,6 +2200,8 @@ fn check_option_value(spec: &ServiceSpec, opt: &OptionSpec, value: &str) -> Resu
             "option '{}' cannot contain control characters",
             opt.key
         ))),
+        // Must exist and hold at least one certificate; kept as an absolute path.
+        _ if opt.key == crate::http::CA_FILE_OPTION => crate::http::check_ca_file(&v),
         _ => Ok(v),
     }
 }

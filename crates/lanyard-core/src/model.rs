@@ -263,4 +263,7 @@ pub struct AccountView {
     pub last_refresh_at: Option<DateTime<Utc>>,
     /// Whether a login asks for a password (not for ShopXO's SMS or email code logins).
     pub password_required: bool,
+    /// Whether the password and tokens travel unencrypted to another machine: a plain
+    /// `http://` endpoint whose host (or proxy) is not loopback (`http::plaintext_remote`).
+    pub plaintext_remote: bool,
 }

@@ -27,6 +27,7 @@ use url::Url;
 
 use super::{
     Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome, Service, Validation,
+    clean_server_text,
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
@@ -359,7 +360,7 @@ impl Answer {
         ["msg", "info"]
             .iter()
             .filter_map(|k| self.json[*k].as_str())
-            .map(str::trim)
+            .map(clean_server_text)
             .find(|s| !s.is_empty())
             .map(|s| s.chars().take(200).collect())
             .unwrap_or_default()
@@ -424,9 +425,8 @@ fn user_facts(info: &mut SessionInfo, user: &Value) {
     let text = |k: &str| {
         user[k]
             .as_str()
-            .map(str::trim)
+            .map(clean_server_text)
             .filter(|s| !s.is_empty())
-            .map(String::from)
     };
     if let Some(name) = text("nickname")
         .or_else(|| text("email"))

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::http::Http;
+pub use crate::http::clean_server_text;
 use crate::model::{
     Account, NeedsLoginReason, OptionKind, OptionSpec, ServiceId, ServiceSpec, Session, SessionInfo,
 };
@@ -273,15 +274,26 @@ pub fn spec(id: ServiceId) -> &'static ServiceSpec {
 }
 
 /// Options every service accepts, on top of its own (`ServiceSpec::options`).
-pub static COMMON_OPTIONS: &[OptionSpec] = &[OptionSpec {
-    key: crate::http::PROXY_OPTION,
-    label: "Proxy",
-    help: "HTTP(S) proxy URL for this account, e.g. http://proxy.example:3128; by default the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply",
-    kind: OptionKind::Url,
-    required: false,
-    default: None,
-    secret: false,
-}];
+pub static COMMON_OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: crate::http::PROXY_OPTION,
+        label: "Proxy",
+        help: "HTTP(S) proxy URL for this account, e.g. http://proxy.example:3128; by default the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply",
+        kind: OptionKind::Url,
+        required: false,
+        default: None,
+        secret: false,
+    },
+    OptionSpec {
+        key: crate::http::CA_FILE_OPTION,
+        label: "CA certificate file",
+        help: "PEM file of the CA that signed this server's certificate (a private or company CA), trusted on top of the system's CA store and the built-in roots",
+        kind: OptionKind::Text,
+        required: false,
+        default: None,
+        secret: false,
+    },
+];
 
 /// The spec of option `key` for a service: its own options first, then [`COMMON_OPTIONS`].
 /// `None` means the service does not take that option.
@@ -299,15 +311,16 @@ pub fn all_options(spec: &ServiceSpec) -> impl Iterator<Item = &'static OptionSp
 }
 
 /// The server's own error text from a JSON answer: the first non-empty string among
-/// `message`, `msg`, `Message`, `error`, `info`, `errmsg` (top level, or inside `error`).
-/// Capped at 300 characters. Never call it on a success body (it holds tokens).
+/// `message`, `msg`, `Message`, `error`, `info`, `errmsg` (top level, or inside `error`),
+/// cleaned of control and bidi characters ([`clean_server_text`]) and capped at 300 characters.
+/// Never call it on a success body (it holds tokens).
 pub fn server_message(json: &serde_json::Value) -> Option<String> {
     const KEYS: [&str; 6] = ["message", "msg", "Message", "error", "info", "errmsg"];
     let obj = json.as_object()?;
     for key in KEYS {
         match obj.get(key) {
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
-                return Some(s.trim().chars().take(300).collect());
+            Some(serde_json::Value::String(s)) if !clean_server_text(s).is_empty() => {
+                return Some(clean_server_text(s).chars().take(300).collect());
             }
             Some(inner @ serde_json::Value::Object(_)) if key == "error" => {
                 if let Some(s) = server_message(inner) {
@@ -407,8 +420,10 @@ pub fn endpoint_url(account: &Account, path: &str) -> Result<url::Url> {
 }
 
 /// Mask the middle of a phone number or e-mail for display: "138****0001", "al***@example.com".
+/// The value may come from the server: it is cleaned first ([`clean_server_text`]).
 pub fn mask_destination(value: &str) -> String {
-    let value = value.trim();
+    let value = clean_server_text(value);
+    let value = value.as_str();
     if let Some((local, domain)) = value.split_once('@') {
         let keep: String = local.chars().take(2).collect();
         return format!("{keep}***@{domain}");

@@ -36,7 +36,7 @@ use url::Url;
 
 use super::{
     Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation,
-    endpoint_url, mask_destination, sniff_image_type,
+    clean_server_text, endpoint_url, mask_destination, sniff_image_type,
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
@@ -270,14 +270,16 @@ fn envelope(resp: &Response) -> Result<Answer> {
         _ => None,
     }
     .ok_or_else(|| resp.unexpected("no `code` in the answer"))?;
-    let msg = text(v.get("msg")).unwrap_or_default();
+    let msg = text(v.get("msg"))
+        .map(|m| clean_server_text(&m))
+        .unwrap_or_default();
     let data = v.get("data").cloned().unwrap_or(Value::Null);
     Ok(Answer { code, msg, data })
 }
 
 fn apply_user(info: &mut SessionInfo, user: &Value) {
     if let Some(id) = text(user.get("id")).or_else(|| text(user.get("user_id"))) {
-        info.user_id = Some(id);
+        info.user_id = Some(clean_server_text(&id));
     }
     let name = [
         "user_name_view",
@@ -289,7 +291,7 @@ fn apply_user(info: &mut SessionInfo, user: &Value) {
     .iter()
     .find_map(|k| text(user.get(*k)));
     if let Some(name) = name {
-        info.display_name = Some(name);
+        info.display_name = Some(clean_server_text(&name));
     }
 }
 

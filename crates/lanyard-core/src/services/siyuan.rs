@@ -18,7 +18,7 @@ use url::Url;
 
 use super::{
     Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome,
-    Service, Validation,
+    Service, Validation, clean_server_text,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -217,9 +217,7 @@ async fn kernel_post(ctx: &Ctx<'_>, path: &str, body: &Value) -> Result<Envelope
     let Some(code) = json["code"].as_i64() else {
         return Err(resp.unexpected("no numeric `code` in the answer; is this a SiYuan kernel?"));
     };
-    let msg = json["msg"]
-        .as_str()
-        .unwrap_or("")
+    let msg = clean_server_text(json["msg"].as_str().unwrap_or(""))
         .chars()
         .take(300)
         .collect();
@@ -377,13 +375,14 @@ fn parse_expiry(v: &Value) -> Option<DateTime<Utc>> {
 }
 
 fn parse_user(data: &Value) -> Option<CloudUser> {
-    let user_name = non_empty_str(data, "userName")?.to_string();
+    let user_name = clean_server_text(non_empty_str(data, "userName")?);
     let token = SecretString::new(non_empty_str(data, "userToken")?);
     let display_name = non_empty_str(data, "userNickname")
-        .unwrap_or(&user_name)
-        .to_string();
+        .map(clean_server_text)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| user_name.clone());
     let user_id = match &data["userId"] {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if !s.is_empty() => Some(clean_server_text(s)),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
@@ -640,7 +639,9 @@ impl Service for Siyuan {
                     None => Err(Error::challenge_failed(
                         "SiYuan did not accept the two-factor code; try again",
                     )
-                    .with_server_message(env.data["msg"].as_str().unwrap_or_default())),
+                    .with_server_message(clean_server_text(
+                        env.data["msg"].as_str().unwrap_or_default(),
+                    ))),
                 }
             }
         }

@@ -36,8 +36,8 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::{
-    Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation, endpoint_url,
-    jwt_claims, jwt_exp, md5_hex, server_message,
+    Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation, clean_server_text,
+    endpoint_url, jwt_claims, jwt_exp, md5_hex, server_message,
 };
 use crate::error::{Error, Result};
 use crate::http::Response;
@@ -180,7 +180,7 @@ fn id_text(v: &Value) -> Option<String> {
 
 fn apply_user(info: &mut SessionInfo, user: &Value) {
     if let Some(id) = user.get("id").or_else(|| user.get("Id")).and_then(id_text) {
-        info.user_id = Some(id);
+        info.user_id = Some(clean_server_text(&id));
     }
     let name = ["displayName", "userName", "DisplayName", "UserName"]
         .iter()
@@ -190,7 +190,7 @@ fn apply_user(info: &mut SessionInfo, user: &Value) {
                 .filter(|s| !s.is_empty())
         });
     if let Some(name) = name {
-        info.display_name = Some(name.to_string());
+        info.display_name = Some(clean_server_text(name));
     }
 }
 

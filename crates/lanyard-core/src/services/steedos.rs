@@ -41,7 +41,8 @@ use serde_json::{Value, json};
 
 use super::{
     Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome,
-    Service, Validation, endpoint_url, jwt_exp, mask_destination, server_message, sha256_hex,
+    Service, Validation, clean_server_text, endpoint_url, jwt_exp, mask_destination,
+    server_message, sha256_hex,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::Response;
@@ -202,13 +203,13 @@ fn apply_user(info: &mut SessionInfo, user: &Value) {
         .or_else(|| str_field(user, "id"))
         .or_else(|| str_field(user, "userId"))
     {
-        info.user_id = Some(id.to_string());
+        info.user_id = Some(clean_server_text(id));
     }
     if let Some(name) = str_field(user, "name")
         .or_else(|| str_field(user, "username"))
         .or_else(|| str_field(user, "email"))
     {
-        info.display_name = Some(name.to_string());
+        info.display_name = Some(clean_server_text(name));
     }
 }
 
