@@ -1,14 +1,14 @@
 //! The OS keyring store against a real Secret Service.
 //!
-//! `make test` runs this under scripts/with-secret-service.sh (gnome-keyring, unlocked, inside
-//! dbus-run-session) with LANYARD_REQUIRE_KEYRING=1. Elsewhere the tests that need a keyring
-//! skip, with a printed reason, when there is no session bus. By hand:
-//!
-//! ```sh
-//! dbus-run-session -- bash -c 'printf %s pw | gnome-keyring-daemon --unlock --components=secrets \
-//!     --daemonize >/dev/null; sleep 1; cargo test -p lanyard-core --test keyring'
-//! ```
+//! Every test creates the keyring it asserts on: its body runs in a child process (this test
+//! binary again, one `#[ignore]`d test) inside scripts/with-secret-service.sh, which starts a
+//! private D-Bus session with gnome-keyring keeping its files in a temporary directory, in the
+//! state the test needs (unlocked, locked, or without any login keyring). Nothing here reads or
+//! writes the user's own keyring, whatever session the tests run in. Without dbus-run-session
+//! or gnome-keyring installed, the tests skip with a printed reason (fail with
+//! LANYARD_REQUIRE_KEYRING=1).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -16,11 +16,49 @@ use lanyard_core::secrets::keyring::{KeyringBackend, SERVICE};
 use lanyard_core::secrets::{SecretBackend, SecretStoreKind, Secrets};
 use lanyard_core::{ErrorCode, SecretString};
 
+/// What the private keyring looks like when a child starts (scripts/with-secret-service.sh's
+/// `--state`).
+#[derive(Clone, Copy)]
+enum KeyringState {
+    Unlocked,
+    Locked,
+    NoLoginKeyring,
+}
+
+impl KeyringState {
+    fn as_arg(self) -> &'static str {
+        match self {
+            KeyringState::Unlocked => "unlocked",
+            KeyringState::Locked => "locked",
+            KeyringState::NoLoginKeyring => "no-login-keyring",
+        }
+    }
+}
+
+#[test]
+fn set_get_overwrite_delete_round_trip() {
+    in_private_keyring(KeyringState::Unlocked, "round_trip_child");
+}
+
+#[test]
+fn a_missing_key_reads_as_none() {
+    in_private_keyring(KeyringState::Unlocked, "missing_key_child");
+}
+
+#[test]
+fn concurrent_calls_each_keep_their_own_key() {
+    in_private_keyring(KeyringState::Unlocked, "concurrent_child");
+}
+
+#[test]
+fn health_probe_passes() {
+    in_private_keyring(KeyringState::Unlocked, "health_child");
+}
+
 #[tokio::test]
-async fn set_get_overwrite_delete_round_trip() {
-    let Some(keyring) = keyring_or_skip("set_get_overwrite_delete_round_trip").await else {
-        return;
-    };
+#[ignore = "run by set_get_overwrite_delete_round_trip in a private keyring"]
+async fn round_trip_child() {
+    let keyring = usable_keyring().await;
     let key = Cleanup::key("round-trip");
     assert_eq!(keyring.kind(), SecretStoreKind::Keyring);
     assert_eq!(keyring.get(&key.0).await.unwrap(), None);
@@ -60,19 +98,17 @@ async fn set_get_overwrite_delete_round_trip() {
 }
 
 #[tokio::test]
-async fn a_missing_key_reads_as_none() {
-    let Some(keyring) = keyring_or_skip("a_missing_key_reads_as_none").await else {
-        return;
-    };
+#[ignore = "run by a_missing_key_reads_as_none in a private keyring"]
+async fn missing_key_child() {
+    let keyring = usable_keyring().await;
     let key = Cleanup::key("never-set");
     assert_eq!(keyring.get(&key.0).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_calls_each_keep_their_own_key() {
-    let Some(keyring) = keyring_or_skip("concurrent_calls_each_keep_their_own_key").await else {
-        return;
-    };
+#[ignore = "run by concurrent_calls_each_keep_their_own_key in a private keyring"]
+async fn concurrent_child() {
+    let keyring = usable_keyring().await;
     let keys: Vec<Cleanup> = (0..6)
         .map(|i| Cleanup::key(&format!("concurrent-{i}")))
         .collect();
@@ -102,10 +138,9 @@ async fn concurrent_calls_each_keep_their_own_key() {
 }
 
 #[tokio::test]
-async fn health_probe_passes() {
-    let Some(keyring) = keyring_or_skip("health_probe_passes").await else {
-        return;
-    };
+#[ignore = "run by health_probe_passes in a private keyring"]
+async fn health_child() {
+    let keyring = usable_keyring().await;
     let health = keyring.health().await;
     assert!(health.ok, "{}", health.message);
     assert_eq!(health.kind, SecretStoreKind::Keyring);
@@ -154,34 +189,21 @@ fn no_session_bus_child() {
     );
 }
 
-/// Runs `locked_keyring_child` on a private session bus with a gnome-keyring that was never
-/// unlocked (and no display, so no unlock prompt can appear).
+/// A login keyring with a password, the daemon restarted without unlocking it (and no display,
+/// so no unlock prompt can appear).
 #[test]
 fn a_locked_keyring_says_how_to_unlock() {
-    if !tools_or_skip(
-        "a_locked_keyring_says_how_to_unlock",
-        &["dbus-run-session", "gnome-keyring-daemon"],
-    ) {
-        return;
-    }
-    let mut child = Command::new("dbus-run-session");
-    child.args(["--", "sh", "-c"]);
-    child.arg(r#"gnome-keyring-daemon --components=secrets --daemonize </dev/null >/dev/null && exec "$@""#);
-    child
-        .arg("sh")
-        .arg(std::env::current_exe().unwrap())
-        .args(child_test_args("locked_keyring_child"));
-    child.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
-    run_child(child);
+    in_private_keyring(KeyringState::Locked, "locked_keyring_child");
 }
 
 #[tokio::test]
-#[ignore = "run by a_locked_keyring_says_how_to_unlock in a child process"]
+#[ignore = "run by a_locked_keyring_says_how_to_unlock in a private keyring"]
 async fn locked_keyring_child() {
-    assert_eq!(
-        std::env::var(CHILD_ENV).as_deref(),
-        Ok("1"),
-        "only meaningful in a child process"
+    let keyrings = keyrings_dir();
+    assert!(
+        keyrings.join("login.keyring").is_file(),
+        "the state under test: a login keyring exists in {}",
+        keyrings.display()
     );
     let keyring = Secrets::keyring()
         .unwrap()
@@ -192,12 +214,18 @@ async fn locked_keyring_child() {
         .unwrap_err();
     println!("error shown to the user: {}", err.message);
     assert_eq!(err.code, ErrorCode::SecretStore);
-    assert!(
-        err.message.contains("the keyring is locked"),
-        "{}",
-        err.message
-    );
-    assert!(err.message.contains("unlock it"), "{}", err.message);
+    for needle in [
+        "the keyring is locked",
+        "unlock it",
+        "gnome-keyring-daemon --replace --unlock",
+        "LANYARD_SECRET_STORE=file",
+    ] {
+        assert!(
+            err.message.contains(needle),
+            "{needle:?} in: {}",
+            err.message
+        );
+    }
     let health = keyring.health().await;
     assert!(!health.ok);
     assert!(
@@ -212,26 +240,77 @@ async fn locked_keyring_child() {
     );
 }
 
+/// A fresh home: the daemon runs, but no login keyring was ever created. A different state from
+/// a locked one, with its own advice.
+#[test]
+fn without_a_login_keyring_says_how_to_create_one() {
+    in_private_keyring(KeyringState::NoLoginKeyring, "no_login_keyring_child");
+}
+
+#[tokio::test]
+#[ignore = "run by without_a_login_keyring_says_how_to_create_one in a private keyring"]
+async fn no_login_keyring_child() {
+    let keyrings = keyrings_dir();
+    let keyring_files: Vec<PathBuf> = std::fs::read_dir(&keyrings)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "keyring"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        keyring_files.is_empty(),
+        "the state under test: no keyring files, found {keyring_files:?}"
+    );
+    let keyring = Secrets::keyring()
+        .unwrap()
+        .with_timeout(Duration::from_secs(5));
+    let err = keyring
+        .set("lanyard-test/no-login-keyring", &SecretString::new("v"))
+        .await
+        .unwrap_err();
+    println!("error shown to the user: {}", err.message);
+    assert_eq!(err.code, ErrorCode::SecretStore);
+    for needle in [
+        "no login keyring yet",
+        "create one",
+        "Passwords and Keys",
+        "LANYARD_SECRET_STORE=file",
+    ] {
+        assert!(
+            err.message.contains(needle),
+            "{needle:?} in: {}",
+            err.message
+        );
+    }
+    assert!(!err.message.contains("locked"), "{}", err.message);
+    let health = keyring.health().await;
+    assert!(!health.ok);
+    assert!(
+        health.message.contains("no login keyring yet"),
+        "{}",
+        health.message
+    );
+}
+
 const CHILD_ENV: &str = "LANYARD_KEYRING_TEST_CHILD";
 
-/// The keyring, once a probe write succeeds (a Secret Service that has just started can refuse
-/// the first calls); `None`, with the reason printed, when the test must skip.
-async fn keyring_or_skip(test: &str) -> Option<Secrets> {
-    let required = std::env::var("LANYARD_REQUIRE_KEYRING").as_deref() == Ok("1");
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() && !required {
-        eprintln!(
-            "SKIPPED {test}: DBUS_SESSION_BUS_ADDRESS is unset, so there is no Secret Service to test against \
-             (run under scripts/with-secret-service.sh, or set LANYARD_REQUIRE_KEYRING=1 to make this a failure)"
-        );
-        return None;
-    }
+/// The keyring of the child's private session, once a probe write succeeds (a Secret Service
+/// that has just started can refuse the first calls).
+async fn usable_keyring() -> Secrets {
+    assert_eq!(
+        std::env::var(CHILD_ENV).as_deref(),
+        Ok("1"),
+        "only meaningful in a child process"
+    );
     let keyring = Secrets::keyring()
-        .unwrap_or_else(|e| panic!("the keyring is required here: {}", e.message));
+        .unwrap_or_else(|e| panic!("the private keyring is required here: {}", e.message));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let health = keyring.health().await;
         if health.ok {
-            return Some(keyring);
+            return keyring;
         }
         assert!(
             Instant::now() < deadline,
@@ -240,6 +319,44 @@ async fn keyring_or_skip(test: &str) -> Option<Secrets> {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The private keyring's directory, as scripts/with-secret-service.sh announces it.
+fn keyrings_dir() -> PathBuf {
+    assert_eq!(
+        std::env::var(CHILD_ENV).as_deref(),
+        Ok("1"),
+        "only meaningful in a child process"
+    );
+    PathBuf::from(
+        std::env::var_os("LANYARD_TEST_KEYRINGS_DIR")
+            .expect("scripts/with-secret-service.sh sets LANYARD_TEST_KEYRINGS_DIR"),
+    )
+}
+
+/// Runs the child test `child` in a new private keyring in `state`. No display: a locked or
+/// missing keyring must fail, not wait for a person at an unlock prompt.
+fn in_private_keyring(state: KeyringState, child: &str) {
+    if !tools_or_skip(
+        child,
+        &[
+            "dbus-run-session",
+            "dbus-send",
+            "gnome-keyring-daemon",
+            "secret-tool",
+        ],
+    ) {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/with-secret-service.sh");
+    let mut command = Command::new(script);
+    command
+        .args(["--state", state.as_arg()])
+        .arg(std::env::current_exe().unwrap())
+        .args(child_test_args(child))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+    run_child(command);
 }
 
 fn child_test_args(name: &str) -> [&str; 5] {
@@ -270,6 +387,8 @@ fn run_child(mut command: Command) {
         stdout.contains("1 passed"),
         "the child test did not run:\n{stdout}\n{stderr}"
     );
+    // Shown with --nocapture: the message a person would get.
+    println!("{stdout}");
 }
 
 /// Whether the programs are installed; if not, skips (with the reason printed) unless

@@ -23,8 +23,8 @@ use crate::secret::SecretString;
 /// The `service` attribute of every Lanyard item.
 pub const SERVICE: &str = "lanyard";
 
-/// How often a "not ready yet" answer is retried (a Secret Service that has just started can
-/// answer `NoStorageAccess(NoResult)` for a moment).
+/// How often a "no default collection" answer is retried (a Secret Service that has just
+/// started can answer `NoStorageAccess(NoResult)` for a moment, before its login keyring is up).
 const NOT_READY_ATTEMPTS: u32 = 3;
 const NOT_READY_PAUSE: Duration = Duration::from_millis(250);
 
@@ -69,7 +69,7 @@ impl KeyringBackend {
                  restart it, {USE_FILE_HINT}",
                 human_duration(timeout)
             ))),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::internal(
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::secret_store(
                 "connecting to the keyring failed unexpectedly (a bug; please report it)",
             )),
         }
@@ -104,7 +104,7 @@ impl KeyringBackend {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     let class = classify(&e);
-                    if class == Class::NotReady && attempt < NOT_READY_ATTEMPTS {
+                    if class == Class::NoLoginKeyring && attempt < NOT_READY_ATTEMPTS {
                         std::thread::sleep(NOT_READY_PAUSE * attempt);
                         attempt += 1;
                         continue;
@@ -214,8 +214,9 @@ enum Class {
     Unavailable,
     /// Locked collection, dismissed prompt, access denied.
     Locked,
-    /// The service answered "no result" (typically right after it started).
-    NotReady,
+    /// The service answered "no result": it has no default collection. Either no login keyring
+    /// was ever created (a fresh home), or the daemon started a moment ago and is still making it.
+    NoLoginKeyring,
     Other,
 }
 
@@ -234,7 +235,7 @@ fn classify(e: &KError) -> Class {
     match e {
         KError::NoStorageAccess(_) => {
             if chain_text(e).contains("result not returned") {
-                Class::NotReady
+                Class::NoLoginKeyring
             } else {
                 Class::Locked
             }
@@ -315,13 +316,16 @@ pub(crate) fn map_error(e: &KError, key: Option<&str>) -> Error {
              {USE_FILE_HINT} to keep secrets in an encrypted file"
         ),
         (Class::Locked, _) => format!(
-            "the keyring is locked or refused access{item}; unlock it (log in to the desktop session, or run \
-             `gnome-keyring-daemon --unlock`, or answer the unlock prompt) and try again, {USE_FILE_HINT}"
+            "the keyring is locked or refused access{item}; unlock it: log in to the desktop session, answer \
+             the unlock prompt, or unlock the Login keyring in Passwords and Keys (Seahorse); without a \
+             desktop, restart the daemon with `gnome-keyring-daemon --replace --unlock`, which reads the \
+             keyring's password from standard input; then try again, {USE_FILE_HINT}"
         ),
-        (Class::NotReady, _) => format!(
-            "the keyring is not ready{item}: it has no usable default collection (it may still be starting, \
-             or no login keyring was ever created); unlock or create the login keyring and try again, \
-             {USE_FILE_HINT}"
+        (Class::NoLoginKeyring, _) => format!(
+            "the keyring has no login keyring yet{item} (none was ever created for this user, or the keyring \
+             daemon is still starting); create one: in Passwords and Keys (Seahorse) add a password keyring \
+             named Login and make it the default; without a desktop, run `gnome-keyring-daemon --replace \
+             --unlock`, which reads a new password from standard input; then try again, {USE_FILE_HINT}"
         ),
         (_, KError::NoEntry) => format!("no keyring item{item}"),
         (_, KError::Ambiguous(items)) => format!(
@@ -390,7 +394,7 @@ mod tests {
     }
 
     #[test]
-    fn locked_and_not_ready_are_told_apart() {
+    fn locked_and_no_login_keyring_are_told_apart() {
         let locked = KError::NoStorageAccess(boxed("SS Error: object locked"));
         assert_eq!(classify(&locked), Class::Locked);
         let msg = map_error(&locked, Some("account/a/password")).message;
@@ -398,9 +402,18 @@ mod tests {
             msg.contains("the keyring is locked") && msg.contains("unlock it"),
             "{msg}"
         );
-        let not_ready = KError::NoStorageAccess(boxed("SS error: result not returned from SS API"));
-        assert_eq!(classify(&not_ready), Class::NotReady);
-        assert!(map_error(&not_ready, None).message.contains("not ready"));
+        assert!(
+            msg.contains("gnome-keyring-daemon --replace --unlock"),
+            "{msg}"
+        );
+        let missing = KError::NoStorageAccess(boxed("SS error: result not returned from SS API"));
+        assert_eq!(classify(&missing), Class::NoLoginKeyring);
+        let msg = map_error(&missing, None).message;
+        assert!(
+            msg.contains("no login keyring yet") && msg.contains("create one"),
+            "{msg}"
+        );
+        assert!(msg.contains("LANYARD_SECRET_STORE=file"), "{msg}");
     }
 
     #[test]
