@@ -35,8 +35,10 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Exit codes of the CLI contract (DESIGN.md): 2 usage, 3 needs login, 4 credentials
-    /// rejected, 5 network or server error, 6 challenge failed.
+    /// Exit codes of the CLI contract (DESIGN.md "CLI contract"): 2 usage, 3 needs login,
+    /// 4 credentials rejected, 5 network or server error, 6 challenge failed, 7 secret store
+    /// unavailable (locked, missing, wrong passphrase, corrupted). What the contract has no
+    /// code for, a broken metadata database or a bug, exits 1.
     pub fn exit_code(self) -> i32 {
         match self {
             ErrorCode::InvalidInput | ErrorCode::NotFound | ErrorCode::AlreadyExists => 2,
@@ -45,7 +47,8 @@ impl ErrorCode {
             ErrorCode::Network | ErrorCode::ServerError => 5,
             ErrorCode::ChallengeFailed => 6,
             ErrorCode::Unsupported => 2,
-            ErrorCode::SecretStore | ErrorCode::Storage | ErrorCode::Internal => 1,
+            ErrorCode::SecretStore => 7,
+            ErrorCode::Storage | ErrorCode::Internal => 1,
         }
     }
 
@@ -133,5 +136,32 @@ impl Error {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::storage(format!("database error: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_cli_contract() {
+        let cases = [
+            (ErrorCode::InvalidInput, 2),
+            (ErrorCode::NotFound, 2),
+            (ErrorCode::AlreadyExists, 2),
+            (ErrorCode::Unsupported, 2),
+            (ErrorCode::NeedsLogin, 3),
+            (ErrorCode::Cancelled, 3),
+            (ErrorCode::CredentialsRejected, 4),
+            (ErrorCode::Network, 5),
+            (ErrorCode::ServerError, 5),
+            (ErrorCode::ChallengeFailed, 6),
+            (ErrorCode::SecretStore, 7),
+            (ErrorCode::Storage, 1),
+            (ErrorCode::Internal, 1),
+        ];
+        for (code, exit) in cases {
+            assert_eq!(code.exit_code(), exit, "{code:?}");
+        }
     }
 }

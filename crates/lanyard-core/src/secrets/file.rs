@@ -524,11 +524,15 @@ fn derive(
     salt: [u8; SALT_LEN],
 ) -> Result<DerivedKey> {
     let argon_params = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
-        .map_err(|e| Error::internal(format!("bad Argon2 parameters {params:?}: {e}")))?;
+        .map_err(|e| Error::secret_store(format!("unusable Argon2 parameters {params:?}: {e}")))?;
     let mut master = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
         .hash_password_into(passphrase.expose().as_bytes(), &salt, master.as_mut_slice())
-        .map_err(|e| Error::internal(format!("deriving the secret file key failed: {e}")))?;
+        .map_err(|e| {
+            Error::secret_store(format!(
+                "deriving the secret file's key failed ({e}); if memory is short, close other programs and try again"
+            ))
+        })?;
     let sub_key = |label: &[u8]| -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.as_slice())
             .expect("HMAC takes any key length");

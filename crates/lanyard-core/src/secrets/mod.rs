@@ -228,8 +228,9 @@ impl Secrets {
         let task = tokio::task::spawn_blocking(move || f(backend.as_ref()));
         match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
-            // Never format the panic payload: it could quote anything.
-            Ok(Err(_)) => Err(Error::internal(format!(
+            // Never format the panic payload: it could quote anything. Still a secret-store
+            // failure for the caller (the CLI's exit 7), though the cause is a bug.
+            Ok(Err(_)) => Err(Error::secret_store(format!(
                 "the {} failed unexpectedly while trying to {what} (a bug; please report it)",
                 describe(kind)
             ))),
@@ -433,12 +434,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panicking_store_is_an_internal_error_without_the_payload() {
+    async fn a_panicking_store_is_a_secret_store_error_without_the_payload() {
         let err = Secrets::from_backend(Arc::new(Panics))
             .get("k")
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::Internal);
+        assert_eq!(err.code, ErrorCode::SecretStore);
+        assert!(
+            err.message.contains("a bug; please report it"),
+            "{}",
+            err.message
+        );
         assert!(!err.message.contains("hunter2"));
     }
 
