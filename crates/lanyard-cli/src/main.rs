@@ -199,6 +199,13 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
 async fn login(manager: &Manager, view: &AccountView, password_stdin: bool) -> Result<()> {
     let mut prompter = Prompter::new();
     let password = if services::password_required(&view.account) {
+        if view.plaintext_remote {
+            // Before the password is asked for, let alone sent.
+            eprintln!(
+                "warning: {} is plain http to another machine: the password and tokens travel unencrypted; use https:// if the server offers it",
+                view.account.endpoint
+            );
+        }
         Some(prompter.password(&view.account.name, password_stdin)?)
     } else {
         None

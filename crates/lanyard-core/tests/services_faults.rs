@@ -645,6 +645,315 @@ async fn shopxo_asks_for_a_captcha_the_config_did_not_announce() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Each service's password login against the simulator, for faults aimed at the login request.
+
+/// A password login of one service on the simulator: who, where, and which request is the
+/// one carrying the password (for `target_contains`).
+struct PasswordLogin {
+    service: ServiceId,
+    account: Account,
+    secrets: BTreeMap<String, SecretString>,
+    password: &'static str,
+    /// Root of the simulator listener (`/__sim/*` lives there).
+    base: String,
+    /// What the login request's target contains.
+    login_target: &'static str,
+}
+
+impl PasswordLogin {
+    async fn begin(&self, http: &Http) -> Result<lanyard_core::services::Progress, Error> {
+        lanyard_core::services::service(self.service)
+            .begin_login(
+                &ctx(http, &self.account, &self.secrets),
+                Some(&SecretString::new(self.password)),
+            )
+            .await
+    }
+}
+
+/// One password login per service, each ready to succeed on the simulator as it is.
+async fn password_logins(sim: &Sim) -> Vec<PasswordLogin> {
+    let e = sim.endpoints().clone();
+    let shopxo_base = common::listener_root(&e.shopxo);
+    sim.control_post(&shopxo_base, "config", json!({"login_captcha": false}))
+        .await;
+    vec![
+        PasswordLogin {
+            service: ServiceId::Steedos,
+            account: account(ServiceId::Steedos, "alice@example.com", &e.steedos, &[]),
+            secrets: no_secrets(),
+            password: "secret123",
+            base: common::listener_root(&e.steedos),
+            login_target: "/accounts/password/login",
+        },
+        PasswordLogin {
+            service: ServiceId::Sscms,
+            account: account(ServiceId::Sscms, "demo", &e.sscms, &[]),
+            secrets: no_secrets(),
+            password: "demo1234",
+            base: common::listener_root(&e.sscms),
+            login_target: "/api/v1/users/actions/login",
+        },
+        PasswordLogin {
+            service: ServiceId::Coolkit,
+            account: account(
+                ServiceId::Coolkit,
+                "alice@example.com",
+                &e.coolkit,
+                &[
+                    ("api", "v2"),
+                    ("appid", "LanyardDemoAppId0000000000000001"),
+                    ("region", "us"),
+                ],
+            ),
+            secrets: common::secrets(&[("appsecret", "LanyardDemoAppSecret000000000001")]),
+            password: "secret123",
+            base: common::listener_root(&e.coolkit),
+            login_target: "/v2/user/login",
+        },
+        PasswordLogin {
+            service: ServiceId::Siyuan,
+            account: account(
+                ServiceId::Siyuan,
+                "alice",
+                &e.siyuan,
+                &[
+                    ("cloud_region", "0"),
+                    ("captcha_endpoint", &e.siyuan_captcha),
+                ],
+            ),
+            secrets: common::secrets(&[("api_token", "lanyarddemotoken")]),
+            password: "secret123",
+            base: common::listener_root(&e.siyuan),
+            login_target: "/api/account/login",
+        },
+        PasswordLogin {
+            service: ServiceId::Shopxo,
+            account: account(ServiceId::Shopxo, "alice01", &e.shopxo, &[]),
+            secrets: no_secrets(),
+            password: "secret123",
+            base: shopxo_base,
+            login_target: "s=user%2Flogin",
+        },
+    ]
+}
+
+/// The login request of every service answered with a redirect to a second listener: the
+/// login fails naming both hosts, and not one byte reaches the second listener, for each
+/// redirect status (a 307/308 would re-send the password or its hash; a 301/302/303 would
+/// still carry the request's credentials).
+#[tokio::test]
+async fn login_redirected_to_another_host_sends_it_nothing() {
+    let sim = sim().await;
+    let (elsewhere, elsewhere_log) = tiny_server(|_, _| ok_json()).await;
+    let elsewhere_host = elsewhere.trim_start_matches("http://").to_string();
+    for login in password_logins(&sim).await {
+        let sim_host = login.base.trim_start_matches("http://").to_string();
+        for status in [301, 302, 303, 307, 308] {
+            fault(
+                &sim,
+                &login.base,
+                json!({
+                    "location": format!("{elsewhere}/collect"),
+                    "status": status,
+                    "target_contains": login.login_target,
+                    "times": 1,
+                }),
+            )
+            .await;
+            let e = fails_with(login.begin(&sim.http).await, ErrorCode::ServerError);
+            assert_eq!(
+                e.message,
+                format!(
+                    "the server at {sim_host} redirected a request carrying credentials to \
+                     {elsewhere_host}; Lanyard does not send credentials to another host — check the endpoint"
+                ),
+                "{} {status}",
+                login.service
+            );
+            assert_eq!(e.code.exit_code(), 5);
+            clean(&e, &[login.password]);
+            // The fault was spent on the login request itself.
+            let left = sim.control_get(&login.base, "faults").await;
+            assert_eq!(left["fault"], Value::Null, "{} {status}", login.service);
+        }
+        // The same login without the fault goes through (the case is a real login).
+        done(
+            login.begin(&sim.http).await.unwrap_or_else(|e| {
+                panic!("{} login without a fault: {}", login.service, e.message)
+            }),
+        );
+    }
+    assert!(
+        elsewhere_log.lock().unwrap().is_empty(),
+        "the second listener was reached: {:?}",
+        elsewhere_log.lock().unwrap()
+    );
+    sim.shutdown().await;
+}
+
+/// A same-origin redirect of the login (a relative Location on the same listener) is still
+/// followed, body and all.
+#[tokio::test]
+async fn login_redirected_on_the_same_host_still_works() {
+    let sim = sim().await;
+    let logins = password_logins(&sim).await;
+    let steedos = &logins[0];
+    fault(
+        &sim,
+        &steedos.base,
+        json!({
+            "location": "/accounts/password/login?again=1",
+            "status": 307,
+            "target_contains": "/accounts/password/login",
+            "times": 1,
+        }),
+    )
+    .await;
+    let outcome = done(steedos.begin(&sim.http).await.expect("same-origin 307"));
+    assert!(outcome.session.info.user_id.is_some());
+    sim.shutdown().await;
+}
+
+/// A server that drips its answer one byte at a time fails the login at the client's total
+/// deadline, not at the end of the drip (over a minute).
+#[tokio::test]
+async fn dripping_answer_hits_the_total_deadline() {
+    let sim = sim().await;
+    let http = quick_http();
+    for login in password_logins(&sim).await {
+        fault(&sim, &login.base, json!({"body": "drip", "drip_ms": 200})).await;
+        let started = Instant::now();
+        let e = fails_with(login.begin(&http).await, ErrorCode::Network);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+            "{}: {took:?}",
+            login.service
+        );
+        assert!(
+            e.message.contains("did not answer within 1 s") && e.message.contains("127.0.0.1:"),
+            "{}: {}",
+            login.service,
+            e.message
+        );
+        clean(&e, &[login.password]);
+        fault(&sim, &login.base, json!({})).await;
+    }
+    sim.shutdown().await;
+}
+
+/// An answer that never ends is cut off at the size bound (4 MiB), quickly, as a server error.
+#[tokio::test]
+async fn endless_answer_hits_the_size_bound() {
+    let sim = sim().await;
+    for login in password_logins(&sim).await {
+        fault(&sim, &login.base, json!({"body": "endless"})).await;
+        let started = Instant::now();
+        let e = fails_with(login.begin(&sim.http).await, ErrorCode::ServerError);
+        assert!(
+            e.message.contains("answer larger than 4 MiB"),
+            "{}: {}",
+            login.service,
+            e.message
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}: {:?}",
+            login.service,
+            started.elapsed()
+        );
+        clean(&e, &[login.password]);
+        fault(&sim, &login.base, json!({})).await;
+    }
+    sim.shutdown().await;
+}
+
+/// No control or bidi character (the hostile simulator's ESC, OSC 52, C1 CSI, U+202E…).
+#[track_caller]
+fn printable(what: &str, text: &str) {
+    assert!(
+        !text.chars().any(lanyard_core::http::is_unsafe_char),
+        "{what} keeps a control or bidi character: {text:?}"
+    );
+    assert!(
+        !text.contains("[2J") && !text.contains("52;c") && !text.contains("31m"),
+        "{what} keeps the rest of an escape sequence: {text:?}"
+    );
+}
+
+/// A server whose messages and names carry terminal escapes and bidi overrides: every
+/// service's session facts and error texts come out clean.
+#[tokio::test]
+async fn hostile_server_text_comes_out_clean() {
+    let sim = sim().await;
+    // The simulator does send the escapes (else this test would prove nothing).
+    let steedos = sim.endpoints().steedos.clone();
+    fault(&sim, &steedos, json!({"hostile_text": true, "times": 1})).await;
+    let raw = reqwest::Client::new()
+        .post(format!("{steedos}/accounts/password/login"))
+        .json(&json!({"user": "alice@example.com", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        raw.contains("\\u001b[2J") || raw.contains('\u{1b}'),
+        "the simulator sent plain text: {raw}"
+    );
+
+    for login in password_logins(&sim).await {
+        let plain_name = done(login.begin(&sim.http).await.unwrap())
+            .session
+            .info
+            .display_name;
+        fault(&sim, &login.base, json!({"hostile_text": true})).await;
+        let session = done(login.begin(&sim.http).await.unwrap_or_else(|e| {
+            panic!("{} login under hostile text: {}", login.service, e.message)
+        }))
+        .session;
+        let name = session.info.display_name.clone().unwrap_or_default();
+        printable(&format!("{} display name", login.service), &name);
+        // Whole sequences go, the name stays.
+        assert_eq!(Some(name), plain_name, "{}", login.service);
+        if let Some(id) = &session.info.user_id {
+            printable(&format!("{} user id", login.service), id);
+        }
+        for (k, v) in &session.info.extra {
+            printable(&format!("{} {k}", login.service), v);
+        }
+        // A refusal: the server's words are kept, cleaned.
+        let wrong = PasswordLogin {
+            password: "not-the-password",
+            secrets: login.secrets.clone(),
+            account: login.account.clone(),
+            base: login.base.clone(),
+            ..login
+        };
+        match wrong.begin(&sim.http).await {
+            Err(e) => {
+                printable(&format!("{} error", wrong.service), &e.display_line());
+                if let Some(m) = &e.server_message {
+                    printable(&format!("{} server message", wrong.service), m);
+                }
+            }
+            // SiYuan may answer a wrong password with a captcha step.
+            Ok(lanyard_core::services::Progress::Challenge { challenge, .. }) => {
+                printable(
+                    &format!("{} challenge", wrong.service),
+                    &format!("{challenge:?}"),
+                );
+            }
+            Ok(other) => panic!("{}: a wrong password logged in: {other:?}", wrong.service),
+        }
+        fault(&sim, &wrong.base, json!({})).await;
+    }
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Through the Manager: a failed refresh or login changes nothing that was stored.
 
 mod through_the_manager {
@@ -709,6 +1018,8 @@ mod through_the_manager {
             json!({"body": "html"}),
             json!({"drop": true}),
             json!({"latency_ms": 2500}),
+            json!({"body": "drip"}),
+            json!({"body": "endless"}),
         ] {
             fault(&sim, &base, spec.clone()).await;
             let e = m
@@ -742,6 +1053,62 @@ mod through_the_manager {
         m.refresh(&name, true)
             .await
             .expect("refresh once the server is well");
+        sim.shutdown().await;
+    }
+
+    /// What the Manager stores and lists from a hostile server is clean, in a fresh Manager
+    /// on the same database too (read back from storage, not from memory).
+    #[tokio::test]
+    async fn hostile_text_is_stored_clean() {
+        let sim = sim().await;
+        let base = sim.endpoints().sscms.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lanyard.db");
+        let secrets = Secrets::memory();
+        let m = Manager::with_parts(&db, secrets.clone(), HttpConfig::default()).unwrap();
+        let name = m
+            .add_account(NewAccount {
+                name: None,
+                service: ServiceId::Sscms,
+                user: "demo".into(),
+                endpoint: Some(base.clone()),
+                options: Default::default(),
+                remember_password: false,
+            })
+            .await
+            .unwrap()
+            .account
+            .name;
+        fault(&sim, &base, json!({"hostile_text": true})).await;
+        let e = m
+            .begin_login(&name, Some(SecretString::new("wrong")))
+            .await
+            .expect_err("a wrong password");
+        printable("error", &e.display_line());
+        assert!(
+            e.display_line().contains("帐号或密码错误"),
+            "{}",
+            e.display_line()
+        );
+        let step = m
+            .begin_login(&name, Some(SecretString::new("demo1234")))
+            .await
+            .unwrap();
+        assert!(matches!(step, LoginStep::Done(_)), "{step:?}");
+        drop(m);
+        let m = Manager::with_parts(&db, secrets, HttpConfig::default()).unwrap();
+        let stored = m.session(&name).await.unwrap().expect("a session");
+        assert_eq!(stored.info.display_name.as_deref(), Some("演示"));
+        let listed = m.get(&name).await.unwrap();
+        let shown = serde_json::to_string(&listed).unwrap();
+        assert!(
+            !shown.contains("\\u001b") && !shown.contains("\\u009b") && !shown.contains('\u{202e}'),
+            "{shown}"
+        );
+        assert_eq!(
+            listed.session.and_then(|s| s.display_name).as_deref(),
+            Some("演示")
+        );
         sim.shutdown().await;
     }
 

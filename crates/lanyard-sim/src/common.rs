@@ -127,10 +127,50 @@ pub struct FaultSpec {
     /// Close the TCP connection without answering.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drop: bool,
+    /// Answer with a redirect to this URL (absolute or relative) and an empty body; the status
+    /// is `status` when it is a 3xx, else 307.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Answer normally, but with terminal escape sequences, C1 controls and bidi overrides
+    /// ([`HOSTILE_PREFIX`], [`HOSTILE_SUFFIX`]) around every message and display-name string of
+    /// a JSON answer (the keys in [`HOSTILE_KEYS`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hostile_text: bool,
+    /// Milliseconds between the bytes of a `drip` body (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drip_ms: Option<u64>,
+    /// Apply only to requests whose target (path and query, as sent) contains this text;
+    /// the others are served normally and do not count against `times`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_contains: Option<String>,
     /// How many protocol requests this applies to; `None` = until cleared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
 }
+
+/// Put in front of each [`HOSTILE_KEYS`] string by the `hostile_text` fault: clear the screen
+/// (CSI 2J), write "pwned" to the clipboard (OSC 52), then a right-to-left override.
+pub const HOSTILE_PREFIX: &str = "\u{1b}[2J\u{1b}]52;c;cHduZWQ=\u{7}\u{202e}";
+/// Put after each [`HOSTILE_KEYS`] string: a C1 CSI (colour red), a first-strong isolate and
+/// a right-to-left mark, and a bare BEL.
+pub const HOSTILE_SUFFIX: &str = "\u{9b}31m\u{2068}\u{200f}\u{7}";
+/// The JSON keys (at any depth) whose string values the `hostile_text` fault decorates: the
+/// services' error texts and display names. Ids and log-in names are left alone (clients send
+/// them back).
+pub const HOSTILE_KEYS: [&str; 12] = [
+    "message",
+    "error",
+    "msg",
+    "Message",
+    "errmsg",
+    "info",
+    "name",
+    "nickname",
+    "displayName",
+    "DisplayName",
+    "userNickname",
+    "user_name_view",
+];
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -141,6 +181,12 @@ pub enum FaultBody {
     Html,
     /// [`HUGE_BODY_LEN`] bytes of JSON-looking data, streamed.
     Huge,
+    /// A small JSON answer sent one byte at a time, `drip_ms` apart (a server that is alive
+    /// but hardly moving); with the default 200 ms it takes over a minute.
+    Drip,
+    /// JSON-looking data that never ends (chunked, no length), 64 KiB chunks as fast as the
+    /// client reads them.
+    Endless,
 }
 
 /// Size of the `huge` fault body.
@@ -170,10 +216,16 @@ impl Faults {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
-    /// Take the fault for one protocol request, counting down `times`.
-    pub fn take(&self) -> Option<FaultSpec> {
+    /// Take the fault for one protocol request to `target` (path and query), counting down
+    /// `times`; `None` if no fault is set or it is for other targets.
+    pub fn take(&self, target: &str) -> Option<FaultSpec> {
         let mut g = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let spec = g.clone()?;
+        if let Some(want) = &spec.target_contains
+            && !target.contains(want.as_str())
+        {
+            return None;
+        }
         if let Some(n) = spec.times {
             if n <= 1 {
                 *g = None;
@@ -360,8 +412,22 @@ mod tests {
             times: Some(2),
             ..Default::default()
         });
-        assert!(f.take().is_some());
-        assert!(f.take().is_some());
-        assert!(f.take().is_none());
+        assert!(f.take("/a").is_some());
+        assert!(f.take("/a").is_some());
+        assert!(f.take("/a").is_none());
+    }
+
+    #[test]
+    fn fault_targets_filter_and_count_only_matches() {
+        let f = Faults::default();
+        f.set(FaultSpec {
+            status: Some(503),
+            target_contains: Some("s=user%2Flogin".into()),
+            times: Some(1),
+            ..Default::default()
+        });
+        assert!(f.take("/api.php?s=base%2Fcommon").is_none());
+        assert!(f.take("/api.php?s=user%2Flogin&uuid=1").is_some());
+        assert!(f.take("/api.php?s=user%2Flogin&uuid=1").is_none());
     }
 }

@@ -5,6 +5,9 @@
 //! connection task, which `axum::serve` does not give: each connection gets a `Notify`; the
 //! request handler signals it and parks, and the connection task then drops the hyper
 //! connection future, so the socket closes with no response written.
+//!
+//! Slow and endless bodies (`drip`, `endless`) are hyper bodies polled by the connection: they
+//! stop as soon as the client hangs up, so a client that gives up costs the simulator nothing.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -23,7 +26,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tower::Service;
 
-use crate::common::{FaultBody, FaultSpec, HUGE_BODY_LEN, Shared};
+use crate::common::{
+    FaultBody, FaultSpec, HOSTILE_KEYS, HOSTILE_PREFIX, HOSTILE_SUFFIX, HUGE_BODY_LEN, Shared,
+};
 
 /// How long shutdown waits for in-flight requests before cutting connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -113,10 +118,14 @@ async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
     let fault = if path.starts_with("/__sim/") {
         None
     } else {
-        shared.faults.take()
+        shared.faults.take(&target)
     };
     let resp = match fault {
         Some(ref f) => match apply_fault(f, &kill).await {
@@ -124,6 +133,10 @@ async fn handle(
             None => app.call(req).await?,
         },
         None => app.call(req).await?,
+    };
+    let resp = match fault {
+        Some(ref f) if f.hostile_text => hostile(resp).await,
+        _ => resp,
     };
     tracing::debug!(
         service = name,
@@ -148,6 +161,22 @@ async fn apply_fault(f: &FaultSpec, kill: &Notify) -> Option<Response<Body>> {
         std::future::pending::<()>().await;
     }
     let status = f.status.and_then(|s| StatusCode::from_u16(s).ok());
+    if let Some(location) = &f.location {
+        let st = status
+            .filter(StatusCode::is_redirection)
+            .unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+        let Ok(value) = HeaderValue::from_str(location) else {
+            let text = "simulated fault: the location cannot be a header value\n";
+            return Some(with_type(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                Body::from(text),
+            ));
+        };
+        let mut r = with_type(st, "text/plain; charset=utf-8", Body::empty());
+        r.headers_mut().insert(header::LOCATION, value);
+        return Some(r);
+    }
     match f.body {
         Some(FaultBody::Malformed) => Some(with_type(
             status.unwrap_or(StatusCode::OK),
@@ -162,6 +191,16 @@ async fn apply_fault(f: &FaultSpec, kill: &Notify) -> Option<Response<Body>> {
             status.unwrap_or(StatusCode::OK),
             "application/json",
             Body::new(HugeBody { pos: 0 }),
+        )),
+        Some(FaultBody::Drip) => Some(with_type(
+            status.unwrap_or(StatusCode::OK),
+            "application/json",
+            drip_body(Duration::from_millis(f.drip_ms.unwrap_or(200))),
+        )),
+        Some(FaultBody::Endless) => Some(with_type(
+            status.unwrap_or(StatusCode::OK),
+            "application/json",
+            Body::new(EndlessBody { started: false }),
         )),
         None => status.map(|st| {
             let text = format!(
@@ -241,5 +280,120 @@ impl hyper::body::Body for HugeBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact((HUGE_BODY_LEN - self.pos.min(HUGE_BODY_LEN)) as u64)
+    }
+}
+
+/// What a `drip` body sends, one byte per tick: a plausible JSON answer, padded so that even a
+/// patient client waits a long time.
+const DRIP_JSON: &str = concat!(
+    r#"{"error":0,"code":0,"msg":"ok","data":{"note":""#,
+    "................................................................",
+    "................................................................",
+    "................................................................",
+    "................................................................",
+    r#""}}"#
+);
+
+/// A body that sends [`DRIP_JSON`] one byte every `every`; the feeding task ends when the
+/// client hangs up (the receiver is dropped with the connection).
+fn drip_body(every: Duration) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    tokio::spawn(async move {
+        for byte in DRIP_JSON.bytes() {
+            tokio::time::sleep(every).await;
+            if tx.send(Bytes::copy_from_slice(&[byte])).await.is_err() {
+                return;
+            }
+        }
+    });
+    Body::new(ChannelBody { rx })
+}
+
+struct ChannelBody {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// JSON-looking data that never ends: the huge body's prefix, then filler forever, with no
+/// length (chunked). Allocates nothing per chunk.
+struct EndlessBody {
+    started: bool,
+}
+
+impl hyper::body::Body for EndlessBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let chunk = if self.started {
+            Bytes::from_static(&FILLER)
+        } else {
+            self.started = true;
+            Bytes::from_static(HUGE_PREFIX)
+        };
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        false
+    }
+}
+
+/// Largest answer the `hostile_text` fault rewrites (bigger ones pass unchanged).
+const HOSTILE_MAX_BODY: usize = 1 << 20;
+
+/// The `hostile_text` fault: a JSON answer with every [`HOSTILE_KEYS`] string wrapped in
+/// [`HOSTILE_PREFIX`] … [`HOSTILE_SUFFIX`]; anything else unchanged.
+async fn hostile(resp: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, HOSTILE_MAX_BODY).await else {
+        let text = "simulated fault: the answer was too large to rewrite\n";
+        return with_type(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            Body::from(text),
+        );
+    };
+    let rewritten = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .map(|mut v| {
+            decorate(&mut v);
+            Bytes::from(v.to_string())
+        });
+    let bytes = rewritten.unwrap_or(bytes);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn decorate(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value {
+                    serde_json::Value::String(s) if HOSTILE_KEYS.contains(&key.as_str()) => {
+                        *s = format!("{HOSTILE_PREFIX}{s}{HOSTILE_SUFFIX}");
+                    }
+                    other => decorate(other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(decorate),
+        _ => {}
     }
 }
