@@ -101,13 +101,19 @@ add() { # add PASSWORD ARGS...: registers the account and logs in through the li
     shift
     printf '%s\n' "$password" | lanyard add "$@" --remember-password --password-stdin
 }
+add_with_secret() { # add_with_secret SECRET PASSWORD ARGS...: the secret option (--opt KEY=@-) first
+    local secret=$1 password=$2
+    shift 2
+    printf '%s\n' "$secret" "$password" | lanyard add "$@" --remember-password --password-stdin
+}
 add secret123 steedos --user alice@example.com --endpoint "$steedos" --opt space_id=demo-space
 add demo1234 sscms --user demo --endpoint "$sscms"
 add secret123 sscms --user alice --endpoint "$sscms"
-add secret123 coolkit --user alice@example.com --endpoint "$coolkit" --opt region=us \
-    --opt appid=LanyardDemoAppId0000000000000001 --opt appsecret=LanyardDemoAppSecret000000000001
-add secret123 siyuan --user alice --endpoint "$siyuan" --opt api_token=lanyarddemotoken \
-    --opt "captcha_endpoint=$siyuan"
+add_with_secret LanyardDemoAppSecret000000000001 secret123 coolkit --user alice@example.com \
+    --endpoint "$coolkit" --opt region=us --opt appid=LanyardDemoAppId0000000000000001 \
+    --opt appsecret=@-
+add_with_secret lanyarddemotoken secret123 siyuan --user alice --endpoint "$siyuan" \
+    --opt api_token=@- --opt "captcha_endpoint=$siyuan"
 add secret123 shopxo --user alice01 --endpoint "$shopxo"
 lanyard use sscms/demo >/dev/null
 echo

@@ -4,6 +4,46 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The command line, or exit: help and version on stdout (0), usage errors on stderr (2) with
+/// every `KEY=VALUE` argument shown as `KEY=…`, since its value may be a secret that clap would
+/// otherwise repeat (e.g. `unexpected argument 'appsecret=…'`).
+pub fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let args: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            eprint!("{}", redact_values(&e.render().to_string(), &args));
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
+/// `text` with every `KEY=VALUE` found in `args` (an argument itself, or the value of a
+/// `--flag=KEY=VALUE`) replaced by `KEY=…`.
+fn redact_values(text: &str, args: &[String]) -> String {
+    let mut pairs: Vec<&str> = Vec::new();
+    for arg in args.iter().skip(1) {
+        let candidate = match arg.strip_prefix("--") {
+            Some(flag) => flag.split_once('=').map(|(_, value)| value),
+            None => Some(arg.as_str()),
+        };
+        if let Some(pair) = candidate.filter(|p| p.contains('=')) {
+            pairs.push(pair);
+        }
+    }
+    // Longest first, so that a pair inside another is not half replaced.
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let mut text = text.to_owned();
+    for pair in pairs {
+        let key = pair.split_once('=').map_or("", |(k, _)| k);
+        text = text.replace(pair, &format!("{key}=…"));
+    }
+    text
+}
+
 const AFTER_HELP: &str = "\
 Examples:
   lanyard add sscms --user demo --endpoint https://cms.example.com --remember-password
@@ -36,9 +76,13 @@ pub enum Command {
     },
     /// Register an account, then log in (unless --no-login).
     #[command(after_help = "Examples:
-  lanyard add coolkit --user alice@example.com --opt appid=APPID --opt appsecret=SECRET --opt region=eu
+  lanyard add coolkit --user alice@example.com --opt appid=APPID --opt appsecret=@appsecret.txt --opt region=eu
   lanyard add shopxo --user 13800000001 --endpoint https://shop.example.com --opt login_type=sms
-  printf '%s\\n' \"$PW\" | lanyard add siyuan --user alice --opt api_token=TOKEN --password-stdin")]
+  printf '%s\\n%s\\n' \"$TOKEN\" \"$PW\" | lanyard add siyuan --user alice --opt api_token=@- --password-stdin
+
+Secret options (appsecret, api_token) need not be on the command line, where other users and
+your shell history can read them: --opt KEY=@FILE reads the file's first line, --opt KEY=@-
+one line of standard input (before the password), and a missing required one is asked for.")]
     Add {
         /// Service id: steedos, sscms, coolkit, siyuan or shopxo.
         service: String,
@@ -51,7 +95,8 @@ pub enum Command {
         /// Base URL of the server (required for self-hosted services).
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
-        /// A service option, e.g. --opt region=eu (see `lanyard services`).
+        /// A service option, e.g. --opt region=eu (see `lanyard services`); KEY=@FILE reads the
+        /// value from the file's first line, KEY=@- from one line of standard input.
         #[arg(long = "opt", value_name = "KEY=VALUE")]
         options: Vec<String>,
         /// Keep the password in the secret store so sessions can be renewed unattended.
@@ -118,4 +163,31 @@ pub enum TokenAs {
     Header,
     Json,
     Env,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_show_no_option_value() {
+        let args: Vec<String> = [
+            "lanyard",
+            "add",
+            "coolkit",
+            "--user",
+            "x",
+            "--opt=appid=SEKRIT2=x",
+            "appsecret=SEKRIT1",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        let e = Cli::try_parse_from(&args).unwrap_err();
+        let raw = e.render().to_string();
+        assert!(raw.contains("SEKRIT1"), "clap repeats it: {raw}");
+        let shown = redact_values(&raw, &args);
+        assert!(!shown.contains("SEKRIT"), "{shown}");
+        assert!(shown.contains("appsecret=…"), "{shown}");
+    }
 }

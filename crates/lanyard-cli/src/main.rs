@@ -10,24 +10,25 @@ macro_rules! outln {
 }
 
 mod args;
+mod captcha;
+mod options;
 mod output;
 mod prompt;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use lanyard_core::manager::{Config, LoginStep, Manager, NewAccount, TokenFormat};
 use lanyard_core::services::{self, Challenge};
-use lanyard_core::{AccountView, Error, Result, SecretString, ServiceId};
+use lanyard_core::{AccountView, Error, ErrorCode, Result, SecretString, ServiceId};
 
 use crate::args::{Cli, Command, TokenAs};
 use crate::output::Style;
 use crate::prompt::Prompter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = args::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -96,34 +97,86 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
             no_login,
         } => {
             let service: ServiceId = service.parse()?;
-            let options = parse_options(&options)?;
-            let view = manager
-                .add_account(NewAccount {
-                    name,
-                    service,
-                    user,
-                    endpoint,
-                    options,
-                    remember_password,
-                })
-                .await?;
-            outln!(
-                "Added {} ({} at {}).",
-                view.account.name,
-                view.account.service,
-                view.account.endpoint
-            );
-            if !no_login {
-                login(manager, &view, password_stdin).await?;
+            let spec = services::spec(service);
+            let given = options::parse(spec, &options)?;
+            if let Some(warning) = options::inline_secret_warning(&given) {
+                prompt::notice(&warning);
             }
-            Ok(())
+            let label = name
+                .clone()
+                .unwrap_or_else(|| format!("{service}/{}", user.trim()));
+            // The account once it exists: what a failed or interrupted login takes back.
+            let mut added: Option<String> = None;
+            let flow = async {
+                let mut prompter = Prompter::new();
+                let options = options::resolve(spec, given, &mut prompter, &label).await?;
+                let view = manager
+                    .add_account(NewAccount {
+                        name,
+                        service,
+                        user,
+                        endpoint,
+                        options,
+                        remember_password,
+                    })
+                    .await?;
+                let added_line = format!(
+                    "Added {} ({} at {}).",
+                    view.account.name, view.account.service, view.account.endpoint
+                );
+                if no_login {
+                    outln!("{added_line}");
+                    return Ok(());
+                }
+                added = Some(view.account.name.clone());
+                match login(manager, &view, password_stdin, &mut prompter).await {
+                    Ok(done) => {
+                        outln!("{added_line}");
+                        outln!("{}", logged_in_line(&done));
+                        Ok(())
+                    }
+                    Err(e) => Err(take_back(manager, &view.account.name, e).await),
+                }
+            };
+            match until_interrupted(flow).await {
+                Ok(result) => result,
+                Err(status) => {
+                    let outcome = match added {
+                        Some(name) => {
+                            take_back(
+                                manager,
+                                &name,
+                                Error::new(ErrorCode::Cancelled, "interrupted"),
+                            )
+                            .await
+                            .message
+                        }
+                        None => "interrupted; nothing was saved".to_owned(),
+                    };
+                    eprintln!("lanyard: {outcome}");
+                    std::process::exit(status);
+                }
+            }
         }
         Command::Login {
             name,
             password_stdin,
         } => {
             let view = manager.get(&name).await?;
-            login(manager, &view, password_stdin).await
+            let flow = async {
+                let mut prompter = Prompter::new();
+                login(manager, &view, password_stdin, &mut prompter).await
+            };
+            match until_interrupted(flow).await {
+                Ok(done) => {
+                    outln!("{}", logged_in_line(&done?));
+                    Ok(())
+                }
+                Err(status) => {
+                    eprintln!("lanyard: interrupted; the login was not finished");
+                    std::process::exit(status);
+                }
+            }
         }
         Command::List { json } => {
             let views = manager.list().await?;
@@ -196,8 +249,12 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
 }
 
 /// Drive a login to the end: password, then captcha and code steps as the service asks.
-async fn login(manager: &Manager, view: &AccountView, password_stdin: bool) -> Result<()> {
-    let mut prompter = Prompter::new();
+async fn login(
+    manager: &Manager,
+    view: &AccountView,
+    password_stdin: bool,
+    prompter: &mut Prompter,
+) -> Result<AccountView> {
     let password = if services::password_required(&view.account) {
         if view.plaintext_remote {
             // Before the password is asked for, let alone sent.
@@ -206,37 +263,27 @@ async fn login(manager: &Manager, view: &AccountView, password_stdin: bool) -> R
                 view.account.endpoint
             );
         }
-        Some(prompter.password(&view.account.name, password_stdin)?)
+        Some(
+            prompter
+                .password(&view.account.name, password_stdin)
+                .await?,
+        )
     } else {
         None
     };
     let mut step = manager.begin_login(&view.account.name, password).await?;
     loop {
         match step {
-            LoginStep::Done(view) => {
-                let until = view
-                    .session
-                    .as_ref()
-                    .and_then(|s| s.expires_at)
-                    .map(|t| format!(", valid for {}", output::time_left(t, chrono::Utc::now())))
-                    .unwrap_or_default();
-                let who = view
-                    .session
-                    .as_ref()
-                    .and_then(|s| s.display_name.clone())
-                    .unwrap_or(view.account.user.clone());
-                outln!("Logged in to {} as {who}{until}.", view.account.name);
-                return Ok(());
-            }
+            LoginStep::Done(view) => return Ok(view),
             LoginStep::Challenge { flow, challenge } => {
                 let answer: Result<SecretString> = match &challenge {
                     Challenge::Captcha {
                         image, media_type, ..
-                    } => prompter.captcha(image, media_type),
+                    } => prompter.captcha(image, media_type).await,
                     Challenge::Code {
                         channel,
                         destination,
-                    } => prompter.code(*channel, destination.as_deref()),
+                    } => prompter.code(*channel, destination.as_deref()).await,
                 };
                 let answer = match answer {
                     Ok(answer) => answer,
@@ -257,20 +304,67 @@ async fn login(manager: &Manager, view: &AccountView, password_stdin: bool) -> R
     }
 }
 
-fn parse_options(pairs: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut options = BTreeMap::new();
-    for pair in pairs {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| Error::invalid_input(format!("--opt takes KEY=VALUE, got '{pair}'")))?;
-        if key.is_empty() {
-            return Err(Error::invalid_input(format!(
-                "--opt '{pair}' has an empty key"
-            )));
+fn logged_in_line(view: &AccountView) -> String {
+    let until = view
+        .session
+        .as_ref()
+        .and_then(|s| s.expires_at)
+        .map(|t| format!(", valid for {}", output::time_left(t, chrono::Utc::now())))
+        .unwrap_or_default();
+    let who = view
+        .session
+        .as_ref()
+        .and_then(|s| s.display_name.clone())
+        .unwrap_or(view.account.user.clone());
+    format!("Logged in to {} as {who}{until}.", view.account.name)
+}
+
+/// After `add` registered an account whose first login then failed (or was interrupted): take
+/// the account back, so no half-made one stays, and say so in the one error line.
+async fn take_back(manager: &Manager, name: &str, e: Error) -> Error {
+    let message = match manager.undo_add(name).await {
+        Ok(()) => format!(
+            "{}; nothing was saved ({name} was not added)",
+            e.display_line()
+        ),
+        Err(undo) => format!(
+            "{}; {name} stays registered, as it could not be taken back ({}): remove it with \
+             `lanyard remove {name}`",
+            e.display_line(),
+            undo.display_line()
+        ),
+    };
+    Error::new(e.code, message)
+}
+
+/// Runs `flow` unless SIGINT or SIGTERM (Ctrl-C on Windows) comes first. Then `flow` is dropped,
+/// and its captcha files with it (see `captcha.rs`), and `Err` carries the exit status the
+/// signal calls for: 130 (SIGINT) or 143 (SIGTERM). Prompts read on the blocking pool, so a
+/// waiting prompt does not keep the signal from being noticed.
+async fn until_interrupted<T>(flow: impl Future<Output = T>) -> std::result::Result<T, i32> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Registered before the flow starts, so no signal slips past.
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return Ok(flow.await);
+        };
+        tokio::select! {
+            value = flow => Ok(value),
+            _ = interrupt.recv() => Err(130),
+            _ = terminate.recv() => Err(143),
         }
-        options.insert(key.to_string(), value.to_string());
     }
-    Ok(options)
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            value = flow => Ok(value),
+            _ = tokio::signal::ctrl_c() => Err(130),
+        }
+    }
 }
 
 fn print_json(value: &serde_json::Value) {

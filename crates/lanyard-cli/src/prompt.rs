@@ -1,42 +1,62 @@
-//! Asking a person (or a script) for the password, captcha text and codes.
+//! Asking a person (or a script) for secret options, the password, captcha text and codes.
 //!
-//! On a terminal: the password without echo, captcha and code prompts as usual. Otherwise the
-//! line protocol of the CLI contract: each prompt is one line on stderr and each answer one line
-//! on stdin, in order. A captcha image is written to a file and announced on stderr as
-//! `captcha image: <path>`.
+//! On a terminal: secrets without echo, captcha and code prompts as usual. Otherwise the line
+//! protocol of the CLI contract: each prompt is one line on stderr and each answer one line on
+//! stdin, in order (secret options, then the password, then captcha text, then codes). A
+//! captcha image is written to a private file (see [`crate::captcha`]) and announced on stderr
+//! as `captcha image: <path>`; the file is gone once the answer is read.
+//!
+//! Reading blocks, so it runs on tokio's blocking pool: the runtime stays free to notice Ctrl-C
+//! while a prompt waits (see `main.rs`, `until_interrupted`).
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 
+use lanyard_core::model::OptionSpec;
 use lanyard_core::services::CodeChannel;
 use lanyard_core::{Error, Result, SecretString};
 use zeroize::Zeroizing;
 
+use crate::captcha::CaptchaDir;
+
 pub struct Prompter {
     interactive: bool,
-    captcha_count: u32,
+    /// Made at the first captcha; removed (with its files) when the prompter is dropped.
+    captchas: Option<CaptchaDir>,
 }
 
 impl Prompter {
     pub fn new() -> Self {
         Prompter {
             interactive: io::stdin().is_terminal() && io::stderr().is_terminal(),
-            captcha_count: 0,
+            captchas: None,
         }
     }
 
-    /// The password: the first stdin line with `--password-stdin` (or when stdin is not a
+    /// An option's value asked for on its own (a missing secret option, or `--opt KEY=@-`):
+    /// without echo on a terminal, else one prompt line and one answer line.
+    pub async fn option_value(&mut self, opt: &OptionSpec, account: &str) -> Result<SecretString> {
+        let question = format!("{} ({}) for {account}:", opt.label, opt.key);
+        if self.interactive && opt.secret {
+            return read_hidden(format!("{question} "), format!("--opt {}", opt.key)).await;
+        }
+        if self.interactive {
+            prompt_inline(&format!("{question} "));
+        } else {
+            announce(&question);
+        }
+        read_line(format!("--opt {}", opt.key)).await
+    }
+
+    /// The password: the next stdin line with `--password-stdin` (or when stdin is not a
     /// terminal), else a no-echo prompt.
-    pub fn password(&mut self, account: &str, from_stdin: bool) -> Result<SecretString> {
+    pub async fn password(&mut self, account: &str, from_stdin: bool) -> Result<SecretString> {
         let password = if self.interactive && !from_stdin {
-            rpassword::prompt_password(format!("Password for {account}: "))
-                .map(SecretString::new)
-                .map_err(|e| Error::invalid_input(format!("cannot read the password: {e}")))?
+            read_hidden(format!("Password for {account}: "), "the password".into()).await?
         } else {
             if !from_stdin {
                 announce(&format!("Password for {account}:"));
             }
-            self.read_line("the password")?
+            read_line("the password".into()).await?
         };
         if password.is_empty() {
             return Err(Error::invalid_input("the password is empty"));
@@ -44,19 +64,27 @@ impl Prompter {
         Ok(password)
     }
 
-    /// Save the captcha image, say where, and read the person's reading of it.
-    pub fn captcha(&mut self, image: &[u8], media_type: &str) -> Result<SecretString> {
-        let path = self.save_captcha(image, media_type)?;
-        announce(&format!("captcha image: {}", path.display()));
+    /// Save the captcha image, say where, and read the person's reading of it. The file is
+    /// removed before this returns, and if the login is dropped while waiting.
+    pub async fn captcha(&mut self, image: &[u8], media_type: &str) -> Result<SecretString> {
+        let dir = match self.captchas.take() {
+            Some(dir) => dir,
+            None => CaptchaDir::new()?,
+        };
+        let dir = self.captchas.insert(dir);
+        let file = dir.write(image, media_type)?;
+        announce(&format!("captcha image: {}", file.path().display()));
         if self.interactive {
             prompt_inline("Characters in the captcha image: ");
         } else {
             announce("Captcha:");
         }
-        self.read_line("the captcha text")
+        let answer = read_line("the captcha text".into()).await;
+        drop(file);
+        answer
     }
 
-    pub fn code(
+    pub async fn code(
         &mut self,
         channel: CodeChannel,
         destination: Option<&str>,
@@ -73,10 +101,13 @@ impl Prompter {
         } else {
             announce(&question);
         }
-        self.read_line("the code")
+        read_line("the code".into()).await
     }
+}
 
-    fn read_line(&mut self, what: &str) -> Result<SecretString> {
+/// One line of stdin, without its line ending.
+async fn read_line(what: String) -> Result<SecretString> {
+    blocking(move || {
         // Zeroizing: the line may hold a password.
         let mut line = Zeroizing::new(String::new());
         let read = io::stdin().lock().read_line(&mut line).map_err(|e| {
@@ -88,36 +119,37 @@ impl Prompter {
             )));
         }
         Ok(SecretString::new(line.trim_end_matches(['\r', '\n'])))
-    }
+    })
+    .await
+}
 
-    fn save_captcha(&mut self, image: &[u8], media_type: &str) -> Result<PathBuf> {
-        self.captcha_count += 1;
-        let extension = match media_type {
-            "image/png" => "png",
-            "image/gif" => "gif",
-            "image/jpeg" => "jpg",
-            "image/svg+xml" => "svg",
-            _ => "img",
-        };
-        let path = std::env::temp_dir().join(format!(
-            "lanyard-captcha-{}-{}.{extension}",
-            std::process::id(),
-            self.captcha_count
-        ));
-        std::fs::write(&path, image).map_err(|e| {
-            Error::internal(format!(
-                "cannot write the captcha image to {}: {e}",
-                path.display()
-            ))
-        })?;
-        Ok(path)
-    }
+/// A no-echo prompt on the terminal.
+async fn read_hidden(prompt: String, what: String) -> Result<SecretString> {
+    blocking(move || {
+        rpassword::prompt_password(prompt)
+            .map(SecretString::new)
+            .map_err(|e| Error::invalid_input(format!("cannot read {what}: {e}")))
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| Error::internal(format!("a prompt failed: {e}")))?
 }
 
 fn announce(line: &str) {
     let mut err = io::stderr().lock();
     let _ = writeln!(err, "{line}");
     let _ = err.flush();
+}
+
+/// A warning or notice on stderr, one line.
+pub fn notice(line: &str) {
+    announce(line);
 }
 
 fn prompt_inline(text: &str) {

@@ -515,6 +515,16 @@ impl Manager {
         self.view_by_id(&account.id).await
     }
 
+    /// Takes back an account that [`Manager::add_account`] has just made, as if it had never
+    /// been added: its secrets, its row and its events go. For an `add` whose first login
+    /// failed, so that no half-made account stays behind.
+    pub async fn undo_add(&self, name: &str) -> Result<()> {
+        let account = self.account(name).await?;
+        self.remove_account(name).await?;
+        self.db(move |s| s.delete_events_of(&account.id)).await?;
+        Ok(())
+    }
+
     pub async fn edit_account(&self, name: &str, edit: AccountEdit) -> Result<AccountView> {
         let current = self.account(name).await?;
         let spec = self.service(current.service).spec();
@@ -913,6 +923,8 @@ impl Manager {
         result: Result<Progress>,
         password: Option<SecretString>,
     ) -> Result<LoginStep> {
+        // Every captcha of every service passes here on its way out.
+        let result = result.and_then(services::refuse_unsafe_captcha);
         match result {
             Ok(Progress::Done(outcome)) => {
                 let view = self
@@ -2184,9 +2196,23 @@ fn check_option_value(spec: &ServiceSpec, opt: &OptionSpec, value: &str) -> Resu
             )))
         }
         OptionKind::Url => {
+            // The value is not repeated: the person sees what they typed.
             let url = Url::parse(&v).map_err(|e| {
-                Error::invalid_input(format!("option '{}' must be a URL: {e}", opt.key))
+                Error::invalid_input(format!(
+                    "option '{}' must be an http:// or https:// URL ({e})",
+                    opt.key
+                ))
             })?;
+            // Every URL option (proxy, captcha host) is reached over HTTP(S); file://, ftp://
+            // or socks:// would fail only at the first login, or do something else entirely.
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty)
+            {
+                return Err(Error::invalid_input(format!(
+                    "option '{}' must be an http:// or https:// URL with a host, not a {}: URL",
+                    opt.key,
+                    url.scheme()
+                )));
+            }
             if url.password().is_some() {
                 // It would be stored in plain text.
                 return Err(Error::invalid_input(format!(

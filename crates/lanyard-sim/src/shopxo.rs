@@ -262,6 +262,9 @@ struct Config {
     common_captcha: bool,
     /// `home_user_register_img_verify_state` (extra switch, not in the contract)
     register_captcha: bool,
+    /// A hostile server: the captcha comes as an SVG with a script in it (Lanyard must refuse
+    /// it). Not something a real ShopXO does.
+    svg_captcha: bool,
     /// `home_user_login_type`
     login_types: Vec<String>,
     /// `common_verify_interval_time`
@@ -276,6 +279,7 @@ impl Default for Config {
             login_captcha: true,
             common_captcha: true,
             register_captcha: true,
+            svg_captcha: false,
             login_types: vec!["username".into(), "email".into(), "sms".into()],
             verify_interval_secs: 60,
             verify_expire_secs: 600,
@@ -289,6 +293,7 @@ struct ConfigPatch {
     login_captcha: Option<bool>,
     common_captcha: Option<bool>,
     register_captcha: Option<bool>,
+    svg_captcha: Option<bool>,
     login_types: Option<Vec<String>>,
     verify_interval_secs: Option<u32>,
     verify_expire_secs: Option<u32>,
@@ -798,6 +803,8 @@ enum Answer {
     Guard(Php),
     /// The captcha GIF, served (like the real server) as `text/html; charset=utf-8`.
     Gif(Vec<u8>),
+    /// The `svg_captcha` switch: an SVG captcha with a script, as `image/svg+xml`.
+    Svg(String),
 }
 
 /// Who is logged in for this request, and through which token.
@@ -871,6 +878,7 @@ fn respond(req: &Req, ctx: &Ctx, answer: Answer) -> Response {
             true,
         ),
         Answer::Gif(b) => ("text/html; charset=utf-8", b, true),
+        Answer::Svg(svg) => ("image/svg+xml", svg.into_bytes(), true),
     };
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
@@ -1153,7 +1161,11 @@ fn user_verify_entry(db: &mut Db, req: &Req, ctx: &Ctx) -> Answer {
     };
     let uid = captcha_uid(db, req, ctx);
     let answer = captcha::random_answer(captcha::SHOPXO_DIGITS, 4);
-    let gif = captcha::render_gif(&answer);
+    let image = if db.cfg.svg_captcha {
+        Answer::Svg(svg_captcha(&answer))
+    } else {
+        Answer::Gif(captcha::render_gif(&answer))
+    };
     let key = (ty, uid);
     db.captchas.insert(
         key.clone(),
@@ -1163,7 +1175,16 @@ fn user_verify_entry(db: &mut Db, req: &Req, ctx: &Ctx) -> Answer {
         },
     );
     db.last_captcha = Some(key);
-    Answer::Gif(gif)
+    image
+}
+
+/// The answer as SVG text, with a script that would run wherever the image is shown inline.
+fn svg_captcha(answer: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"40\">\
+         <script>document.title = 'captcha script ran'</script>\
+         <text x=\"10\" y=\"28\" font-size=\"24\">{answer}</text></svg>"
+    )
 }
 
 /// `IsImaVerify`: -10 empty, -11 none/expired, -12 wrong. Ok(key) so the caller can remove it.
@@ -1644,6 +1665,9 @@ async fn config_post(
     }
     if let Some(v) = p.register_captcha {
         c.register_captcha = v;
+    }
+    if let Some(v) = p.svg_captcha {
+        c.svg_captcha = v;
     }
     if let Some(v) = p.login_types {
         c.login_types = v;

@@ -1545,3 +1545,84 @@ async fn open_creates_the_data_dir_and_survives_an_unusable_secret_store() {
         "no account without its secrets"
     );
 }
+
+// ----- options checked when given (issue 11, item 12) -----
+
+#[tokio::test]
+async fn url_options_take_only_http_urls_at_add_and_at_edit() {
+    let (_d, m) = manager();
+    let with_proxy = |proxy: &str| NewAccount {
+        options: BTreeMap::from([("proxy".to_owned(), proxy.to_owned())]),
+        ..new_account(ServiceId::Sscms, "p")
+    };
+    for bad in [
+        "file:///etc/passwd",
+        "ftp://proxy.example:21",
+        "socks5://proxy.example:1080",
+        "garbage",
+        "http://",
+    ] {
+        let e = m.add_account(with_proxy(bad)).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+        assert!(e.message.contains("option 'proxy'"), "{bad}: {}", e.message);
+        assert!(
+            e.message.contains("http:// or https://"),
+            "{bad}: {}",
+            e.message
+        );
+    }
+    assert!(m.list().await.unwrap().is_empty(), "nothing was added");
+    let view = m
+        .add_account(with_proxy("http://proxy.example:3128/"))
+        .await
+        .unwrap();
+    assert_eq!(
+        view.account.option("proxy"),
+        Some("http://proxy.example:3128")
+    );
+    let edit = |proxy: &str| AccountEdit {
+        name: None,
+        user: None,
+        endpoint: None,
+        options: BTreeMap::from([("proxy".to_owned(), Some(proxy.to_owned()))]),
+        remember_password: None,
+    };
+    let e = m
+        .edit_account(&view.account.name, edit("file:///x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert!(e.message.contains("option 'proxy'"), "{}", e.message);
+    let kept = m.get(&view.account.name).await.unwrap();
+    assert_eq!(
+        kept.account.option("proxy"),
+        Some("http://proxy.example:3128"),
+        "a refused edit changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn undo_add_leaves_no_row_secret_or_event() {
+    let (_d, m) = manager();
+    let view = m
+        .add_account(NewAccount {
+            options: BTreeMap::from([
+                ("appid".to_owned(), "id".to_owned()),
+                ("appsecret".to_owned(), "s".to_owned()),
+            ]),
+            remember_password: true,
+            ..new_account(ServiceId::Coolkit, "undo")
+        })
+        .await
+        .unwrap();
+    let id = view.account.id.clone();
+    let secret_key = key_option(&id, "appsecret");
+    assert!(m.secrets.get(&secret_key).await.unwrap().is_some());
+    assert!(!m.events(None, 50).await.unwrap().is_empty());
+    m.undo_add(&view.account.name).await.unwrap();
+    assert!(m.list().await.unwrap().is_empty());
+    for key in [secret_key, key_password(&id), key_session(&id)] {
+        assert!(m.secrets.get(&key).await.unwrap().is_none(), "{key}");
+    }
+    assert_eq!(m.events(None, 50).await.unwrap(), vec![], "no event stays");
+}

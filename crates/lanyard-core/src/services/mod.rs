@@ -398,6 +398,51 @@ pub fn sniff_image_type(bytes: &[u8]) -> &'static str {
     }
 }
 
+/// The image types a captcha may have: raster images, which cannot carry script.
+pub const CAPTCHA_IMAGE_TYPES: [&str; 5] = [
+    "image/png",
+    "image/gif",
+    "image/jpeg",
+    "image/webp",
+    "image/bmp",
+];
+
+/// Refuses a captcha step whose image is not one of [`CAPTCHA_IMAGE_TYPES`] by its magic bytes
+/// (SVG and HTML can carry script; unknown bytes cannot be shown safely), whatever the server or
+/// the service module called it, and sets `media_type` to what the bytes are. The Manager runs
+/// every login step through this, so it covers every service, the CLI and the app alike.
+pub fn refuse_unsafe_captcha(progress: Progress) -> Result<Progress> {
+    let Progress::Challenge {
+        challenge: Challenge::Captcha {
+            image, reloadable, ..
+        },
+        pending,
+    } = progress
+    else {
+        return Ok(progress);
+    };
+    let sniffed = sniff_image_type(&image);
+    if !CAPTCHA_IMAGE_TYPES.contains(&sniffed) {
+        let what = match sniffed {
+            "image/svg+xml" => "an SVG image",
+            _ if image.trim_ascii_start().starts_with(b"<") => "markup",
+            _ => "data of an unknown type",
+        };
+        return Err(Error::server(format!(
+            "the server sent {what} as the captcha; Lanyard shows only PNG, GIF, JPEG, WebP and \
+             BMP captchas, as other types can carry script"
+        )));
+    }
+    Ok(Progress::Challenge {
+        challenge: Challenge::Captcha {
+            image,
+            media_type: sniffed.to_owned(),
+            reloadable,
+        },
+        pending,
+    })
+}
+
 /// The account's endpoint joined with `path` (a trailing slash on the endpoint is optional).
 pub fn endpoint_url(account: &Account, path: &str) -> Result<url::Url> {
     let base = account.endpoint.trim();
@@ -505,6 +550,58 @@ mod tests {
         assert_eq!(mask_destination("13800000001"), "138****0001");
         assert_eq!(mask_destination("alice01@example.com"), "al***@example.com");
         assert_eq!(mask_destination("138***001"), "138***001");
+    }
+
+    #[test]
+    fn only_raster_captchas_pass() {
+        let step = |image: &[u8], media_type: &str| Progress::Challenge {
+            challenge: Challenge::Captcha {
+                image: image.to_vec(),
+                media_type: media_type.to_owned(),
+                reloadable: true,
+            },
+            pending: Pending::new(()),
+        };
+        let media_type = |p: Progress| match p {
+            Progress::Challenge {
+                challenge: Challenge::Captcha { media_type, .. },
+                ..
+            } => media_type,
+            other => panic!("not a captcha: {other:?}"),
+        };
+        // A GIF the server called text/html (ShopXO does) passes, with its real type.
+        let gif = refuse_unsafe_captcha(step(b"GIF89a\x01\x00", "text/html")).unwrap();
+        assert_eq!(media_type(gif), "image/gif");
+        for raster in [
+            &b"\x89PNG\r\n\x1a\n...."[..],
+            b"\xFF\xD8\xFF\xE0",
+            b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+            b"BM\x00\x00",
+        ] {
+            assert!(refuse_unsafe_captcha(step(raster, "image/png")).is_ok());
+        }
+        for (bytes, says) in [
+            (
+                &b"<svg xmlns='http://www.w3.org/2000/svg'><script>x()</script></svg>"[..],
+                "SVG",
+            ),
+            (b"<?xml version='1.0'?><svg/>", "SVG"),
+            (b"  <html><script>x()</script>", "markup"),
+            (b"\x00\x01\x02", "unknown"),
+        ] {
+            let e = refuse_unsafe_captcha(step(bytes, "image/png")).unwrap_err();
+            assert_eq!(e.code, crate::ErrorCode::ServerError);
+            assert!(e.message.contains(says), "{}", e.message);
+        }
+        // Other steps pass untouched.
+        let code = Progress::Challenge {
+            challenge: Challenge::Code {
+                channel: CodeChannel::Sms,
+                destination: None,
+            },
+            pending: Pending::new(()),
+        };
+        assert!(refuse_unsafe_captcha(code).is_ok());
     }
 
     #[test]

@@ -632,6 +632,12 @@ impl Store {
         })
     }
 
+    /// Deletes every event of one account (an account taken back as if never added). Returns
+    /// how many went.
+    pub fn delete_events_of(&self, account_id: &str) -> Result<usize> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM events WHERE account_id = ?1", [account_id])?))
+    }
+
     /// The newest `limit` events, newest first; of one account when `account_id` is given.
     pub fn events(&self, account_id: Option<&str>, limit: usize) -> Result<Vec<EventRecord>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
