@@ -323,6 +323,49 @@ async fn sscms_full_lifecycle() {
     w.sim.shutdown().await;
 }
 
+/// SSCMS v7 cannot check a user token (its user route wants an API key, protocols/sscms.md
+/// §3.8): a check keeps the session, and `token` keeps working (exit 0) instead of exit 3.
+#[tokio::test]
+async fn an_sscms_v7_token_survives_a_check_the_server_cannot_answer() {
+    let w = World::new().await;
+    let endpoint = w.endpoint("sscms");
+    let r = w
+        .http
+        .post(format!("{endpoint}/__sim/config"))
+        .json(&json!({"version": "v7"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    w.run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "demo",
+            "--endpoint",
+            &endpoint,
+            "--password-stdin",
+        ],
+        &["demo1234"],
+    )
+    .await
+    .assert_ok();
+    let first = w.run(&["token", "sscms/demo"], &[]).await;
+    let token = first.assert_ok().stdout.trim().to_string();
+    w.run(&["refresh", "sscms/demo", "--force"], &[])
+        .await
+        .assert_ok();
+    w.run(&["refresh", "sscms/demo", "--force"], &[])
+        .await
+        .assert_ok();
+    let again = w.run(&["token", "sscms/demo"], &[]).await;
+    assert_eq!(again.assert_ok().stdout.trim(), token);
+    let list = w.run(&["list", "--json"], &[]).await;
+    assert_eq!(list.assert_ok().json()[0]["state"], "valid");
+    w.sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn wrong_password_exits_4_with_the_servers_words() {
     let w = World::new().await;

@@ -46,8 +46,15 @@ pub const WARNING_WINDOW_SETTING: &str = "warning_window_secs";
 const MAX_WARNING_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 /// `token()` renews first when the session expires within a tenth of its lifetime, at most this.
 const MAX_REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
-/// A login waiting for an answer is forgotten after this long.
-const FLOW_TTL: Duration = Duration::from_secs(15 * 60);
+/// A login waiting for an answer (and the password or hash it holds) is forgotten after this
+/// long by the manager's clock, whether or not anything else happens meanwhile.
+pub const ABANDONED_LOGIN_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+/// A session the secret store did not take is written this many times in a row (then again at
+/// the next renewal attempt), waiting `SAVE_BACKOFF`, then 4× that, between tries.
+const SAVE_ATTEMPTS: u32 = 3;
+const SAVE_BACKOFF: Duration = Duration::from_millis(200);
+/// How often the sweeper looks for abandoned logins (real time).
+const FLOW_SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// How the façade is set up. `Default` is the keyring and the platform's data dir.
 #[derive(Debug, Clone, Default)]
@@ -252,7 +259,24 @@ struct Flow {
     /// Kept to remember it once the login is done (only when the account remembers passwords).
     password: Option<SecretString>,
     reloadable: bool,
-    started: Instant,
+    /// By the manager's clock (tests jump it).
+    started: DateTime<Utc>,
+}
+
+type Flows = Arc<Mutex<HashMap<FlowId, Flow>>>;
+
+/// Forgets the logins that waited longer than [`ABANDONED_LOGIN_AFTER`]. Returns the account
+/// ids whose flows went.
+fn sweep_flows(flows: &Mutex<HashMap<FlowId, Flow>>, now: DateTime<Utc>) -> Vec<String> {
+    let mut gone = Vec::new();
+    lock(flows).retain(|_, f| {
+        let alive = now - f.started < ABANDONED_LOGIN_AFTER;
+        if !alive {
+            gone.push(f.account_id.clone());
+        }
+        alive
+    });
+    gone
 }
 
 /// The façade. `Send + Sync`; share it with an `Arc`.
@@ -261,7 +285,9 @@ pub struct Manager {
     store: Arc<Store>,
     secrets: Secrets,
     http: Http,
-    flows: Mutex<HashMap<FlowId, Flow>>,
+    flows: Flows,
+    /// Whether the abandoned-login sweeper runs (started with the first waiting login).
+    sweeper: std::sync::atomic::AtomicBool,
     /// `services::service`; unit tests put fakes here.
     resolver: fn(ServiceId) -> &'static dyn Service,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -271,6 +297,21 @@ pub struct Manager {
     /// Wakes the keep-alive engine early (an account added, logged in, switched, a refresh
     /// asked for).
     keepalive: Arc<Notify>,
+    /// `None`: long enough for a whole renewal at the HTTP timeout (see `lease_ttl`).
+    lease_ttl: Option<Duration>,
+    /// Sessions the secret store has not taken yet, by account id (see `UnsavedSession`).
+    unsaved: Mutex<HashMap<String, UnsavedSession>>,
+}
+
+/// A renewed session whose tokens the secret store did not take (it timed out or failed): the
+/// server may already have retired the old tokens (CoolKit and SiYuan rotate them), so the new
+/// ones are kept here, handed to readers, and written again before anything renews the account.
+struct UnsavedSession {
+    /// The `SessionTokens` JSON, as stored under `key_session`.
+    tokens: SecretString,
+    info: SessionInfo,
+    refreshed: Option<DateTime<Utc>>,
+    kind: String,
 }
 
 impl std::fmt::Debug for Manager {
@@ -358,12 +399,15 @@ impl Manager {
             store: Arc::new(store),
             secrets,
             http: Http::new(http)?,
-            flows: Mutex::default(),
+            flows: Flows::default(),
+            sweeper: std::sync::atomic::AtomicBool::new(false),
             resolver: services::service,
             locks: Mutex::default(),
             events: broadcast::channel(256).0,
             clock: Arc::new(SystemClock),
             keepalive: Arc::new(Notify::new()),
+            lease_ttl: None,
+            unsaved: Mutex::default(),
         })
     }
 
@@ -375,6 +419,19 @@ impl Manager {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Manager {
         self.clock = clock;
         self
+    }
+
+    /// The same manager with another time-to-live for its renewal leases (tests of long
+    /// renewals; the lease is extended every third of it while held).
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Manager {
+        self.lease_ttl = Some(ttl);
+        self
+    }
+
+    fn lease_ttl(&self) -> Duration {
+        // Long enough for a whole renewal (a re-login may take several requests).
+        self.lease_ttl
+            .unwrap_or_else(|| self.http.config().timeout * 4 + Duration::from_secs(30))
     }
 
     pub fn clock(&self) -> Arc<dyn Clock> {
@@ -479,7 +536,7 @@ impl Manager {
         let mut result = Ok(());
         for (key, value) in &secret_options {
             let k = key_option(&account.id, key);
-            result = self.secrets.set(&k, value).await;
+            result = self.put_secret(&account.id, &k, value).await;
             if result.is_err() {
                 break;
             }
@@ -571,41 +628,90 @@ impl Manager {
             }
         }
         let remember = edit.remember_password;
-        let update = self
-            .db({
-                let name = name.to_owned();
-                move |s| {
-                    s.update_account(&name, |a| {
-                        if let Some(n) = &new_name {
-                            a.name = n.clone();
-                        }
-                        if let Some(u) = &new_user {
-                            a.user = u.clone();
-                        }
-                        if let Some(e) = &new_endpoint {
-                            a.endpoint = e.clone();
-                        }
-                        for (k, v) in &plain {
-                            match v {
-                                Some(v) => a.options.insert(k.clone(), v.clone()),
-                                None => a.options.remove(k),
-                            };
-                        }
-                        if let Some(r) = remember {
-                            a.remember_password = r;
-                        }
-                        Ok(())
-                    })
+        // Under the account's lock and lease: no renewal or login can write the old server's
+        // session or password back while (or after) the account changes.
+        let (_guard, lease) = self.guard(&current).await?;
+        let result = async {
+            // Renamed or edited while this call waited: edit what it is now.
+            let before = self.row_by_id(&current.id).await?.account;
+            let moves = new_endpoint.as_ref().is_some_and(|e| *e != before.endpoint);
+            let switches_user = new_user.as_ref().is_some_and(|u| *u != before.user);
+            // A secret option is the old server's: it is never sent to a new one. Required ones
+            // must come with the same edit, the others are dropped.
+            let mut dropped_options = Vec::new();
+            if moves {
+                for opt in services::all_options(spec).filter(|o| o.secret) {
+                    if secret_set.contains_key(opt.key) || secret_unset.iter().any(|k| k == opt.key) {
+                        continue;
+                    }
+                    if opt.required {
+                        return Err(Error::invalid_input(format!(
+                            "a new endpoint needs option '{}' ({}) again: it is never sent to another server; give it in the same edit",
+                            opt.key, opt.label
+                        )));
+                    }
+                    dropped_options.push(opt.key.to_owned());
                 }
-            })
-            .await?;
-        let (before, after) = (update.before, update.after);
-        for (key, value) in &secret_set {
-            self.secrets.set(&key_option(&after.id, key), value).await?;
+            }
+            // A session (and a password) belongs to one user at one server: another user or
+            // endpoint starts signed out, and a password is never sent to a server it was not
+            // typed for. Dropped first, before the account points anywhere new.
+            if moves || switches_user {
+                self.drop_flows_of(&before.id);
+                lock(&self.unsaved).remove(&before.id);
+                self.secrets.delete(&key_session(&before.id)).await?;
+                self.secrets.delete(&key_password(&before.id)).await?;
+                for key in &dropped_options {
+                    self.secrets.delete(&key_option(&before.id, key)).await?;
+                }
+                let id = before.id.clone();
+                self.db(move |s| s.set_state(&id, &StoredState::SignedOut))
+                    .await?;
+            }
+            let update = self
+                .db({
+                    let name = before.name.clone();
+                    move |s| {
+                        s.update_account(&name, |a| {
+                            if let Some(n) = &new_name {
+                                a.name = n.clone();
+                            }
+                            if let Some(u) = &new_user {
+                                a.user = u.clone();
+                            }
+                            if let Some(e) = &new_endpoint {
+                                a.endpoint = e.clone();
+                            }
+                            for (k, v) in &plain {
+                                match v {
+                                    Some(v) => a.options.insert(k.clone(), v.clone()),
+                                    None => a.options.remove(k),
+                                };
+                            }
+                            if let Some(r) = remember {
+                                a.remember_password = r;
+                            }
+                            Ok(())
+                        })
+                    }
+                })
+                .await?;
+            let after = update.after;
+            for (key, value) in &secret_set {
+                self.put_secret(&after.id, &key_option(&after.id, key), value)
+                    .await?;
+            }
+            for key in &secret_unset {
+                self.secrets.delete(&key_option(&after.id, key)).await?;
+            }
+            if !after.remember_password {
+                self.secrets.delete(&key_password(&after.id)).await?;
+            }
+            Ok((update.before, after, dropped_options))
         }
-        for key in &secret_unset {
-            self.secrets.delete(&key_option(&after.id, key)).await?;
-        }
+        .await;
+        lease.release().await;
+        let (before, after, dropped_options) = result?;
         let mut changed = Vec::new();
         if before.name != after.name {
             changed.push("name".to_owned());
@@ -622,18 +728,14 @@ impl Manager {
         if before.remember_password != after.remember_password {
             changed.push("remember_password".to_owned());
         }
-        // A session (and a password) belongs to one user at one server: another user or
-        // endpoint starts signed out, and a password is never sent to a server it was not
-        // typed for.
         if before.user != after.user || before.endpoint != after.endpoint {
-            self.drop_flows_of(&after.id);
-            self.secrets.delete(&key_session(&after.id)).await?;
-            self.secrets.delete(&key_password(&after.id)).await?;
-            let id = after.id.clone();
-            self.db(move |s| s.set_state(&id, &StoredState::SignedOut))
-                .await?;
-        } else if !after.remember_password {
-            self.secrets.delete(&key_password(&after.id)).await?;
+            changed.push("signed out".to_owned());
+        }
+        if !dropped_options.is_empty() {
+            changed.push(format!(
+                "dropped {} (it belonged to the old endpoint)",
+                dropped_options.join(", ")
+            ));
         }
         let message = if changed.is_empty() {
             "nothing changed".to_owned()
@@ -655,20 +757,14 @@ impl Manager {
     }
 
     /// Deletes the account and all its secrets. The secrets go first: if the secret store
-    /// fails, the account stays and the removal can be repeated.
+    /// fails, the account stays and the removal can be repeated. Runs under the account's lock
+    /// and lease, so a renewal in flight finishes first and a later one finds no account.
     pub async fn remove_account(&self, name: &str) -> Result<()> {
-        let account = self.account(name).await?;
-        self.drop_flows_of(&account.id);
-        self.secrets.delete(&key_session(&account.id)).await?;
-        self.secrets.delete(&key_password(&account.id)).await?;
-        for opt in services::all_options(self.service(account.service).spec()).filter(|o| o.secret)
-        {
-            self.secrets
-                .delete(&key_option(&account.id, opt.key))
-                .await?;
-        }
-        let id = account.id.clone();
-        self.db(move |s| s.delete_account(&id)).await?;
+        let found = self.account(name).await?;
+        let (_guard, lease) = self.guard(&found).await?;
+        let result = self.remove_locked(&found).await;
+        lease.release().await;
+        let account = result?;
         lock(&self.locks).remove(&account.id);
         self.log(
             Some(&account),
@@ -681,6 +777,40 @@ impl Manager {
             account: account.name.clone(),
         });
         Ok(())
+    }
+
+    async fn remove_locked(&self, found: &Account) -> Result<Account> {
+        // Renamed or edited while this call waited: remove what it is now.
+        let account = self.row_by_id(&found.id).await?.account;
+        self.drop_flows_of(&account.id);
+        lock(&self.unsaved).remove(&account.id);
+        let keys = self.all_secret_keys(&account).await?;
+        for key in &keys {
+            self.secrets.delete(key).await?;
+        }
+        let id = account.id.clone();
+        self.db(move |s| {
+            s.delete_account(&id)?;
+            s.forget_secret_keys(&id, &keys)
+        })
+        .await?;
+        Ok(account)
+    }
+
+    /// Every secret-store key the account may have: its session and password, each secret
+    /// option of the spec, and every key ever recorded for it (options the spec no longer has).
+    async fn all_secret_keys(&self, account: &Account) -> Result<Vec<String>> {
+        let id = account.id.clone();
+        let mut keys = self.db(move |s| s.secret_keys(&id)).await?;
+        keys.push(key_session(&account.id));
+        keys.push(key_password(&account.id));
+        for opt in services::all_options(self.service(account.service).spec()).filter(|o| o.secret)
+        {
+            keys.push(key_option(&account.id, opt.key));
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
     }
 
     /// Every account, ordered by service, endpoint, name.
@@ -865,7 +995,7 @@ impl Manager {
             )
             .await;
             f.pending = backup;
-            f.started = Instant::now();
+            f.started = self.now();
             lock(&self.flows).insert(id, f);
             return Err(e);
         }
@@ -886,13 +1016,14 @@ impl Manager {
     }
 
     fn take_flow(&self, flow: &FlowId, reload: bool) -> Result<(FlowId, Flow)> {
+        sweep_flows(&self.flows, self.now());
         let mut flows = lock(&self.flows);
-        flows.retain(|_, f| f.started.elapsed() < FLOW_TTL);
         match flows.get(flow) {
             None => {
-                return Err(Error::not_found(
-                    "no login is waiting with that id (it finished, was cancelled or expired); start it again",
-                ));
+                return Err(Error::not_found(format!(
+                    "no login is waiting with that id (it finished, was cancelled, or waited more than {} minutes for an answer); start it again",
+                    ABANDONED_LOGIN_AFTER.num_minutes()
+                )));
             }
             Some(f) if reload && !f.reloadable => {
                 return Err(Error::invalid_input(
@@ -906,14 +1037,45 @@ impl Manager {
     }
 
     fn drop_flows_of(&self, account_id: &str) {
+        let now = self.now();
         lock(&self.flows)
-            .retain(|_, f| f.account_id != account_id && f.started.elapsed() < FLOW_TTL);
+            .retain(|_, f| f.account_id != account_id && now - f.started < ABANDONED_LOGIN_AFTER);
+    }
+
+    /// A task that forgets abandoned logins on its own (a closed dialog or a CLI that died sends
+    /// no cancel). It holds the flows weakly and ends with the manager.
+    fn start_flow_sweeper(&self) {
+        use std::sync::atomic::Ordering;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.sweeper.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let flows = Arc::downgrade(&self.flows);
+        let clock = self.clock.clone();
+        let store = self.store.clone();
+        let events = self.events.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(FLOW_SWEEP_EVERY).await;
+                let Some(flows) = flows.upgrade() else { return };
+                for id in sweep_flows(&flows, clock.now()) {
+                    tracing::debug!("forgot a login that waited too long for an answer");
+                    if let Ok(Some(row)) = store.account_by_id(&id) {
+                        let _ = events.send(Event::AccountChanged {
+                            account: row.account.name,
+                        });
+                    }
+                }
+            }
+        });
     }
 
     fn awaiting(&self, account_id: &str) -> bool {
         lock(&self.flows)
             .values()
-            .any(|f| f.account_id == account_id && f.started.elapsed() < FLOW_TTL)
+            .any(|f| f.account_id == account_id && self.now() - f.started < ABANDONED_LOGIN_AFTER)
     }
 
     async fn login_progress(
@@ -927,10 +1089,26 @@ impl Manager {
         let result = result.and_then(services::refuse_unsafe_captcha);
         match result {
             Ok(Progress::Done(outcome)) => {
-                let view = self
+                let (_guard, lease) = self.guard(account).await.map_err(|e| {
+                    if e.code == ErrorCode::NotFound {
+                        Error::not_found(format!(
+                            "'{}' was removed meanwhile; nothing was saved",
+                            account.name
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
+                let finished = self
                     .finish_login(account, *outcome, password.as_ref(), "login")
-                    .await?;
-                Ok(LoginStep::Done(view))
+                    .await;
+                lease.release().await;
+                finished?;
+                // Seen without the lease now (it shows as `refreshing` while held).
+                self.emit(Event::AccountChanged {
+                    account: account.name.clone(),
+                });
+                Ok(LoginStep::Done(self.view_by_id(&account.id).await?))
             }
             Ok(Progress::Challenge { challenge, pending }) => {
                 let flow = flow.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -950,9 +1128,10 @@ impl Manager {
                         None
                     },
                     reloadable,
-                    started: Instant::now(),
+                    started: self.now(),
                 };
                 lock(&self.flows).insert(flow.clone(), f);
+                self.start_flow_sweeper();
                 self.log(
                     Some(account),
                     "login",
@@ -986,16 +1165,37 @@ impl Manager {
         outcome: LoginOutcome,
         password: Option<&SecretString>,
         kind: &str,
-    ) -> Result<AccountView> {
+    ) -> Result<()> {
+        // The caller holds the account's guard (lock + lease), which edits and removals take
+        // too: checked once here, the account stays as it is through every write below.
+        let current = self.still_current(account).await?;
         let now = self.now();
         let mut info = outcome.session.info.clone();
         info.obtained_at.get_or_insert(now);
-        self.put_session_tokens(&account.id, &outcome.session.tokens)
-            .await?;
-        if account.remember_password
+        let unsaved = UnsavedSession {
+            tokens: tokens_json(&outcome.session.tokens)?,
+            info: info.clone(),
+            refreshed: Some(now),
+            kind: kind.to_owned(),
+        };
+        lock(&self.unsaved).insert(account.id.clone(), unsaved);
+        if let Err(e) = self.write_unsaved(&account.id).await {
+            if kind == "login" {
+                // Nothing was lost: the previous session (if any) is still stored.
+                lock(&self.unsaved).remove(&account.id);
+                return Err(e);
+            }
+            let kept = Error::secret_store(format!(
+                "{}; the renewed session is kept in memory and saved again before the next renewal",
+                e.message
+            ));
+            return Err(self.transient(account, kind, kept).await);
+        }
+        if current.account.remember_password
             && let Some(p) = password
         {
-            self.secrets.set(&key_password(&account.id), p).await?;
+            self.put_secret(&account.id, &key_password(&account.id), p)
+                .await?;
         }
         self.save_info(&account.id, info.clone(), Some(now)).await?;
         self.remember_options(account, outcome.remember_options)
@@ -1031,7 +1231,7 @@ impl Manager {
             });
         }
         self.wake_keepalive();
-        self.view_by_id(&account.id).await
+        Ok(())
     }
 
     async fn remember_options(
@@ -1085,6 +1285,16 @@ impl Manager {
 
     /// Stores a session: its secrets first, then its facts (state valid).
     pub async fn save_session(&self, account_id: &str, session: &Session) -> Result<()> {
+        let account = self.account_by_id(account_id).await?;
+        let (_guard, lease) = self.guard(&account).await?;
+        let result = self.save_session_locked(&account, session).await;
+        lease.release().await;
+        result
+    }
+
+    async fn save_session_locked(&self, account: &Account, session: &Session) -> Result<()> {
+        let account_id = account.id.as_str();
+        self.still_current(account).await?;
         let mut info = session.info.clone();
         info.obtained_at.get_or_insert_with(|| self.now());
         self.put_session_tokens(account_id, &session.tokens).await?;
@@ -1099,11 +1309,79 @@ impl Manager {
     }
 
     async fn put_session_tokens(&self, account_id: &str, tokens: &SessionTokens) -> Result<()> {
-        let json = SecretString::new(
-            serde_json::to_string(tokens)
-                .map_err(|_| Error::internal("cannot serialize a session"))?,
-        );
-        self.secrets.set(&key_session(account_id), &json).await
+        let json = tokens_json(tokens)?;
+        self.put_secret(account_id, &key_session(account_id), &json)
+            .await
+    }
+
+    /// Writes the account's unsaved session tokens (if any) to the secret store, trying again
+    /// with back-off when it times out or fails. Writes of the key are ordered (the caller
+    /// holds the account's lock, and `Secrets` keeps each key's writes in order), so an older
+    /// value never lands over a newer one. The slot is emptied once its value is stored.
+    async fn write_unsaved(&self, account_id: &str) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let Some(json) = lock(&self.unsaved)
+                .get(account_id)
+                .map(|u| u.tokens.clone())
+            else {
+                return Ok(());
+            };
+            match self
+                .put_secret(account_id, &key_session(account_id), &json)
+                .await
+            {
+                Ok(()) => {
+                    let mut unsaved = lock(&self.unsaved);
+                    if unsaved.get(account_id).is_some_and(|u| u.tokens == json) {
+                        unsaved.remove(account_id);
+                    }
+                    return Ok(());
+                }
+                Err(e) if attempt + 1 >= SAVE_ATTEMPTS => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e.message, attempt, "the secret store did not take a session; trying again");
+                    tokio::time::sleep(SAVE_BACKOFF * 4u32.pow(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Under the account's guard, before anything else renews it: saves a session a previous
+    /// renewal could not store. `Some(Renewed)` once it is stored.
+    async fn save_unsaved(&self, account: &Account) -> Result<Option<Renewal>> {
+        let Some((info, refreshed, kind)) = lock(&self.unsaved)
+            .get(&account.id)
+            .map(|u| (u.info.clone(), u.refreshed, u.kind.clone()))
+        else {
+            return Ok(None);
+        };
+        if let Err(e) = self.write_unsaved(&account.id).await {
+            let kept = Error::secret_store(format!(
+                "{}; the renewed session is still kept in memory",
+                e.message
+            ));
+            return Err(self.transient(account, "save", kept).await);
+        }
+        self.save_info(&account.id, info.clone(), refreshed).await?;
+        self.log(
+            Some(account),
+            &kind,
+            "ok",
+            "stored the renewed session the secret store had not taken before".to_owned(),
+        )
+        .await;
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        self.emit(Event::Refreshed {
+            account: account.name.clone(),
+            how: kind,
+            expires_at: info.expires_at,
+        });
+        self.wake_keepalive();
+        Ok(Some(Renewal::Renewed))
     }
 
     async fn save_info(
@@ -1139,9 +1417,13 @@ impl Manager {
     }
 
     async fn load_session(&self, row: &AccountRow) -> Result<Option<Session>> {
-        let Some(info) = row.session.info.clone() else {
+        let Some(stored) = row.session.info.clone() else {
             return Ok(None);
         };
+        // A renewed session not stored yet comes with its own facts.
+        let info = lock(&self.unsaved)
+            .get(&row.account.id)
+            .map_or(stored, |u| u.info.clone());
         let Some(tokens) = self.load_tokens(&row.account).await? else {
             return Ok(None);
         };
@@ -1149,8 +1431,16 @@ impl Manager {
     }
 
     async fn load_tokens(&self, account: &Account) -> Result<Option<SessionTokens>> {
-        let Some(json) = self.secrets.get(&key_session(&account.id)).await? else {
-            return Ok(None);
+        // A renewed session not stored yet is the current one (the old may be retired).
+        let unsaved = lock(&self.unsaved)
+            .get(&account.id)
+            .map(|u| u.tokens.clone());
+        let json = match unsaved {
+            Some(json) => json,
+            None => match self.secrets.get(&key_session(&account.id)).await? {
+                Some(json) => json,
+                None => return Ok(None),
+            },
         };
         serde_json::from_str(json.expose()).map(Some).map_err(|_| {
             Error::secret_store(format!(
@@ -1177,6 +1467,8 @@ impl Manager {
             self.wake_keepalive();
             match self.flight(&row, false, Due::ForToken).await {
                 Ok(_) => {}
+                // Renewed, but not stored yet: the new session is in memory.
+                Err(_) if lock(&self.unsaved).contains_key(&id) => {}
                 // The token still works and was not declared lost: hand it out; keep-alive tries
                 // again later.
                 Err(e) if !expired && e.code != ErrorCode::NeedsLogin => {}
@@ -1184,7 +1476,9 @@ impl Manager {
             }
             row = self.row_by_id(&id).await?;
             usable(&row)?;
-            if let Some(t) = row.session.info.as_ref().and_then(|i| i.expires_at)
+            let unsaved_expiry = lock(&self.unsaved).get(&id).map(|u| u.info.expires_at);
+            if let Some(t) = unsaved_expiry
+                .unwrap_or_else(|| row.session.info.as_ref().and_then(|i| i.expires_at))
                 && t <= self.now()
             {
                 let why = match &row.session.state {
@@ -1267,6 +1561,7 @@ impl Manager {
                 }
             }
         }
+        lock(&self.unsaved).remove(&account.id);
         self.secrets.delete(&key_session(&account.id)).await?;
         let id = account.id.clone();
         self.db(move |s| s.set_state(&id, &StoredState::SignedOut))
@@ -1299,6 +1594,9 @@ impl Manager {
         let lease = self.lease(&seen.account).await?;
         let result = async {
             let row = self.row_by_id(&seen.account.id).await?;
+            if let Some(saved) = self.save_unsaved(&row.account).await? {
+                return Ok(saved);
+            }
             if !force && row.session.generation != seen.session.generation {
                 return Ok(Renewal::Skipped);
             }
@@ -1444,6 +1742,21 @@ impl Manager {
                             .await;
                             lost = Some(reason);
                         }
+                        Ok(Validation::Unverifiable(why)) => {
+                            // Not a revocation: the session stays until its known expiry.
+                            let until = info.expires_at.map_or_else(
+                                || "the session is kept".to_owned(),
+                                |t| format!("the session is kept until it expires at {}", when(t)),
+                            );
+                            self.log(
+                                Some(account),
+                                "validate",
+                                "unverifiable",
+                                format!("could not check the session: {why}; {until}"),
+                            )
+                            .await;
+                            return Ok(Renewal::Unattended);
+                        }
                         Err(e) if e.code == ErrorCode::Unsupported => {
                             return Ok(Renewal::Unattended);
                         }
@@ -1584,6 +1897,42 @@ impl Manager {
         e
     }
 
+    /// The account's lock and then its lease: what every write of a session, a password or a
+    /// secret option holds, so none of them can interleave with an edit or a removal.
+    async fn guard(&self, account: &Account) -> Result<(tokio::sync::OwnedMutexGuard<()>, Lease)> {
+        let guard = self.account_lock(&account.id).lock_owned().await;
+        let lease = self.lease(account).await?;
+        Ok((guard, lease))
+    }
+
+    /// Under the guard: the account as stored now, if it is still the one `seen` was (same id,
+    /// user and endpoint). A login or renewal that finishes after a removal or such an edit
+    /// saves nothing.
+    async fn still_current(&self, seen: &Account) -> Result<AccountRow> {
+        let id = seen.id.clone();
+        let row = self.db(move |s| s.account_by_id(&id)).await?;
+        match row {
+            None => Err(Error::not_found(format!(
+                "'{}' was removed meanwhile; nothing was saved",
+                seen.name
+            ))),
+            Some(row) if row.account.user != seen.user || row.account.endpoint != seen.endpoint => {
+                Err(Error::needs_login(format!(
+                    "'{}' was changed to another user or endpoint meanwhile; nothing was saved, log in again",
+                    row.account.name
+                )))
+            }
+            Some(row) => Ok(row),
+        }
+    }
+
+    /// Writes a secret of the account; its key is recorded first, so a removal finds it.
+    async fn put_secret(&self, account_id: &str, key: &str, value: &SecretString) -> Result<()> {
+        let (id, k) = (account_id.to_owned(), key.to_owned());
+        self.db(move |s| s.note_secret_key(&id, &k)).await?;
+        self.secrets.set(key, value).await
+    }
+
     fn account_lock(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.locks)
             .entry(account_id.to_owned())
@@ -1592,18 +1941,45 @@ impl Manager {
     }
 
     /// Waits for the account's cross-process lease.
+    /// Held, the lease is extended every third of its time-to-live (a renewal can outlast it:
+    /// a slow server, several requests of a re-login, a secret store that retries), so no other
+    /// process starts a second renewal meanwhile. A crashed holder stops extending it; a dead
+    /// holder's lease is taken over at once (see `store::holder_is_dead`).
     async fn lease(&self, account: &Account) -> Result<Lease> {
-        let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        // Long enough for a whole renewal (a re-login may take several requests).
-        let ttl = self.http.config().timeout * 4 + Duration::from_secs(30);
+        let holder = store::new_lease_holder();
+        let ttl = self.lease_ttl();
         let deadline = Instant::now() + ttl + Duration::from_secs(5);
         loop {
             let (id, h) = (account.id.clone(), holder.clone());
             if self.db(move |s| s.try_acquire_lease(&id, &h, ttl)).await? {
+                let heartbeat = {
+                    let (store, id, holder) =
+                        (self.store.clone(), account.id.clone(), holder.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(ttl / 3).await;
+                            let (store, id, holder) = (store.clone(), id.clone(), holder.clone());
+                            let extended = tokio::task::spawn_blocking(move || {
+                                store.try_acquire_lease(&id, &holder, ttl)
+                            })
+                            .await;
+                            match extended {
+                                Ok(Ok(true)) => {}
+                                Ok(Ok(false)) => {
+                                    tracing::warn!("another process took over a renewal lease");
+                                    return;
+                                }
+                                // The account was removed, or the database failed.
+                                _ => return,
+                            }
+                        }
+                    })
+                };
                 return Ok(Lease {
                     store: Some(self.store.clone()),
                     account_id: account.id.clone(),
                     holder,
+                    heartbeat: Some(heartbeat),
                 });
             }
             if Instant::now() >= deadline {
@@ -1814,10 +2190,15 @@ struct Lease {
     store: Option<Arc<Store>>,
     account_id: String,
     holder: String,
+    /// Extends the lease while it is held.
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Lease {
     async fn release(mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
         if let Some(store) = self.store.take() {
             let (id, holder) = (self.account_id.clone(), self.holder.clone());
             let _ = tokio::task::spawn_blocking(move || store.release_lease(&id, &holder)).await;
@@ -1827,6 +2208,9 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
         if let Some(store) = self.store.take() {
             let (id, holder) = (
                 std::mem::take(&mut self.account_id),
@@ -1905,6 +2289,12 @@ impl SecretBackend for Unavailable {
     fn delete(&self, _key: &str) -> Result<()> {
         Err(self.error.clone())
     }
+}
+
+fn tokens_json(tokens: &SessionTokens) -> Result<SecretString> {
+    serde_json::to_string(tokens)
+        .map(SecretString::new)
+        .map_err(|_| Error::internal("cannot serialize a session"))
 }
 
 fn warning_setting(store: &Store) -> Option<i64> {

@@ -985,6 +985,50 @@ fn sigkill_at_random_points_during_refreshes_never_loses_the_session() {
     });
 }
 
+/// A refusal is not a revocation: SSCMS v7 answers its user route for API keys only (the
+/// simulator, like the real server, gives a user token 401 there), so a check of a v7 session
+/// is not possible. The session stays valid, an event says the check could not be made, and
+/// `token()` keeps handing it out, through forced checks and keep-alive rounds alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sscms_v7_session_is_kept_when_the_server_cannot_check_it() {
+    let w = world(false).await;
+    w.post(&w.ep.sscms, "/__sim/config", json!({"version": "v7"}))
+        .await;
+    let name = w
+        .add(ServiceId::Sscms, "demo", &w.ep.sscms, &[], false)
+        .await;
+    w.login(&name, "demo1234").await;
+    let token = w.m.token(&name, TokenFormat::Raw).await.unwrap();
+    w.reset_stats().await;
+    let ka = KeepAlive::spawn_with(w.m.clone(), engine_config());
+
+    // What `lanyard refresh --force` does without a remembered password: a validation.
+    w.m.refresh(&name, true).await.unwrap();
+    rounds(&ka, 3).await;
+    w.jump(TimeDelta::days(3)).await;
+    rounds(&ka, 3).await;
+    w.m.refresh(&name, true).await.unwrap();
+
+    assert_eq!(w.state(&name).await, State::Valid);
+    assert_eq!(w.m.token(&name, TokenFormat::Raw).await.unwrap(), token);
+    let log = w.m.events(Some(&name), 50).await.unwrap();
+    let checks: Vec<_> = log.iter().filter(|e| e.kind == "validate").collect();
+    assert!(
+        !checks.is_empty() && checks.iter().all(|e| e.outcome == "unverifiable"),
+        "{log:?}"
+    );
+    assert!(
+        checks[0].message.contains("API key") && checks[0].message.contains("kept until"),
+        "{}",
+        checks[0].message
+    );
+    assert!(!log.iter().any(|e| e.outcome == "needs_login"), "{log:?}");
+    // Nothing was asked of the route that cannot answer.
+    assert_eq!(w.count(&w.ep.sscms, "sscms.user").await, 0);
+    ka.shutdown().await;
+    w.sim.shutdown().await;
+}
+
 // ------------------------------------------------------------------------ child processes
 
 fn child(helper: &str, env: &[(&str, &str)]) -> Child {

@@ -80,14 +80,14 @@ impl Ck {
 async fn assert_valid(ck: &Ck, session: &Session) {
     match ck.validate(session).await.expect("validate") {
         Validation::Valid(_) => {}
-        Validation::Invalid(reason) => panic!("expected a valid session, got Invalid({reason:?})"),
+        other => panic!("expected a valid session, got {other:?}"),
     }
 }
 
 async fn assert_invalid(ck: &Ck, session: &Session, expected: NeedsLoginReason) {
     match ck.validate(session).await.expect("validate") {
         Validation::Invalid(reason) => assert_eq!(reason, expected),
-        Validation::Valid(_) => panic!("expected Invalid({expected:?}), got Valid"),
+        other => panic!("expected Invalid({expected:?}), got {other:?}"),
     }
 }
 

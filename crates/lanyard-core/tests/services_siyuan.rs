@@ -152,14 +152,14 @@ fn totp(progress: Progress) -> Pending {
 async fn assert_valid(sy: &Sy, session: &Session) {
     match sy.validate(session).await.expect("validate") {
         Validation::Valid(_) => {}
-        Validation::Invalid(reason) => panic!("expected a valid session, got Invalid({reason:?})"),
+        other => panic!("expected a valid session, got {other:?}"),
     }
 }
 
 async fn assert_invalid(sy: &Sy, session: &Session, expected: NeedsLoginReason) {
     match sy.validate(session).await.expect("validate") {
         Validation::Invalid(reason) => assert_eq!(reason, expected),
-        Validation::Valid(_) => panic!("expected Invalid({expected:?}), got Valid"),
+        other => panic!("expected Invalid({expected:?}), got {other:?}"),
     }
 }
 

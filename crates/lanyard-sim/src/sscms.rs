@@ -4,7 +4,7 @@
 //! | route | v6 | v7 |
 //! |---|---|---|
 //! | `POST /api/v1/users/actions/login` | `{"value":user,"accessToken","expiresAt"}` + cookie `SS-USER-TOKEN` | `{"user","accessToken"}` |
-//! | `GET /api/v1/users/{id}` | token from cookie `SS-USER-TOKEN` > header `X-SS-USER-TOKEN` > query `userToken` → `{"value":user}` | `Authorization: Bearer` or `?access_token=` → user |
+//! | `GET /api/v1/users/{id}` | token from cookie `SS-USER-TOKEN` > header `X-SS-USER-TOKEN` > query `userToken` → `{"value":user}` | API key only (`X-SS-API-KEY` or `?apiKey=`, [`API_KEY`]) → user; a user token is 401 |
 //! | `POST /api/v1/users/actions/logout` | `{"value":user\|null}`, clears the cookie, token stays valid | `{"value":true}`, token stays valid |
 //!
 //! Login body keys are case-insensitive: `account` (user name, then mobile, then email),
@@ -31,7 +31,8 @@
 //! paths: pending (id 3, not approved) and locked (id 4, locked out), both secret123.
 //!
 //! Control routes: `GET|POST /__sim/config {"version","lockout_attempts","lockout_hours"}`
-//! (partial; answers the full config), `POST /__sim/expire {"user"}` (the user's tokens issued
+//! (partial; answers the full config), `GET /__sim/token` (whether the request's user token is
+//! accepted now: 200 `{"userName","id"}` or 401), `POST /__sim/expire {"user"}` (the user's tokens issued
 //! so far are past their expiry), `POST /__sim/revoke {"user"}` (they are rejected, as for a
 //! locked or renamed user), `POST /__sim/password {"user","password"}`. `user` is a user name,
 //! mobile, email or id.
@@ -60,6 +61,8 @@ const DAY_MS: i64 = 86_400_000;
 /// The simulated server's local offset (see the module docs).
 const LOCAL_OFFSET_SECS: i32 = 8 * 3600;
 const V6_HEADER: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
+/// The one API key (scope users) the simulated v7 server has issued.
+pub const API_KEY: &str = "LanyardSimSscmsApiKey";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -296,6 +299,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/__sim/expire", post(sim_invalidate))
         .route("/__sim/revoke", post(sim_invalidate))
         .route("/__sim/password", post(sim_password))
+        .route("/__sim/token", get(sim_token))
         .with_state(sim)
 }
 
@@ -572,10 +576,17 @@ async fn get_user(
 ) -> Response {
     sim.shared.stats.hit("sscms.user");
     let inner = sim.lock();
-    let Some(me) = authenticate(&sim, &inner, &headers, &query) else {
-        return empty(StatusCode::UNAUTHORIZED);
-    };
     let version = inner.config.version;
+    // v7 looks users up for API keys only (protocols/sscms.md §3.8): a user's own token, valid
+    // or not, is refused like no credential at all.
+    let me = match version {
+        Version::V6 => authenticate(&sim, &inner, &headers, &query),
+        Version::V7 => None,
+    };
+    let by_api_key = version == Version::V7 && has_api_key(&headers, &query);
+    if me.is_none() && !by_api_key {
+        return empty(StatusCode::UNAUTHORIZED);
+    }
     let target = match version {
         Version::V6 => id
             .parse::<i64>()
@@ -590,12 +601,39 @@ async fn get_user(
     let Some(target) = target else {
         return empty(StatusCode::NOT_FOUND);
     };
-    if target.id != me.id {
+    if me.is_some_and(|me| me.id != target.id) {
         return empty(StatusCode::UNAUTHORIZED);
     }
     match version {
         Version::V6 => json_res(StatusCode::OK, &json!({"value": target.doc_v6()})),
         Version::V7 => json_res(StatusCode::OK, &target.doc_v7()),
+    }
+}
+
+/// Whether the request carries the simulator's API key (`X-SS-API-KEY` or `?apiKey=`).
+fn has_api_key(headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
+    headers
+        .get("x-ss-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| query.get("apiKey").map(String::as_str))
+        == Some(API_KEY)
+}
+
+/// `GET /__sim/token`: whether the server would take the request's user token right now
+/// (what its token-guarded content routes decide), for tests of v7 token lifetimes now that
+/// the user route no longer answers user tokens. 200 with the user, or 401.
+async fn sim_token(
+    State(sim): State<Sim>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let inner = sim.lock();
+    match authenticate(&sim, &inner, &headers, &query) {
+        Some(user) => json_res(
+            StatusCode::OK,
+            &json!({"userName": user.user_name, "id": user.id}),
+        ),
+        None => empty(StatusCode::UNAUTHORIZED),
     }
 }
 

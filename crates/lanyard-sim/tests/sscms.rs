@@ -453,22 +453,53 @@ async fn v7_token_is_a_bearer_token_and_the_v6_header_is_ignored() {
     let s = Sscms::v7().await;
     let t = s.demo_token().await;
     let r = s
-        .get_user(
-            "/api/v1/users/1",
-            &[("authorization", &format!("Bearer {t}"))],
-        )
+        .get_user("/__sim/token", &[("authorization", &format!("Bearer {t}"))])
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["userName"], "demo", "v7 answers the user itself");
+    assert_eq!(r.json()["userName"], "demo");
     assert_eq!(
-        s.get_user(&format!("/api/v1/users/1?access_token={t}"), &[])
+        s.get_user(&format!("/__sim/token?access_token={t}"), &[])
             .await
             .status,
         200
     );
-    s.get_user("/api/v1/users/1", &[("x-ss-user-token", &t)])
+    s.get_user("/__sim/token", &[("x-ss-user-token", &t)])
         .await
         .assert_401_empty();
+}
+
+#[tokio::test]
+async fn v7_user_lookup_needs_an_api_key_not_a_user_token() {
+    let s = Sscms::v7().await;
+    let t = s.demo_token().await;
+    // A real v7 server answers this route for API keys only (protocols/sscms.md §3.8).
+    s.get_user(
+        "/api/v1/users/1",
+        &[("authorization", &format!("Bearer {t}"))],
+    )
+    .await
+    .assert_401_empty();
+    s.get_user(&format!("/api/v1/users/1?access_token={t}"), &[])
+        .await
+        .assert_401_empty();
+    s.get_user("/api/v1/users/1", &[("x-ss-api-key", "not-the-key")])
+        .await
+        .assert_401_empty();
+    let r = s
+        .get_user(
+            "/api/v1/users/demo",
+            &[("x-ss-api-key", lanyard_sim::sscms::API_KEY)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["userName"], "demo", "v7 answers the user itself");
+    let r = s
+        .get_user(
+            &format!("/api/v1/users/1?apiKey={}", lanyard_sim::sscms::API_KEY),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test]
@@ -487,13 +518,13 @@ async fn v7_token_expires_after_a_day_and_logout_answers_true() {
     assert_eq!(r.json(), json!({"value": true}));
     s.advance(86400 - 60).await;
     assert_eq!(
-        s.get_user("/api/v1/users/1", &[("authorization", &auth)])
+        s.get_user("/__sim/token", &[("authorization", &auth)])
             .await
             .status,
         200
     );
     s.advance(120).await;
-    s.get_user("/api/v1/users/1", &[("authorization", &auth)])
+    s.get_user("/__sim/token", &[("authorization", &auth)])
         .await
         .assert_401_empty();
 }
@@ -504,7 +535,7 @@ async fn tokens_of_one_version_are_not_accepted_by_the_other() {
     let v6 = s.demo_token().await;
     s.control("/__sim/config", json!({"version": "v7"})).await;
     s.get_user(
-        "/api/v1/users/1",
+        "/__sim/token",
         &[("authorization", &format!("Bearer {v6}"))],
     )
     .await
@@ -516,20 +547,14 @@ async fn v7_revoke() {
     let s = Sscms::v7().await;
     let t = s.demo_token().await;
     s.control("/__sim/revoke", json!({"user": "demo"})).await;
-    s.get_user(
-        "/api/v1/users/1",
-        &[("authorization", &format!("Bearer {t}"))],
-    )
-    .await
-    .assert_401_empty();
+    s.get_user("/__sim/token", &[("authorization", &format!("Bearer {t}"))])
+        .await
+        .assert_401_empty();
     let t = s.demo_token().await;
     assert_eq!(
-        s.get_user(
-            "/api/v1/users/1",
-            &[("authorization", &format!("Bearer {t}"))]
-        )
-        .await
-        .status,
+        s.get_user("/__sim/token", &[("authorization", &format!("Bearer {t}"))])
+            .await
+            .status,
         200
     );
 }

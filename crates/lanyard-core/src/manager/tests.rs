@@ -1626,3 +1626,6 @@ async fn undo_add_leaves_no_row_secret_or_event() {
     }
     assert_eq!(m.events(None, 50).await.unwrap(), vec![], "no event stays");
 }
+
+/// Edits, removals, abandoned logins and unsaved renewals (issue 11, items 8–10).
+mod races;

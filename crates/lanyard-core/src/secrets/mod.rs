@@ -92,6 +92,19 @@ const MAX_KEY_LEN: usize = 512;
 pub struct Secrets {
     backend: Arc<dyn SecretBackend>,
     timeout: Duration,
+    /// Per key, shared by the clones: see [`KeyOrder`].
+    order: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<KeyOrder>>>>,
+}
+
+/// Keeps the writes of one key in the order they were asked for. Each `set`/`delete` takes a
+/// number when called; on the blocking pool it runs under the key's mutex and is skipped when a
+/// later-numbered write of the key already landed. A write that timed out keeps running (a
+/// blocking call cannot be cancelled), so without this a slow, older value could land after a
+/// newer one and overwrite it.
+#[derive(Default)]
+struct KeyOrder {
+    issued: std::sync::atomic::AtomicU64,
+    landed: std::sync::Mutex<u64>,
 }
 
 /// Result of [`Secrets::health`], shown by the UI and `lanyard status`.
@@ -128,6 +141,7 @@ impl Secrets {
         Secrets {
             backend,
             timeout: DEFAULT_TIMEOUT,
+            order: Arc::default(),
         }
     }
 
@@ -155,14 +169,37 @@ impl Secrets {
         check_key(key)?;
         let key = key.to_owned();
         let value = value.clone();
-        self.run("store a secret", move |b| b.set(&key, &value))
-            .await
+        let (order, seq) = self.next_write(&key);
+        self.run("store a secret", move |b| {
+            in_order(&order, seq, || b.set(&key, &value))
+        })
+        .await
     }
 
     pub async fn delete(&self, key: &str) -> Result<()> {
         check_key(key)?;
         let key = key.to_owned();
-        self.run("delete a secret", move |b| b.delete(&key)).await
+        let (order, seq) = self.next_write(&key);
+        self.run("delete a secret", move |b| {
+            in_order(&order, seq, || b.delete(&key))
+        })
+        .await
+    }
+
+    /// The key's order and the number of a new write of it.
+    fn next_write(&self, key: &str) -> (Arc<KeyOrder>, u64) {
+        let order = self
+            .order
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        let seq = order
+            .issued
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        (order, seq)
     }
 
     /// Probes the store: writes, reads back and deletes a reserved key (unique per call, so
@@ -246,6 +283,20 @@ impl fmt::Debug for Secrets {
             .field("timeout", &self.timeout)
             .finish()
     }
+}
+
+/// Runs write number `seq` of a key unless a later one already landed (see [`KeyOrder`]).
+fn in_order(order: &KeyOrder, seq: u64, write: impl FnOnce() -> Result<()>) -> Result<()> {
+    let mut landed = order
+        .landed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if *landed > seq {
+        return Ok(());
+    }
+    write()?;
+    *landed = seq;
+    Ok(())
 }
 
 fn describe(kind: SecretStoreKind) -> &'static str {
@@ -415,6 +466,49 @@ mod tests {
         let h = s.health().await;
         assert!(!h.ok);
         assert!(h.message.contains("did not answer"), "{}", h.message);
+    }
+
+    /// The first write of a key hangs past the deadline; later writes are quick.
+    #[derive(Default)]
+    struct FirstWriteHangs {
+        inner: memory::MemoryBackend,
+        writes: std::sync::atomic::AtomicUsize,
+    }
+    impl SecretBackend for FirstWriteHangs {
+        fn kind(&self) -> SecretStoreKind {
+            SecretStoreKind::Keyring
+        }
+        fn get(&self, key: &str) -> Result<Option<SecretString>> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &SecretString) -> Result<()> {
+            if self
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                == 0
+            {
+                std::thread::sleep(Duration::from_millis(400));
+            }
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_that_timed_out_never_overwrites_a_newer_one() {
+        let backend = Arc::new(FirstWriteHangs::default());
+        let s = Secrets::from_backend(backend.clone()).with_timeout(Duration::from_millis(100));
+        let err = s.set("k", &SecretString::new("old")).await.unwrap_err();
+        assert!(err.message.contains("did not answer"), "{}", err.message);
+        // Asked for after the old one: it must be the value that stays.
+        s.set("k", &SecretString::new("new"))
+            .await
+            .unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(backend.get("k").unwrap().unwrap().expose(), "new");
+        assert_eq!(s.get("k").await.unwrap().unwrap().expose(), "new");
     }
 
     struct Panics;

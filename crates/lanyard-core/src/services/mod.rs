@@ -185,6 +185,10 @@ pub enum Validation {
     /// The token works; the info may carry fresher facts (display name, expiry).
     Valid(Option<SessionInfo>),
     Invalid(NeedsLoginReason),
+    /// The server has no call that answers for a user's own token (SSCMS v7 looks users up for
+    /// API keys only), so nothing was asked: the session is kept until its known expiry. A
+    /// refusal from a call that needs other credentials is not a revocation. The text says why.
+    Unverifiable(String),
 }
 
 /// How the token travels to the service.

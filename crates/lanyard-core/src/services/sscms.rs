@@ -21,10 +21,13 @@
 //! - **Expiry, v7**: the JWT `exp` claim.
 //! - **No refresh endpoint**: tokens are stateless; renewing is a silent re-login, which the
 //!   Manager does with the remembered password. `refresh` is therefore `Unsupported`.
-//! - **Validate**: `GET /api/v1/users/{id}` with the token (v6 `X-SS-USER-TOKEN`, v7
-//!   `Authorization: Bearer`). 200 → valid; 401/403/404 → `Invalid(Expired)` if `expires_at`
-//!   has passed, else `Invalid(Revoked)`. (On a real v7 server this route may require an API key;
-//!   a 401 there reads as revoked.)
+//! - **Validate, v6**: `GET /api/v1/users/{id}` with `X-SS-USER-TOKEN` (the route answers the
+//!   token's own user, §3.6). 200 → valid; 401/403/404 → `Invalid(Expired)` if `expires_at` has
+//!   passed, else `Invalid(Revoked)`.
+//! - **Validate, v7**: `Unverifiable`, without a request. v7's `GET /api/v1/users/{account}`
+//!   answers API keys only (§3.8), so a valid user token gets 401 there, and v7 has no other
+//!   user route that only checks a token (logout ends the cached session). The session is kept
+//!   until its JWT `exp`; a silent re-login with the remembered password renews it.
 //! - **Logout**: `POST /api/v1/users/actions/logout`. It only clears a cookie (v6) or a cached
 //!   session id (v7): the token itself is not revoked, the caller forgets it locally. A refusal
 //!   below 500 is not an error (the token may already be dead).
@@ -325,6 +328,12 @@ impl Service for Sscms {
 
     async fn validate(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Validation> {
         let api = Api::of(&session.info);
+        if api == Api::V7 {
+            return Ok(Validation::Unverifiable(
+                "SiteServer CMS v7 answers user look-ups for API keys only, so it cannot say whether a user token still works"
+                    .to_owned(),
+            ));
+        }
         let id = session
             .info
             .user_id

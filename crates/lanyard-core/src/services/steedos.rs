@@ -448,6 +448,8 @@ impl Service for Steedos {
                 "the Steedos session is over: {}",
                 reason.describe()
             ))),
+            // Treated by the Manager like a service without refresh: it validates instead.
+            Validation::Unverifiable(why) => Err(Error::unsupported(why)),
         }
     }
 

@@ -107,8 +107,24 @@ CREATE INDEX sessions_next_check ON sessions (next_check_at);
 "#,
 };
 
+/// Version 4: the names (never the values) of the secret-store keys written for each account,
+/// so removing an account deletes every one of them, also options a later version no longer
+/// knows. No foreign key: the secrets are written before the account row exists, and the rows
+/// must outlive a removal that failed half-way.
+pub const V4: Migration = Migration {
+    version: 4,
+    description: "secret keys written per account",
+    sql: r#"
+CREATE TABLE secret_keys (
+    account_id TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    PRIMARY KEY (account_id, key)
+);
+"#,
+};
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[V1, V2, V3];
+pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

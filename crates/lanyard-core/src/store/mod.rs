@@ -687,6 +687,42 @@ impl Store {
         })
     }
 
+    // ----- secret keys (names only) -----
+
+    /// Records that `key` of the secret store belongs to the account (before it is written).
+    pub fn note_secret_key(&self, account_id: &str, key: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO secret_keys (account_id, key) VALUES (?1, ?2)",
+                [account_id, key],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Every secret-store key recorded for the account.
+    pub fn secret_keys(&self, account_id: &str) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare("SELECT key FROM secret_keys WHERE account_id = ?1 ORDER BY key")?;
+            let rows = stmt.query_map([account_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Forgets recorded keys (after they were deleted from the secret store).
+    pub fn forget_secret_keys(&self, account_id: &str, keys: &[String]) -> Result<()> {
+        self.write(|tx| {
+            for key in keys {
+                tx.execute(
+                    "DELETE FROM secret_keys WHERE account_id = ?1 AND key = ?2",
+                    [account_id, key.as_str()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     // ----- leases (single flight across processes) -----
 
     /// Takes the account's lease for `ttl` unless another holder has a live one. A holder may
@@ -847,25 +883,60 @@ fn schedule_row(r: &Row<'_>) -> rusqlite::Result<Schedule> {
     })
 }
 
-/// Whether a lease holder (`"<pid>:<nonce>"`, see `Manager`) is certainly gone: a process of
-/// this machine that no longer runs (or is a zombie). Only Linux can tell cheaply (`/proc`);
+/// A new lease holder id for this process: `"<pid>:<start>:<nonce>"`, where `start` is when
+/// the process started (Linux: clock ticks since boot, `/proc/self/stat` field 22), so a pid
+/// that was reused by another process is not mistaken for the holder.
+pub fn new_lease_holder() -> String {
+    static START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| {
+        process_start(std::process::id()).map_or_else(|| "0".to_owned(), |t| t.to_string())
+    });
+    format!(
+        "{}:{start}:{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// When process `pid` started (clock ticks since boot), if it runs; `None` elsewhere than Linux.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name in parentheses: state is field 3, starttime field 22.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether a lease holder (see [`new_lease_holder`]; older ones are `"<pid>:<nonce>"`) is
+/// certainly gone: a process of this machine that no longer runs, is a zombie, or whose pid now
+/// belongs to a process started at another time. Only Linux can tell cheaply (`/proc`);
 /// elsewhere, and for holders of another shape, the lease runs to its expiry.
-fn holder_is_dead(holder: &str) -> bool {
-    let Some(pid) = holder
-        .split_once(':')
-        .and_then(|(p, _)| p.parse::<u32>().ok())
-    else {
-        return false;
+pub(crate) fn holder_is_dead(holder: &str) -> bool {
+    let parts: Vec<&str> = holder.split(':').collect();
+    let (pid, start) = match parts.as_slice() {
+        [pid, _nonce] => (pid.parse::<u32>().ok(), None),
+        [pid, start, _nonce] => (pid.parse::<u32>().ok(), start.parse::<u64>().ok()),
+        _ => (None, None),
     };
+    let Some(pid) = pid else { return false };
     if pid == std::process::id() || !cfg!(target_os = "linux") {
         return false;
     }
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state is the first field after the command name in parentheses.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| matches!(state, "Z" | "X" | "x")),
+        Ok(stat) => {
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let zombie = fields
+                .next()
+                .is_some_and(|state| matches!(state, "Z" | "X" | "x"));
+            let reused = match (start, fields.nth(18).and_then(|t| t.parse::<u64>().ok())) {
+                // A recorded start of 0 means "unknown" (a platform without /proc).
+                (Some(recorded), Some(now)) => recorded != 0 && recorded != now,
+                _ => false,
+            };
+            zombie || reused
+        }
         Err(e) => e.kind() == std::io::ErrorKind::NotFound,
     }
 }

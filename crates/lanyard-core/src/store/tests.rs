@@ -618,3 +618,57 @@ fn a_lease_of_a_dead_process_is_taken_over_at_once() {
     assert!(store.try_acquire_lease(&a.id, &mine, long).unwrap());
     assert!(!store.try_acquire_lease(&a.id, "p3", long).unwrap());
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lease_of_a_dead_or_replaced_holder_process_is_taken_over_at_once() {
+    let (_dir, store) = open();
+    let a = store
+        .insert_account(&account("a", ServiceId::Sscms, "https://x", "u"))
+        .unwrap();
+    let long = Duration::from_secs(3600);
+    let ours = new_lease_holder();
+
+    // A holder whose process exited (killed mid-renewal).
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let dead = format!(
+        "{gone_pid}:{}:n1",
+        process_start(std::process::id()).unwrap()
+    );
+    assert!(store.try_acquire_lease(&a.id, &dead, long).unwrap());
+    assert!(
+        store.try_acquire_lease(&a.id, &ours, long).unwrap(),
+        "a dead holder's lease is taken over before its expiry"
+    );
+    store.release_lease(&a.id, &ours).unwrap();
+
+    // A live process holds it: it stays, in the new and the old holder shape.
+    let mut alive = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = alive.id();
+    let started = process_start(pid).expect("a running process has a start time");
+    for holder in [format!("{pid}:{started}:n2"), format!("{pid}:n3")] {
+        assert!(store.try_acquire_lease(&a.id, &holder, long).unwrap());
+        assert!(
+            !store.try_acquire_lease(&a.id, &ours, long).unwrap(),
+            "{holder} is alive"
+        );
+        store.release_lease(&a.id, &holder).unwrap();
+    }
+
+    // The pid now belongs to another process than the one that took the lease.
+    let reused = format!("{pid}:{}:n4", started + 1);
+    assert!(store.try_acquire_lease(&a.id, &reused, long).unwrap());
+    assert!(
+        store.try_acquire_lease(&a.id, &ours, long).unwrap(),
+        "a reused pid does not keep a lease alive"
+    );
+    alive.kill().unwrap();
+    alive.wait().unwrap();
+    assert!(holder_is_dead(&format!("{pid}:{started}:n2")));
+    assert!(!holder_is_dead(&ours), "this process is alive");
+}
