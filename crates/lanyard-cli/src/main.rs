@@ -11,6 +11,7 @@ macro_rules! outln {
 
 mod args;
 mod captcha;
+mod open;
 mod options;
 mod output;
 mod prompt;
@@ -19,7 +20,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
-use lanyard_core::manager::{Config, LoginStep, Manager, NewAccount, TokenFormat};
+use lanyard_core::manager::{LoginStep, Manager, NewAccount, TokenFormat};
 use lanyard_core::services::{self, Challenge};
 use lanyard_core::{AccountView, Error, ErrorCode, Result, SecretString, ServiceId};
 
@@ -72,11 +73,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         command => {
-            let mut config = Config::from_env()?;
-            if cli.data_dir.is_some() {
-                config.data_dir = cli.data_dir;
-            }
-            let manager = Manager::open(config).await?;
+            let manager = open::manager(cli.data_dir, &command).await?;
             run_with_manager(&manager, command).await
         }
     }

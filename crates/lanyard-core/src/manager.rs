@@ -69,13 +69,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// `LANYARD_DATA_DIR`, `LANYARD_SECRET_STORE=keyring|file`, `LANYARD_PASSPHRASE`.
+    /// `LANYARD_DATA_DIR`, `LANYARD_SECRET_STORE=keyring|file`, `LANYARD_PASSPHRASE` or
+    /// `LANYARD_PASSPHRASE_FILE` (see [`crate::secrets::file::passphrase_from_env`]).
     pub fn from_env() -> Result<Config> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Ok(Config {
             data_dir: var("LANYARD_DATA_DIR").map(PathBuf::from),
             secret_store: var("LANYARD_SECRET_STORE").map(|s| s.parse()).transpose()?,
-            passphrase: var("LANYARD_PASSPHRASE").map(SecretString::from),
+            passphrase: crate::secrets::file::passphrase_from_env()?,
             http: HttpConfig::default(),
         })
     }
@@ -362,7 +363,7 @@ impl Manager {
                 SecretStoreKind::File => match passphrase {
                     Some(p) => Secrets::file(&dir.join(SECRETS_FILE), p),
                     None => Err(Error::secret_store(
-                        "the encrypted secret file needs its passphrase: set LANYARD_PASSPHRASE",
+                        crate::secrets::file::PASSPHRASE_MISSING,
                     )),
                 },
                 SecretStoreKind::Memory => Ok(Secrets::memory()),

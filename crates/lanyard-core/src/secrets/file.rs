@@ -54,6 +54,7 @@ use zeroize::Zeroizing;
 use super::{SecretBackend, SecretStoreKind, human_duration};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
+use crate::store::permissions::{create_private_dir, secure_file};
 
 const MAGIC: [u8; 8] = *b"LANYARDS";
 const FORMAT_VERSION: u16 = 1;
@@ -81,6 +82,115 @@ const LABEL_CHECK: &[u8] = b"lanyard/secret-file/v1/passphrase-check";
 /// How long an operation waits for another process's lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 const LOCK_POLL: Duration = Duration::from_millis(15);
+
+/// The variable holding the file store's passphrase.
+pub const PASSPHRASE_ENV: &str = "LANYARD_PASSPHRASE";
+/// The variable naming a file whose first line is the passphrase.
+pub const PASSPHRASE_FILE_ENV: &str = "LANYARD_PASSPHRASE_FILE";
+/// What to do when the file store is chosen and no passphrase was given.
+pub const PASSPHRASE_MISSING: &str = "the encrypted secret file needs its passphrase: set LANYARD_PASSPHRASE, or \
+     LANYARD_PASSPHRASE_FILE to a private file holding it (on a terminal lanyard asks for it, and the desktop app \
+     asks in its window)";
+
+/// The passphrase from the environment: `LANYARD_PASSPHRASE`, else the first line of the file
+/// `LANYARD_PASSPHRASE_FILE` names; `None` when neither is set (empty counts as unset).
+pub fn passphrase_from_env() -> Result<Option<SecretString>> {
+    if let Some(value) = std::env::var_os(PASSPHRASE_ENV).filter(|v| !v.is_empty()) {
+        let value = value
+            .into_string()
+            .map_err(|_| Error::secret_store(format!("{PASSPHRASE_ENV} is not valid UTF-8")))?;
+        return Ok(Some(SecretString::new(value)));
+    }
+    match std::env::var_os(PASSPHRASE_FILE_ENV).filter(|v| !v.is_empty()) {
+        Some(path) => read_passphrase_file(Path::new(&path)).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The first line of `path` (its line ending stripped), as `LANYARD_PASSPHRASE_FILE` gives it.
+/// A file other users can read or write is refused: they could read the passphrase.
+pub fn read_passphrase_file(path: &Path) -> Result<SecretString> {
+    let cannot = |e: std::io::Error| {
+        Error::secret_store(format!(
+            "cannot read {PASSPHRASE_FILE_ENV} {}: {e}",
+            path.display()
+        ))
+    };
+    let meta = fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(Error::secret_store(format!(
+            "{PASSPHRASE_FILE_ENV} {} is not a file",
+            path.display()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::secret_store(format!(
+                "{PASSPHRASE_FILE_ENV} {path} is open to other users (mode {mode:04o}); make it private with \
+                 `chmod 600 {path}` and try again",
+                path = path.display()
+            )));
+        }
+    }
+    let bytes = Zeroizing::new(fs::read(path).map_err(cannot)?);
+    let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = std::str::from_utf8(line).map_err(|_| {
+        Error::secret_store(format!(
+            "{PASSPHRASE_FILE_ENV} {}: the passphrase is not valid UTF-8",
+            path.display()
+        ))
+    })?;
+    if text.is_empty() {
+        return Err(Error::secret_store(format!(
+            "{PASSPHRASE_FILE_ENV} {}: the first line is empty; put the passphrase there",
+            path.display()
+        )));
+    }
+    Ok(SecretString::new(text))
+}
+
+/// Whether an encrypted secret file exists at `path`: when it does not, a front end asks a
+/// person to choose a passphrase (and confirm it) rather than to enter one.
+pub fn store_exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
+
+/// Whether `passphrase` opens the store at `path`, for a front end that asks a person and lets
+/// them try again: `Ok(false)` for a wrong passphrase, an error for a file that cannot be read
+/// at all (damaged, foreign, unreadable). A missing file takes any passphrase (it will be
+/// created with it). Changes nothing on disk.
+pub fn check_passphrase(path: &Path, passphrase: &SecretString) -> Result<bool> {
+    if passphrase.is_empty() {
+        return Err(Error::invalid_input(
+            "the passphrase for the secret file cannot be empty",
+        ));
+    }
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => {
+            return Err(Error::secret_store(format!(
+                "cannot read the secret file {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let handle = FileBackend {
+        path: path.to_path_buf(),
+        lock_path: PathBuf::new(),
+        passphrase: passphrase.clone(),
+        new_params: KdfParams::DEFAULT,
+        key: Mutex::new(None),
+    };
+    let (header, _, _) = handle.parse(&bytes)?;
+    let mut cache = None;
+    let derived = handle.derive_for(&mut cache, header.params, header.salt)?;
+    Ok(constant_time_eq(&derived.check, &header.check))
+}
 
 /// Argon2id cost parameters, recorded in each file's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,9 +307,19 @@ impl FileBackend {
         })?;
         let mut lock_name = file_name.to_os_string();
         lock_name.push(".lock");
+        let lock_path = dir.join(lock_name);
+        // Files left looser by something else (a copy, a restored backup) are made private.
+        for existing in [path, lock_path.as_path()] {
+            secure_file(existing).map_err(|e| {
+                Error::secret_store(format!(
+                    "cannot make {} private (mode 0600): {e}",
+                    existing.display()
+                ))
+            })?;
+        }
         let backend = FileBackend {
             path: path.to_path_buf(),
-            lock_path: dir.join(lock_name),
+            lock_path,
             passphrase,
             new_params: params,
             key: Mutex::new(None),
@@ -558,14 +678,6 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 /// Opens with mode 0600 on unix (for files this call creates).
 fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
     #[cfg(unix)]
@@ -887,6 +999,89 @@ mod tests {
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&path.with_extension("enc.lock")), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
+    }
+
+    #[test]
+    fn check_passphrase_tells_right_from_wrong_and_changes_nothing() {
+        let (_dir, path, s) = temp_store();
+        s.set("a", &value("one")).unwrap();
+        let before = fs::read(&path).unwrap();
+        assert!(check_passphrase(&path, &value("correct horse")).unwrap());
+        assert!(!check_passphrase(&path, &value("battery staple")).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), before);
+        let missing = path.with_file_name("new.enc");
+        assert!(!store_exists(&missing));
+        assert!(check_passphrase(&missing, &value("anything")).unwrap());
+        assert!(!missing.exists(), "checking creates nothing");
+        assert!(store_exists(&path));
+        fs::write(&path, b"LANYARDS").unwrap();
+        let err = check_passphrase(&path, &value("correct horse")).unwrap_err();
+        assert_eq!(err.code, ErrorCode::SecretStore);
+        assert!(err.message.contains("truncated"), "{}", err.message);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_passphrase_file_gives_its_first_line_and_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("passphrase");
+        let write = |content: &[u8], mode: u32| {
+            fs::write(&file, content).unwrap();
+            fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write(b"correct horse\n", 0o600);
+        assert_eq!(
+            read_passphrase_file(&file).unwrap().expose(),
+            "correct horse"
+        );
+        write(b"with spaces  \r\nsecond line\n", 0o400);
+        assert_eq!(
+            read_passphrase_file(&file).unwrap().expose(),
+            "with spaces  "
+        );
+        write(b"no newline", 0o600);
+        assert_eq!(read_passphrase_file(&file).unwrap().expose(), "no newline");
+        write(b"hunter2\n", 0o644);
+        let err = read_passphrase_file(&file).unwrap_err();
+        assert_eq!(err.code, ErrorCode::SecretStore);
+        assert!(
+            err.message.contains("mode 0644") && err.message.contains("chmod 600"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("hunter2"));
+        write(b"\nsecond", 0o600);
+        assert!(
+            read_passphrase_file(&file)
+                .unwrap_err()
+                .message
+                .contains("empty")
+        );
+        let err = read_passphrase_file(&dir.path().join("missing")).unwrap_err();
+        assert!(
+            err.message.contains("LANYARD_PASSPHRASE_FILE"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn looser_files_are_made_private_at_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, path, s) = temp_store();
+        s.set("a", &value("one")).unwrap();
+        drop(s);
+        let lock = path.with_extension("enc.lock");
+        for p in [&path, &lock] {
+            fs::set_permissions(p, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let again = open(&path, "correct horse").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&lock), 0o600);
+        assert_eq!(again.get("a").unwrap().unwrap().expose(), "one");
     }
 
     #[test]

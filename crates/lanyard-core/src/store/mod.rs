@@ -10,6 +10,7 @@
 //! The calls block: async callers run them on the blocking pool.
 
 pub mod migrations;
+pub mod permissions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,24 +44,26 @@ pub fn default_data_dir() -> Result<PathBuf> {
     })
 }
 
-/// Creates the data dir (and its parents) if missing; a directory Lanyard creates is private (0700).
+/// Creates the data dir (and its parents) if missing, private (0700); an existing one is made
+/// private with every file in it (0600), each change logged as a warning
+/// ([`permissions::secure_dir`], which also returns them for a front end to show).
 pub fn ensure_data_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
+    permissions::secure_dir(dir).map(drop)
+}
+
+/// Creates the file with mode 0600 if missing; makes an existing one 0600 if it is looser.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, permissions::FILE_MODE);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            permissions::secure_file(path).map(drop)
+        }
+        Err(e) => Err(e),
     }
-    builder.create(dir).map_err(|e| {
-        Error::storage(format!(
-            "cannot create the data directory {}: {e}",
-            dir.display()
-        ))
-    })
 }
 
 /// An RFC 3339 UTC timestamp with milliseconds: fixed width, so text order is time order.
@@ -231,6 +234,15 @@ impl Store {
 
     /// Opens and migrates only up to the given migrations (tests of the upgrade path).
     pub fn open_with(path: &Path, steps: &[migrations::Migration]) -> Result<Store> {
+        // Created (or tightened) 0600 before SQLite opens it: SQLite gives the -wal and -shm
+        // files the database file's mode. Nothing secret is in them, but account names and
+        // hosts are nobody else's business.
+        create_private_file(path).map_err(|e| {
+            Error::storage(format!(
+                "cannot create the database {}: {e}",
+                path.display()
+            ))
+        })?;
         let mut conn = Connection::open(path).map_err(|e| {
             Error::storage(format!("cannot open the database {}: {e}", path.display()))
         })?;
@@ -245,12 +257,6 @@ impl Store {
             conn.pragma_update(None, "foreign_keys", "ON")?;
             Ok(())
         })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Nothing secret is in it, but account names and hosts are nobody else's business.
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
         migrate(&mut conn, steps)?;
         Ok(Store {
             path: path.to_owned(),

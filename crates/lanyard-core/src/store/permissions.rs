@@ -1,0 +1,216 @@
+//! The data dir is private: the directory 0700, every file in it 0600 (the database and its
+//! `-wal`/`-shm`, the secret file, lock files, anything else). What Lanyard creates is created
+//! that way; what it finds looser (an older version, a copy, a restored backup, a umask of 002)
+//! is tightened when the data dir is opened, and each change is reported so a person can ask
+//! who else may have read it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The mode of the data dir and of every directory in it.
+pub const DIR_MODE: u32 = 0o700;
+/// The mode of every file in the data dir.
+pub const FILE_MODE: u32 = 0o600;
+
+/// A file or directory whose permissions were looser than Lanyard's and were tightened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tightened {
+    pub path: PathBuf,
+    /// The permission bits found (e.g. 0o644).
+    pub old_mode: u32,
+    /// The permission bits set (0o600 or 0o700).
+    pub new_mode: u32,
+}
+
+impl fmt::Display for Tightened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} was accessible to other users (mode {:04o}); it is now private (mode {:04o})",
+            self.path.display(),
+            self.old_mode,
+            self.new_mode
+        )
+    }
+}
+
+/// Creates `dir` (and its parents) if missing, with mode 0700; then makes `dir` 0700 and every
+/// file under it 0600 where they were looser. Symbolic links are neither followed nor changed.
+/// Each change is logged as a warning and returned, so a front end can show it.
+pub fn secure_dir(dir: &Path) -> Result<Vec<Tightened>> {
+    create_private_dir(dir).map_err(|e| {
+        Error::storage(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut tightened = Vec::new();
+    tighten_tree(dir, &mut tightened).map_err(|e| {
+        Error::storage(format!(
+            "cannot make the data directory {} private: {e}",
+            dir.display()
+        ))
+    })?;
+    for t in &tightened {
+        tracing::warn!(path = %t.path.display(), old_mode = %format!("{:04o}", t.old_mode), "{t}");
+    }
+    Ok(tightened)
+}
+
+/// Makes the file at `path` 0600 if it exists and is looser (logged as a warning).
+pub fn secure_file(path: &Path) -> std::io::Result<Option<Tightened>> {
+    let tightened = tighten(path, FILE_MODE)?;
+    if let Some(t) = &tightened {
+        tracing::warn!(path = %t.path.display(), old_mode = %format!("{:04o}", t.old_mode), "{t}");
+    }
+    Ok(tightened)
+}
+
+/// Creates a directory (and its parents) with mode 0700 on unix.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
+    builder.create(dir)
+}
+
+fn tighten_tree(dir: &Path, out: &mut Vec<Tightened>) -> std::io::Result<()> {
+    out.extend(tighten(dir, DIR_MODE)?);
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            tighten_tree(&entry.path(), out)?;
+        } else if file_type.is_file() {
+            // A file removed meanwhile (SQLite's -shm at another process's close) is no error.
+            match tighten(&entry.path(), FILE_MODE) {
+                Ok(t) => out.extend(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Clears every permission bit `mode` does not have, on `path` itself (not through a link).
+#[cfg(unix)]
+fn tighten(path: &Path, mode: u32) -> std::io::Result<Option<Tightened>> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(None);
+    }
+    let old_mode = meta.permissions().mode() & 0o7777;
+    if old_mode & !mode == 0 {
+        return Ok(None);
+    }
+    let new_mode = old_mode & mode;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(new_mode))?;
+    Ok(Some(Tightened {
+        path: path.to_path_buf(),
+        old_mode,
+        new_mode,
+    }))
+}
+
+#[cfg(not(unix))]
+fn tighten(_path: &Path, _mode: u32) -> std::io::Result<Option<Tightened>> {
+    Ok(None)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn set_mode(p: &Path, m: u32) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+
+    #[test]
+    fn a_new_dir_is_private_and_nothing_is_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("a/b/lanyard");
+        assert_eq!(secure_dir(&dir).unwrap(), vec![]);
+        assert_eq!(mode(&dir), 0o700);
+    }
+
+    #[test]
+    fn looser_dirs_and_files_are_tightened_and_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("lanyard");
+        std::fs::create_dir(&dir).unwrap();
+        set_mode(&dir, 0o755);
+        for (name, m) in [
+            ("lanyard.db", 0o644),
+            ("lanyard.db-wal", 0o664),
+            ("secrets.enc", 0o640),
+            ("already-private", 0o600),
+            ("read-only", 0o400),
+        ] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+            set_mode(&dir.join(name), m);
+        }
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        set_mode(&dir.join("sub"), 0o775);
+        std::fs::write(dir.join("sub/note"), b"x").unwrap();
+        set_mode(&dir.join("sub/note"), 0o666);
+        // A link is not followed: its target outside the data dir keeps its mode.
+        let outside = root.path().join("outside");
+        std::fs::write(&outside, b"x").unwrap();
+        set_mode(&outside, 0o644);
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+
+        let mut fixed = secure_dir(&dir).unwrap();
+        fixed.sort_by(|a, b| a.path.cmp(&b.path));
+        let summary: Vec<(String, u32, u32)> = fixed
+            .iter()
+            .map(|t| {
+                let rel = t.path.strip_prefix(root.path()).unwrap();
+                (rel.display().to_string(), t.old_mode, t.new_mode)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("lanyard".into(), 0o755, 0o700),
+                ("lanyard/lanyard.db".into(), 0o644, 0o600),
+                ("lanyard/lanyard.db-wal".into(), 0o664, 0o600),
+                ("lanyard/secrets.enc".into(), 0o640, 0o600),
+                ("lanyard/sub".into(), 0o775, 0o700),
+                ("lanyard/sub/note".into(), 0o666, 0o600),
+            ]
+        );
+        assert_eq!(
+            mode(&dir.join("read-only")),
+            0o400,
+            "stricter stays stricter"
+        );
+        assert_eq!(mode(&outside), 0o644);
+        let line = fixed[1].to_string();
+        assert!(
+            line.contains("lanyard.db") && line.contains("mode 0644") && line.contains("mode 0600"),
+            "{line}"
+        );
+        assert_eq!(
+            secure_dir(&dir).unwrap(),
+            vec![],
+            "a second pass finds nothing"
+        );
+    }
+}
