@@ -1,0 +1,332 @@
+//! Edits and removals racing logins and renewals, and renewals outlasting their lease, against
+//! the simulators over real HTTP, a real SQLite file and (for what a removal leaves behind) a
+//! real gnome-keyring.
+//!
+//! The keyring tests run their body in a child process (this test binary again, an `#[ignore]`d
+//! test) inside scripts/with-secret-service.sh, a private D-Bus session whose keyring lives in
+//! a temporary directory; they list what is left with `secret-tool search --all`. Without the
+//! tools they skip with the reason printed (fail with LANYARD_REQUIRE_KEYRING=1).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use lanyard_core::http::HttpConfig;
+use lanyard_core::keepalive::TestClock;
+use lanyard_core::manager::{LoginStep, Manager, NewAccount, TokenFormat};
+use lanyard_core::secrets::Secrets;
+use lanyard_core::secrets::keyring::SERVICE;
+use lanyard_core::{ErrorCode, SecretString, ServiceId};
+use lanyard_sim::coolkit::{DEMO_APPID, DEMO_APPSECRET};
+use serde_json::{Value, json};
+
+const CHILD_ENV: &str = "LANYARD_KEYRING_TEST_CHILD";
+
+fn root(endpoint: &str) -> String {
+    endpoint.trim_end_matches("/{region}").to_owned()
+}
+
+async fn post(base: &str, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", root(base)))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+async fn requests(base: &str, route: &str) -> u64 {
+    let v: Value = reqwest::get(format!("{}/__sim/stats", root(base)))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["requests"][route].as_u64().unwrap_or(0)
+}
+
+async fn add_coolkit(m: &Manager, endpoint: &str) -> (String, String) {
+    let view = m
+        .add_account(NewAccount {
+            name: None,
+            service: ServiceId::Coolkit,
+            user: "alice@example.com".into(),
+            endpoint: Some(endpoint.into()),
+            options: [("appid", DEMO_APPID), ("appsecret", DEMO_APPSECRET)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            remember_password: true,
+        })
+        .await
+        .unwrap();
+    (view.account.name, view.account.id)
+}
+
+/// The keyring items of Lanyard in the child's private keyring, as `secret-tool` lists them.
+fn keyring_items() -> String {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "--unlock", "service", SERVICE])
+        .output()
+        .expect("secret-tool runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn keyring() -> Secrets {
+    assert_eq!(std::env::var(CHILD_ENV).as_deref(), Ok("1"));
+    let keyring = Secrets::keyring().unwrap_or_else(|e| panic!("{}", e.message));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !keyring.health().await.ok {
+        assert!(Instant::now() < deadline, "the keyring never became usable");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    keyring
+}
+
+fn in_private_keyring(child: &str) {
+    let missing: Vec<&str> = ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"]
+        .into_iter()
+        .filter(|p| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {p}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        assert_ne!(
+            std::env::var("LANYARD_REQUIRE_KEYRING").as_deref(),
+            Ok("1"),
+            "{child} needs {missing:?}"
+        );
+        eprintln!("SKIPPED {child}: {missing:?} not installed");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/with-secret-service.sh");
+    let out = Command::new(script)
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            child,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("cannot start the child process");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "the child failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child did not run:\n{stdout}\n{stderr}"
+    );
+}
+
+// ----------------------------------------------------------------------------- specifications
+
+#[test]
+fn remove_racing_a_slow_login_leaves_no_account_session_or_secret() {
+    in_private_keyring("slow_login_child");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by remove_racing_a_slow_login_leaves_no_account_session_or_secret"]
+async fn slow_login_child() {
+    let sim = lanyard_sim::start(lanyard_sim::SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let ep = sim.endpoints().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(
+        Manager::with_parts(
+            &dir.path().join("lanyard.db"),
+            keyring().await,
+            HttpConfig::default(),
+        )
+        .unwrap(),
+    );
+    let (name, id) = add_coolkit(&m, &ep.coolkit).await;
+    assert!(
+        keyring_items().contains(&id),
+        "the appsecret is in the keyring"
+    );
+
+    // The login's request takes 1.5 s; the account is removed meanwhile.
+    post(
+        &ep.coolkit,
+        "/__sim/faults",
+        json!({"latency_ms": 1500, "times": 1}),
+    )
+    .await;
+    let login = tokio::spawn({
+        let (m, name) = (m.clone(), name.clone());
+        async move {
+            m.begin_login(&name, Some(SecretString::new("secret123")))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    m.remove_account(&name).await.unwrap();
+    let err = login.await.unwrap().unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound, "{}", err.message);
+    assert_eq!(
+        requests(&ep.coolkit, "coolkit.v2.login").await,
+        1,
+        "the login did reach the server"
+    );
+
+    assert!(m.list().await.unwrap().is_empty());
+    let left = keyring_items();
+    assert!(
+        !left.contains(&id),
+        "keyring items of the removed account:\n{left}"
+    );
+    sim.shutdown().await;
+}
+
+#[test]
+fn remove_racing_a_refresh_leaves_no_account_session_or_secret() {
+    in_private_keyring("refresh_child");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by remove_racing_a_refresh_leaves_no_account_session_or_secret"]
+async fn refresh_child() {
+    let sim = lanyard_sim::start(lanyard_sim::SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let ep = sim.endpoints().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let m = Arc::new(
+        Manager::with_parts(
+            &dir.path().join("lanyard.db"),
+            keyring().await,
+            HttpConfig::default(),
+        )
+        .unwrap(),
+    );
+    let (name, id) = add_coolkit(&m, &ep.coolkit).await;
+    let step = m
+        .begin_login(&name, Some(SecretString::new("secret123")))
+        .await
+        .unwrap();
+    assert!(matches!(step, LoginStep::Done(_)));
+    let items = keyring_items();
+    for part in ["/session", "/password", "/option/appsecret"] {
+        assert!(
+            items.contains(&format!("{id}{part}")),
+            "{part} stored:\n{items}"
+        );
+    }
+
+    post(
+        &ep.coolkit,
+        "/__sim/faults",
+        json!({"latency_ms": 1500, "times": 1}),
+    )
+    .await;
+    let refresh = tokio::spawn({
+        let (m, name) = (m.clone(), name.clone());
+        async move { m.refresh(&name, true).await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    m.remove_account(&name).await.unwrap();
+    assert!(
+        refresh.is_finished(),
+        "remove waited for the refresh in flight"
+    );
+    let _ = refresh.await.unwrap();
+    assert_eq!(requests(&ep.coolkit, "coolkit.v2.refresh").await, 1);
+
+    assert!(m.list().await.unwrap().is_empty());
+    let left = keyring_items();
+    assert!(
+        !left.contains(&id),
+        "keyring items of the removed account:\n{left}"
+    );
+    sim.shutdown().await;
+}
+
+/// A renewal that takes longer than its lease's time-to-live keeps the lease (it is extended
+/// while held): a second manager on the same database that wants the same renewal waits, then
+/// takes the result instead of refreshing a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_longer_than_its_lease_keeps_it_and_a_second_manager_does_not_refresh_again() {
+    let sim = lanyard_sim::start(lanyard_sim::SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let ep = sim.endpoints().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lanyard.db");
+    let secrets = Secrets::memory();
+    let clock = TestClock::new();
+    let ttl = Duration::from_millis(900);
+    let open = || {
+        Arc::new(
+            Manager::with_parts(&db, secrets.clone(), HttpConfig::default())
+                .unwrap()
+                .with_clock(clock.clone())
+                .with_lease_ttl(ttl),
+        )
+    };
+    let (first, second) = (open(), open());
+    let (name, _) = add_coolkit(&first, &ep.coolkit).await;
+    first
+        .begin_login(&name, Some(SecretString::new("secret123")))
+        .await
+        .unwrap();
+    let before = first.token(&name, TokenFormat::Raw).await.unwrap();
+
+    // Two minutes before the end of the access token: a token() call renews first.
+    let expires = first
+        .get(&name)
+        .await
+        .unwrap()
+        .session
+        .unwrap()
+        .expires_at
+        .unwrap();
+    clock.set_offset(expires - chrono::Utc::now() - TimeDelta::minutes(2));
+    // The refresh takes about three times the lease's time-to-live.
+    post(
+        &ep.coolkit,
+        "/__sim/faults",
+        json!({"latency_ms": 2700, "times": 1}),
+    )
+    .await;
+    let renewing = tokio::spawn({
+        let (m, name) = (first.clone(), name.clone());
+        async move { m.token(&name, TokenFormat::Raw).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waited = second.token(&name, TokenFormat::Raw).await.unwrap();
+    let renewed = renewing.await.unwrap().unwrap();
+
+    assert_eq!(
+        requests(&ep.coolkit, "coolkit.v2.refresh").await,
+        1,
+        "one refresh in all"
+    );
+    assert_ne!(renewed, before);
+    assert_eq!(
+        waited, renewed,
+        "the second manager took the first one's result"
+    );
+    sim.shutdown().await;
+}
