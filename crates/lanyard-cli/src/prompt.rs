@@ -19,6 +19,9 @@ use zeroize::Zeroizing;
 use crate::captcha::CaptchaDir;
 
 pub struct Prompter {
+    /// Secrets typed on a terminal are never echoed, wherever stderr goes.
+    stdin_is_terminal: bool,
+    /// Both ends are a terminal: prompts as usual rather than the line protocol.
     interactive: bool,
     /// Made at the first captcha; removed (with its files) when the prompter is dropped.
     captchas: Option<CaptchaDir>,
@@ -26,8 +29,10 @@ pub struct Prompter {
 
 impl Prompter {
     pub fn new() -> Self {
+        let stdin_is_terminal = io::stdin().is_terminal();
         Prompter {
-            interactive: io::stdin().is_terminal() && io::stderr().is_terminal(),
+            stdin_is_terminal,
+            interactive: stdin_is_terminal && io::stderr().is_terminal(),
             captchas: None,
         }
     }
@@ -36,8 +41,8 @@ impl Prompter {
     /// without echo on a terminal, else one prompt line and one answer line.
     pub async fn option_value(&mut self, opt: &OptionSpec, account: &str) -> Result<SecretString> {
         let question = format!("{} ({}) for {account}:", opt.label, opt.key);
-        if self.interactive && opt.secret {
-            return read_hidden(format!("{question} "), format!("--opt {}", opt.key)).await;
+        if self.stdin_is_terminal && opt.secret {
+            return read_hidden(Some(format!("{question} ")), format!("--opt {}", opt.key)).await;
         }
         if self.interactive {
             prompt_inline(&format!("{question} "));
@@ -48,10 +53,11 @@ impl Prompter {
     }
 
     /// The password: the next stdin line with `--password-stdin` (or when stdin is not a
-    /// terminal), else a no-echo prompt.
+    /// terminal), else a no-echo prompt. Typed on a terminal, it is never echoed.
     pub async fn password(&mut self, account: &str, from_stdin: bool) -> Result<SecretString> {
-        let password = if self.interactive && !from_stdin {
-            read_hidden(format!("Password for {account}: "), "the password".into()).await?
+        let password = if self.stdin_is_terminal {
+            let prompt = (!from_stdin).then(|| format!("Password for {account}: "));
+            read_hidden(prompt, "the password".into()).await?
         } else {
             if !from_stdin {
                 announce(&format!("Password for {account}:"));
@@ -123,12 +129,15 @@ async fn read_line(what: String) -> Result<SecretString> {
     .await
 }
 
-/// A no-echo prompt on the terminal.
-async fn read_hidden(prompt: String, what: String) -> Result<SecretString> {
+/// A line from the terminal without echo, after `prompt` (shown on the terminal) if any.
+async fn read_hidden(prompt: Option<String>, what: String) -> Result<SecretString> {
     blocking(move || {
-        rpassword::prompt_password(prompt)
-            .map(SecretString::new)
-            .map_err(|e| Error::invalid_input(format!("cannot read {what}: {e}")))
+        match prompt {
+            Some(prompt) => rpassword::prompt_password(prompt),
+            None => rpassword::read_password(),
+        }
+        .map(SecretString::new)
+        .map_err(|e| Error::invalid_input(format!("cannot read {what}: {e}")))
     })
     .await
 }
