@@ -334,18 +334,20 @@ async fn take_back(manager: &Manager, name: &str, e: Error) -> Error {
     Error::new(e.code, message)
 }
 
-/// Runs `flow` unless SIGINT or SIGTERM (Ctrl-C on Windows) comes first. Then `flow` is dropped,
-/// and its captcha files with it (see `captcha.rs`), and `Err` carries the exit status the
-/// signal calls for: 130 (SIGINT) or 143 (SIGTERM). Prompts read on the blocking pool, so a
-/// waiting prompt does not keep the signal from being noticed.
+/// Runs `flow` unless SIGINT, SIGTERM or SIGHUP (Ctrl-C on Windows) comes first. Then `flow` is
+/// dropped, and its captcha files with it (see `captcha.rs`), and `Err` carries the exit status
+/// the signal calls for: 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP: the terminal went away).
+/// Prompts read on the blocking pool, so a waiting prompt does not keep the signal from being
+/// noticed.
 async fn until_interrupted<T>(flow: impl Future<Output = T>) -> std::result::Result<T, i32> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         // Registered before the flow starts, so no signal slips past.
-        let (Ok(mut interrupt), Ok(mut terminate)) = (
+        let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) else {
             return Ok(flow.await);
         };
@@ -353,6 +355,7 @@ async fn until_interrupted<T>(flow: impl Future<Output = T>) -> std::result::Res
             value = flow => Ok(value),
             _ = interrupt.recv() => Err(130),
             _ = terminate.recv() => Err(143),
+            _ = hangup.recv() => Err(129),
         }
     }
     #[cfg(not(unix))]

@@ -1456,7 +1456,7 @@ impl Waiting {
 async fn a_captcha_file_is_removed_on_ctrl_c() {
     let w = World::new().await;
     let run_dir = runtime_dir();
-    for (signal, status) in [("-INT", 130), ("-TERM", 143)] {
+    for (signal, status) in [("-INT", 130), ("-TERM", 143), ("-HUP", 129)] {
         let waiting = Waiting::start(&w, &[("XDG_RUNTIME_DIR", Some(run_dir.path()))]).await;
         let path = waiting.path.clone();
         assert!(path.exists());
@@ -1519,5 +1519,73 @@ async fn a_planted_captcha_dir_is_not_used() {
     assert_eq!(mode(&fallback), 0o700);
     assert_eq!(waiting.signal("-INT").await.code, 130);
     assert!(!fallback.exists());
+    w.sim.shutdown().await;
+}
+
+/// The contract's order over pipes, every kind of prompt at once: the secret option (`@-`),
+/// then the password, then the captcha, then the code.
+#[tokio::test]
+async fn prompts_come_in_the_contracts_order() {
+    let w = World::new().await;
+    let endpoint = w.endpoint("siyuan");
+    w.sim_post("siyuan", "/__sim/config", json!({"captcha": true}))
+        .await;
+    let captcha_host = format!("captcha_endpoint={endpoint}");
+    let mut prompts = Vec::new();
+    let out = w
+        .run_interactive(
+            &[
+                "add",
+                "siyuan",
+                "--user",
+                "bob",
+                "--endpoint",
+                &endpoint,
+                "--opt",
+                "api_token=@-",
+                "--opt",
+                &captcha_host,
+            ],
+            &[],
+            |line| {
+                let w = &w;
+                let asked = [
+                    "Kernel API token (api_token) for siyuan/bob:",
+                    "Password for siyuan/bob:",
+                    "Captcha:",
+                    "Code from your authenticator app:",
+                ]
+                .iter()
+                .position(|p| line == *p);
+                if asked.is_some() {
+                    prompts.push(line);
+                }
+                async move {
+                    Some(match asked? {
+                        0 => "lanyarddemotoken".to_string(),
+                        1 => "hunter22".to_string(),
+                        2 => w.sim_get("siyuan", "/__sim/captcha").await["answer"]
+                            .as_str()
+                            .unwrap()
+                            .to_string(),
+                        _ => w.sim_get("siyuan", "/__sim/last-code?user=bob").await["code"]
+                            .as_str()
+                            .unwrap()
+                            .to_string(),
+                    })
+                }
+            },
+        )
+        .await;
+    out.assert_ok();
+    assert_eq!(
+        prompts,
+        [
+            "Kernel API token (api_token) for siyuan/bob:",
+            "Password for siyuan/bob:",
+            "Captcha:",
+            "Code from your authenticator app:",
+        ]
+    );
     w.sim.shutdown().await;
 }
