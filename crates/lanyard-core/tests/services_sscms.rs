@@ -120,6 +120,26 @@ async fn v7_login_validate_and_credential() {
     sim.shutdown().await;
 }
 
+/// A refusal is not a revocation: a 403 (not an answer of the v6 user route) keeps the session.
+#[tokio::test]
+async fn v6_a_refused_check_is_not_a_revocation() {
+    let sim = sim().await;
+    let base = sim.endpoints().sscms.clone();
+    let acc = sscms(&sim, "demo");
+    let s = login(&sim, &acc, "demo1234").await;
+    sim.control_post(&base, "faults", json!({"status": 403, "times": 1}))
+        .await;
+    let secrets = no_secrets();
+    let c = ctx(&sim.http, &acc, &secrets);
+    let e = Sscms.validate(&c, &s).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ServerError, "{}", e.message);
+    assert!(matches!(
+        Sscms.validate(&c, &s).await.unwrap(),
+        Validation::Valid(_)
+    ));
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn rejections_keep_the_server_text() {
     let sim = sim().await;

@@ -225,6 +225,28 @@ async fn revoked_session_is_invalid_and_refresh_needs_login() {
     sim.shutdown().await;
 }
 
+/// A refusal is not a revocation: a 403 (not an answer `/accounts/user` gives about a token)
+/// is an error that keeps the session, not `Invalid(Revoked)`.
+#[tokio::test]
+async fn a_refused_check_is_not_a_revocation() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    let acc = steedos(&sim, ALICE, &[]);
+    let s = login(&sim, &acc, "secret123").await;
+    sim.control_post(&base, "faults", json!({"status": 403, "times": 1}))
+        .await;
+    let secrets = no_secrets();
+    let c = ctx(&sim.http, &acc, &secrets);
+    let e = Steedos.validate(&c, &s).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ServerError, "{}", e.message);
+    assert!(e.message.contains("403"), "{}", e.message);
+    assert!(matches!(
+        Steedos.validate(&c, &s).await.unwrap(),
+        Validation::Valid(_)
+    ));
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn refresh_falls_back_to_validation_then_uses_working_refresh_tokens() {
     let sim = sim().await;

@@ -562,10 +562,10 @@ async fn next(
 /// - **Validate** asks the kernel (`getCloudUser {}`), not the cloud: the only cloud check is
 ///   `getCloudUser {token}`, which may rotate the token, and `Validation` cannot hand a new
 ///   token back, so validating that way would leave the account holding a dead token. It is
-///   `Invalid` when the kernel holds no user (`Revoked`), another user (`LoggedInElsewhere`),
-///   an expired token (`Expired`) or a different token (`Revoked`; a refresh adopts it). A
-///   revocation on the cloud side is found by the next refresh, which the keep-alive always
-///   tries first for SiYuan.
+///   `Invalid` when the kernel holds another user (`LoggedInElsewhere`), an expired token
+///   (`Expired`) or a different token (`Revoked`; a refresh adopts it). A kernel that holds no
+///   user says nothing about the token (`Unverifiable`). A revocation on the cloud side is found
+///   by the next refresh, which the keep-alive always tries first for SiYuan.
 /// - **Logout** is the kernel's local `logoutCloudUser` (the cloud is not told); it is skipped
 ///   when the kernel is logged in as someone else, so it never signs out another account.
 /// - **Credential**: `Cookie: symphony=<userToken>`, how the kernel itself authenticates to
@@ -717,8 +717,12 @@ impl Service for Siyuan {
             return Ok(Validation::Invalid(NeedsLoginReason::Revoked));
         }
         let Some(user) = kernel_user(ctx).await? else {
-            // The kernel was logged out (here or in the SiYuan app).
-            return Ok(Validation::Invalid(NeedsLoginReason::Revoked));
+            // The kernel was logged out (here or in the SiYuan app): that is the kernel's own
+            // state, not the cloud's verdict on the token, which only a refresh asks for.
+            return Ok(Validation::Unverifiable(
+                "the SiYuan kernel holds no cloud login (it was logged out here or in the app), so it cannot say whether the token still works; the next refresh asks the cloud"
+                    .to_owned(),
+            ));
         };
         if !same_user(ctx.account, &user) {
             return Ok(Validation::Invalid(NeedsLoginReason::LoggedInElsewhere));

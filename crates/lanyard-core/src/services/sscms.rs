@@ -22,8 +22,9 @@
 //! - **No refresh endpoint**: tokens are stateless; renewing is a silent re-login, which the
 //!   Manager does with the remembered password. `refresh` is therefore `Unsupported`.
 //! - **Validate, v6**: `GET /api/v1/users/{id}` with `X-SS-USER-TOKEN` (the route answers the
-//!   token's own user, §3.6). 200 → valid; 401/403/404 → `Invalid(Expired)` if `expires_at` has
-//!   passed, else `Invalid(Revoked)`.
+//!   token's own user, §3.6). 200 → valid; 401/404 (its answers for a refused token or a user
+//!   that is gone) → `Invalid(Expired)` if `expires_at` has passed, else `Invalid(Revoked)`.
+//!   A 403 is not among its answers (a proxy or firewall refusing): an error, the session kept.
 //! - **Validate, v7**: `Unverifiable`, without a request. v7's `GET /api/v1/users/{account}`
 //!   answers API keys only (§3.8), so a valid user token gets 401 there, and v7 has no other
 //!   user route that only checks a token (logout ends the cached session). The session is kept
@@ -361,7 +362,11 @@ impl Service for Sscms {
                 apply_user(&mut info, user);
                 Ok(Validation::Valid(Some(info)))
             }
-            401 | 403 | 404 => {
+            403 => Err(Error::server(format!(
+                "{} refused the session check (HTTP 403) without saying the session is over; it is kept",
+                resp.host()
+            ))),
+            401 | 404 => {
                 let expired = session.info.expires_at.is_some_and(|t| t <= ctx.now);
                 Ok(Validation::Invalid(if expired {
                     NeedsLoginReason::Expired

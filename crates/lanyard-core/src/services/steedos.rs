@@ -28,7 +28,10 @@
 //!   nothing was renewed and may plan a silent re-login before `expires_at`); not valid →
 //!   `NeedsLogin`. Network and 5xx failures are returned as they are (transient).
 //! - **Validate**: `GET /accounts/user` with `Authorization: Bearer <token>` (no space id: the
-//!   /accounts loader would take the space id for the token). 400/401/403 → `Invalid(Revoked)`.
+//!   /accounts loader would take the space id for the token). It answers any user token: 200
+//!   with the user, or 400 `userNotFound` for a token it does not know (protocols/steedos.md
+//!   §2.5); 400/401 → `Invalid(Revoked)`. A 403 is not this route's answer about the token
+//!   (a proxy or firewall refusing): an error, and the session is kept.
 //! - **Logout**: `POST /accounts/logout` with the bare `Authorization: <token>`: the handler
 //!   mangles a `Bearer ` prefix and would silently not log out.
 //! - **Credential**: `Authorization: Bearer <spaceId>,<token>` with the space from option
@@ -471,7 +474,11 @@ impl Service for Steedos {
                 apply_user(&mut info, &user);
                 Ok(Validation::Valid(Some(info)))
             }
-            400 | 401 | 403 => Ok(Validation::Invalid(NeedsLoginReason::Revoked)),
+            400 | 401 => Ok(Validation::Invalid(NeedsLoginReason::Revoked)),
+            403 => Err(Error::server(format!(
+                "{} refused the session check (HTTP 403) without saying the session is over; it is kept",
+                resp.host()
+            ))),
             404 => Err(not_found(&resp)),
             _ => Err(resp.status_error()),
         }
