@@ -36,6 +36,8 @@ fn main() {
         "get_settings",
         "set_settings",
         "secret_store_health",
+        "passphrase_request",
+        "unlock_secret_store",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to prepare the app context");

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use lanyard_core::manager::{AccountEdit, EventRecord, LoginStep, NewAccount, TokenFormat};
 use lanyard_core::model::OptionSpec;
 use lanyard_core::secrets::SecretStoreHealth;
+use lanyard_core::secrets::unlock::PassphraseRequest;
 use lanyard_core::{AccountView, Error, SecretString, ServiceId, ServiceSpec, Settings};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
@@ -242,6 +243,27 @@ pub async fn secret_store_health(state: State<'_, AppState>) -> Result<SecretSto
     Ok(state.manager()?.secret_store_health().await)
 }
 
+/// What the window must ask for before anything else works: the encrypted secret file's
+/// passphrase (to choose, on first use, or to unlock); `null` when nothing is needed.
+#[tauri::command]
+pub fn passphrase_request(state: State<'_, AppState>) -> Option<PassphraseRequest> {
+    state.passphrase_request()
+}
+
+/// Opens the Manager with the passphrase the person typed; a wrong one is an error and they can
+/// try again. Then starts keep-alive, events and the tray as at startup.
+#[tauri::command]
+pub async fn unlock_secret_store<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    passphrase: SecretString,
+) -> Result<(), Error> {
+    if state.unlock(passphrase).await? {
+        desktop::manager_ready(&app).await;
+    }
+    Ok(())
+}
+
 /// Registers every command above (and nothing else) with the builder.
 pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
@@ -263,6 +285,8 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         get_settings,
         set_settings,
         secret_store_health,
+        passphrase_request,
+        unlock_secret_store,
     ])
 }
 
@@ -288,4 +312,6 @@ pub const COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "secret_store_health",
+    "passphrase_request",
+    "unlock_secret_store",
 ];

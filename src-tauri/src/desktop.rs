@@ -199,6 +199,24 @@ pub fn forward_events<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
+/// Starts what runs beside an open Manager: launch at login as the settings say, events to the
+/// window and the tray, the keep-alive engine. At startup, or once the window has unlocked the
+/// secret file; without a Manager, nothing.
+pub async fn manager_ready<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let Ok(manager) = state.manager() else {
+        return;
+    };
+    let settings = manager.settings().await.unwrap_or_default();
+    drop(manager);
+    if let Err(e) = apply_launch_at_login(app, settings.launch_at_login) {
+        tracing::warn!(error = %e.message, "launch at login");
+    }
+    // Subscribed before the engine starts, so its first events reach the window.
+    forward_events(app.clone());
+    state.start_keepalive();
+}
+
 /// Closing the window hides it: keep-alive goes on in the tray. The first time, a notification
 /// says so.
 pub fn on_close_requested<R: Runtime>(app: &AppHandle<R>) {

@@ -35,24 +35,19 @@ pub fn run() -> tauri::Result<()> {
         ))
         .setup(|app| {
             // Opening never fails the app: without a Manager the window still opens, and every
-            // command answers with the reason.
+            // command answers with the reason. With the encrypted file store and no passphrase
+            // in the environment, the window asks for it first (`unlock_secret_store`).
             let state = tauri::async_runtime::block_on(AppState::open_from_env());
-            let settings = state
+            let language = state
                 .manager()
                 .ok()
                 .and_then(|m| tauri::async_runtime::block_on(m.settings()).ok())
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .language;
             app.manage(state);
             let handle = app.handle().clone();
-            if let Err(e) = desktop::apply_launch_at_login(&handle, settings.launch_at_login) {
-                tracing::warn!(error = %e.message, "launch at login");
-            }
-            tray::create(&handle, desktop::lang_for(settings.language));
-            // Subscribed before the engine starts, so its first events reach the window.
-            desktop::forward_events(handle.clone());
-            tauri::async_runtime::block_on(async {
-                app.state::<AppState>().start_keepalive();
-            });
+            tray::create(&handle, desktop::lang_for(language));
+            tauri::async_runtime::block_on(desktop::manager_ready(&handle));
             quit_on_signals(handle);
             Ok(())
         })

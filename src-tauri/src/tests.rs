@@ -47,6 +47,32 @@ impl TestApp {
             core.clone(),
             SecretClipboard::new(Box::new(clipboard.clone())),
         );
+        Self::with_state(state, core.ok(), clipboard, dir)
+    }
+
+    /// The app as it starts with `LANYARD_SECRET_STORE=file` and no passphrase in the
+    /// environment, on the data dir `dir/data`.
+    fn awaiting_passphrase(dir: tempfile::TempDir) -> TestApp {
+        let clipboard = FakeClipboard::default();
+        let config = Config {
+            data_dir: Some(dir.path().join("data")),
+            secret_store: Some(SecretStoreKind::File),
+            ..Config::default()
+        };
+        let state = AppState::awaiting_passphrase(
+            config,
+            SecretClipboard::new(Box::new(clipboard.clone())),
+        )
+        .unwrap();
+        Self::with_state(state, None, clipboard, dir)
+    }
+
+    fn with_state(
+        state: AppState,
+        manager: Option<Arc<Manager>>,
+        clipboard: FakeClipboard,
+        dir: tempfile::TempDir,
+    ) -> TestApp {
         let app = crate::commands::register(mock_builder())
             .manage(state)
             .build(tauri::generate_context!())
@@ -58,7 +84,7 @@ impl TestApp {
             _app: app,
             window,
             clipboard,
-            manager: core.ok(),
+            manager,
             _dir: dir,
         }
     }
@@ -355,4 +381,58 @@ fn shopxo_tokens_are_copied_as_the_query_parameter() {
         json!({"name": "shopxo/alice01", "form": "query"}),
     );
     assert_eq!(app.clipboard.now().as_deref(), Some("token=f00dcafe"));
+}
+
+/// The file store without a passphrase: every command says the secret file is locked until the
+/// window unlocks it; the first passphrase creates the store, a wrong one later is refused (and
+/// can be tried again), the right one opens the Manager.
+#[test]
+fn the_window_chooses_then_unlocks_the_secret_file_passphrase() {
+    let app = TestApp::awaiting_passphrase(tempfile::tempdir().unwrap());
+    let request = app.ok("passphrase_request", json!({}));
+    assert_eq!(request["first_use"], true);
+    let secrets_file = request["secrets_file"].as_str().unwrap().to_owned();
+    assert!(secrets_file.ends_with("data/secrets.enc"), "{secrets_file}");
+    let locked = app.err("list_accounts", json!({}));
+    assert_eq!(locked["code"], "secret_store");
+    assert!(
+        locked["message"].as_str().unwrap().contains("locked"),
+        "{locked}"
+    );
+    let empty = app.err("unlock_secret_store", json!({"passphrase": ""}));
+    assert_eq!(empty["code"], "invalid_input");
+
+    app.ok(
+        "unlock_secret_store",
+        json!({"passphrase": "chosen in the window"}),
+    );
+    assert_eq!(app.ok("passphrase_request", json!({})), Value::Null);
+    app.ok("add_account", sscms("ann"));
+    let health = app.ok("secret_store_health", json!({}));
+    assert_eq!(health["ok"], true, "{health}");
+    assert_eq!(health["kind"], "file");
+    // Unlocking an open store changes nothing.
+    app.ok("unlock_secret_store", json!({"passphrase": "anything"}));
+    let dir = app._dir;
+    drop(app._app);
+
+    // The next start: the store exists, so the window asks to unlock it.
+    let app = TestApp::awaiting_passphrase(dir);
+    let request = app.ok("passphrase_request", json!({}));
+    assert_eq!(request["first_use"], false);
+    let before = std::fs::read(&secrets_file).unwrap();
+    let wrong = app.err("unlock_secret_store", json!({"passphrase": "a guess"}));
+    assert_eq!(wrong["code"], "secret_store");
+    let message = wrong["message"].as_str().unwrap();
+    assert!(message.starts_with("wrong passphrase"), "{message}");
+    assert!(!message.contains("a guess"), "{message}");
+    assert_eq!(std::fs::read(&secrets_file).unwrap(), before);
+    assert_eq!(app.ok("passphrase_request", json!({}))["first_use"], false);
+
+    app.ok(
+        "unlock_secret_store",
+        json!({"passphrase": "chosen in the window"}),
+    );
+    let accounts = app.ok("list_accounts", json!({}));
+    assert_eq!(accounts[0]["name"], "sscms/ann", "{accounts}");
 }

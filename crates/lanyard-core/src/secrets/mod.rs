@@ -14,6 +14,7 @@
 pub mod file;
 pub mod keyring;
 pub mod memory;
+pub mod unlock;
 
 use std::fmt;
 use std::path::Path;
