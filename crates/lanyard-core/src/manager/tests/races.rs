@@ -431,7 +431,17 @@ async fn a_rotated_session_the_store_did_not_take_is_used_and_saved_on_the_retry
     // The store answers again: the next attempt stores the kept session; nothing is refreshed
     // a second time (the server already rotated once).
     backend.failing.store(false, Ordering::SeqCst);
-    m.refresh(&name, false).await.unwrap();
+    let row = m.row_by_id(&id).await.unwrap();
+    let next = match &row.session.state {
+        StoredState::Retrying { next_attempt, .. } => *next_attempt,
+        other => panic!("expected a planned retry, got {other:?}"),
+    };
+    assert!(next > m.now(), "the retry is planned for later");
+    // The keep-alive engine's planned check is what stores it.
+    assert_eq!(
+        m.keepalive_check(&row, CheckKind::Refresh).await.unwrap(),
+        Renewal::Renewed
+    );
     assert_eq!(count(&calls(&user).refresh), 1);
     assert_eq!(stored_access(&backend, &id), rotated);
     assert!(lock(&m.unsaved).is_empty());
