@@ -155,7 +155,8 @@ pub struct EventRecord {
     pub at: DateTime<Utc>,
     /// `login`, `refresh`, `validate`, `relogin`, `logout`, `add`, `edit`, `remove`, `use`...
     pub kind: String,
-    /// `ok`, `failed`, `challenge`, `needs_login`, `retrying`...
+    /// `ok`, `failed`, `challenge`, `needs_login`, `retrying`, `unverifiable` (the server has
+    /// no call that can check the session; it is kept until its expiry)...
     pub outcome: String,
     pub message: String,
 }
