@@ -68,7 +68,7 @@ impl World {
             .expect("simulators start");
         World {
             sim,
-            data: tempfile::tempdir().unwrap(),
+            data: private_dir(),
             http: reqwest::Client::new(),
         }
     }
@@ -179,6 +179,18 @@ impl World {
             .status();
         assert!(status.is_success(), "control call {path} failed: {status}");
     }
+}
+
+/// A data dir as Lanyard makes one (0700): a looser one would be tightened with a notice on
+/// stderr, a line the one-line error checks would count.
+fn private_dir() -> tempfile::TempDir {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir().unwrap()
 }
 
 /// The listener's root (CoolKit endpoints are `http://host:port/{region}` templates).
@@ -1301,10 +1313,7 @@ async fn an_svg_captcha_is_refused() {
 /// A private runtime dir for one test, as a login session has it (0700, ours).
 #[cfg(unix)]
 fn runtime_dir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    dir
+    private_dir()
 }
 
 #[cfg(unix)]
