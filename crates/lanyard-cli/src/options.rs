@@ -117,6 +117,11 @@ pub async fn resolve(
                         path.display()
                     ))
                 })?;
+                if g.spec.secret
+                    && let Some(warning) = readable_by_others(&path, g.spec.key)
+                {
+                    crate::prompt::notice(&warning);
+                }
                 values.insert(g.spec.key.to_owned(), value.to_string());
             }
             Source::Stdin => from_stdin = Some(g.spec.key),
@@ -141,6 +146,25 @@ fn first_line_of(path: &std::path::Path) -> std::io::Result<Zeroizing<String>> {
     let end = line.trim_end_matches(['\r', '\n']).len();
     line.truncate(end);
     Ok(line)
+}
+
+/// A warning when a file holding a secret option can be read by other users.
+#[cfg(unix)]
+fn readable_by_others(path: &std::path::Path, key: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "warning: {} (--opt {key}=@…) can be read by other users (mode {mode:04o}); \
+             chmod 600 it to keep the secret yours",
+            path.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &std::path::Path, _key: &str) -> Option<String> {
+    None
 }
 
 /// `--opt appsecretSEKRIT`: says what is wrong without repeating the text, which may be the

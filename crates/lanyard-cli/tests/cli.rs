@@ -983,7 +983,33 @@ async fn a_secret_option_comes_from_a_file() {
         out.stderr
     );
 
+    // Readable by others: it works, with a warning that says how to fix it.
     let opt = format!("appsecret=@{}", right.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&right, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = w
+            .run(
+                &strs(&coolkit_add_args(
+                    &w,
+                    &["--opt", &opt, "--password-stdin", "--no-login"],
+                )),
+                &[],
+            )
+            .await;
+        out.assert_ok();
+        assert!(
+            out.stderr.contains("can be read by other users") && out.stderr.contains("chmod 600"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains(DEMO_APPSECRET), "{}", out.stderr);
+        w.run(&["remove", "coolkit/alice@example.com"], &[])
+            .await
+            .assert_ok();
+        std::fs::set_permissions(&right, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let out = w
         .run(
             &strs(&coolkit_add_args(&w, &["--opt", &opt, "--password-stdin"])),
