@@ -134,12 +134,12 @@ pub fn load_ca_file(path: &str) -> Result<Vec<reqwest::Certificate>> {
     Ok(certs)
 }
 
-/// Checks a `ca_file` option value and returns it as an absolute path (the desktop app and
-/// the CLI run in different directories).
+/// Checks a `ca_file` option value and returns it as an absolute path without `..` (the
+/// desktop app and the CLI run in different directories).
 pub fn check_ca_file(value: &str) -> Result<String> {
-    let path = std::path::absolute(Path::new(value.trim())).map_err(|e| {
+    let path = std::fs::canonicalize(Path::new(value.trim())).map_err(|e| {
         Error::invalid_input(format!(
-            "option {CA_FILE_OPTION}: '{value}' is not a usable path: {}",
+            "cannot read the CA file '{value}' (option {CA_FILE_OPTION}): {}",
             io_reason(&e)
         ))
     })?;

@@ -21,6 +21,7 @@ pub mod shopxo;
 pub mod siyuan;
 pub mod sscms;
 pub mod steedos;
+pub mod tls_fixture;
 
 mod server;
 
