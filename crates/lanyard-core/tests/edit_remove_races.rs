@@ -330,3 +330,102 @@ async fn a_renewal_longer_than_its_lease_keeps_it_and_a_second_manager_does_not_
     );
     sim.shutdown().await;
 }
+
+/// The pid of the private session's keyring daemon (started by scripts/with-secret-service.sh
+/// for this child), from the bus.
+fn keyring_daemon_pid() -> u32 {
+    let out = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            "string:org.freedesktop.secrets",
+        ])
+        .output()
+        .expect("dbus-send runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "uint32")
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no keyring daemon on the bus: {text}"))
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// CoolKit rotates its tokens on refresh. The keyring is frozen (SIGSTOP) while the renewed
+/// session is being saved: every write times out. The rotated token is still what Lanyard hands
+/// out, and once the keyring answers again the next attempt stores it, without a second refresh.
+#[test]
+fn a_rotated_token_survives_a_keyring_frozen_during_the_save() {
+    in_private_keyring("frozen_keyring_child");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by a_rotated_token_survives_a_keyring_frozen_during_the_save"]
+async fn frozen_keyring_child() {
+    let sim = lanyard_sim::start(lanyard_sim::SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let ep = sim.endpoints().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lanyard.db");
+    let m = Arc::new(
+        Manager::with_parts(
+            &db,
+            keyring().await.with_timeout(Duration::from_millis(700)),
+            HttpConfig::default(),
+        )
+        .unwrap(),
+    );
+    let (name, _) = add_coolkit(&m, &ep.coolkit).await;
+    m.begin_login(&name, Some(SecretString::new("secret123")))
+        .await
+        .unwrap();
+    let before = m.token(&name, TokenFormat::Raw).await.unwrap();
+    let daemon = keyring_daemon_pid();
+
+    // The refresh answers after 1 s; the keyring stops answering while it is under way.
+    post(
+        &ep.coolkit,
+        "/__sim/faults",
+        json!({"latency_ms": 1000, "times": 1}),
+    )
+    .await;
+    let refresh = tokio::spawn({
+        let (m, name) = (m.clone(), name.clone());
+        async move { m.refresh(&name, true).await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    signal(daemon, "-STOP");
+    let result = refresh.await.unwrap();
+    let rotated = m.token(&name, TokenFormat::Raw).await;
+    signal(daemon, "-CONT");
+    let err = result.unwrap_err();
+    assert_eq!(err.code, ErrorCode::SecretStore, "{}", err.message);
+    assert!(err.message.contains("kept in memory"), "{}", err.message);
+    let rotated = rotated.unwrap();
+    assert_ne!(rotated, before, "the rotated token is handed out");
+    assert_eq!(requests(&ep.coolkit, "coolkit.v2.refresh").await, 1);
+
+    // The keyring answers again: the next attempt stores the kept session.
+    m.refresh(&name, false).await.unwrap();
+    assert_eq!(
+        requests(&ep.coolkit, "coolkit.v2.refresh").await,
+        1,
+        "no second refresh"
+    );
+    // Another manager (another process would be the same) reads it from the keyring.
+    let fresh = Manager::with_parts(&db, keyring().await, HttpConfig::default()).unwrap();
+    assert_eq!(fresh.token(&name, TokenFormat::Raw).await.unwrap(), rotated);
+    sim.shutdown().await;
+}
