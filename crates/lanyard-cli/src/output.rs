@@ -56,6 +56,8 @@ pub fn account_json(view: &AccountView) -> Value {
         "refresh_expires_at": session.and_then(|s| s.refresh_expires_at).map(rfc3339),
         "display_name": session.and_then(|s| s.display_name.clone()),
         "last_refresh_at": view.last_refresh_at.map(rfc3339),
+        // Password and tokens go unencrypted to another machine (plain http, not loopback).
+        "plaintext_remote": view.plaintext_remote,
     });
     match &view.state {
         State::NeedsLogin { reason } => {
