@@ -656,8 +656,20 @@ impl Manager {
             }
             // A session (and a password) belongs to one user at one server: another user or
             // endpoint starts signed out, and a password is never sent to a server it was not
-            // typed for. Dropped first, before the account points anywhere new.
+            // typed for. Dropped first, before the account points anywhere new; so an edit the
+            // database would refuse is refused before anything is dropped.
             if moves || switches_user {
+                let mut prospective = before.clone();
+                if let Some(n) = &new_name {
+                    prospective.name = n.clone();
+                }
+                if let Some(u) = &new_user {
+                    prospective.user = u.clone();
+                }
+                if let Some(e) = &new_endpoint {
+                    prospective.endpoint = e.clone();
+                }
+                self.db(move |s| s.check_unique(&prospective)).await?;
                 self.drop_flows_of(&before.id);
                 lock(&self.unsaved).remove(&before.id);
                 self.secrets.delete(&key_session(&before.id)).await?;

@@ -694,6 +694,13 @@ impl Store {
         })
     }
 
+    /// Whether `account` (an edited copy of a stored one) would break a uniqueness rule (name;
+    /// service, endpoint and user), with the same clear errors an update gives. Lets a caller
+    /// check before it does what cannot be undone.
+    pub fn check_unique(&self, account: &Account) -> Result<()> {
+        self.write(|tx| check_unique(tx, account, Some(&account.id)))
+    }
+
     // ----- secret keys (names only) -----
 
     /// Records that `key` of the secret store belongs to the account (before it is written).

@@ -214,6 +214,31 @@ async fn a_new_endpoint_without_a_required_secret_option_is_refused_and_changes_
 }
 
 #[tokio::test]
+async fn an_edit_the_database_refuses_drops_nothing() {
+    let (_d, m) = manager();
+    let (taken, user) = (unique_user(), unique_user());
+    add(&m, ServiceId::Sscms, &taken, true).await;
+    add(&m, ServiceId::Sscms, &user, true).await;
+    let name = format!("sscms/{user}");
+    let id = login(&m, &name, "secret-pw").await.account.id;
+    // Another account is that user at that endpoint already.
+    let err = m
+        .edit_account(
+            &name,
+            AccountEdit {
+                user: Some(taken.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::AlreadyExists, "{}", err.message);
+    assert_eq!(m.get(&name).await.unwrap().state, State::Valid);
+    assert!(m.secrets.get(&key_session(&id)).await.unwrap().is_some());
+    assert!(m.secrets.get(&key_password(&id)).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn remove_deletes_every_key_of_the_account_also_ones_the_spec_no_longer_has() {
     let dir = tempfile::tempdir().unwrap();
     let (backend, secrets) = shared_store();
