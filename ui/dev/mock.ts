@@ -40,7 +40,7 @@ const services = (servicesJson as Array<Record<string, unknown>>).map((spec) => 
 
 const endpoints: Record<string, string[]> = {
   steedos: ["http://127.0.0.1:40100", "https://steedos.example.com"],
-  sscms: ["http://127.0.0.1:40101"],
+  sscms: ["http://127.0.0.1:40101", "http://cms.intranet.example"],
   coolkit: ["https://{region}-apia.coolkit.cc"],
   siyuan: ["http://127.0.0.1:6806"],
   shopxo: ["https://shop.example.com"],
@@ -66,6 +66,7 @@ function makeAccount(i: number): AccountView {
     ? `${chinese[i % chinese.length]}${i}@很长很长的企业邮箱域名.example.com`
     : `${users[i % users.length]!.replace("@", `${Math.floor(i / users.length) || ""}@`)}`;
   const endpointList = endpoints[service]!;
+  const endpoint = endpointList[i % endpointList.length]!;
   const signedIn = state.state !== "signed_out";
   const lifetime = [3600, 900, 86400 * 3, 120, 7200][i % 5]!;
   return {
@@ -73,7 +74,7 @@ function makeAccount(i: number): AccountView {
     name: i === 1 ? "工作账号" : `${service}/${user}`,
     service,
     user,
-    endpoint: endpointList[i % endpointList.length]!,
+    endpoint,
     options: service === "coolkit" ? { api: "v2", appid: "LanyardDemoAppId0000000000000001", region: "us", country_code: "+1" } : service === "shopxo" ? { client_type: "h5", login_type: "username" } : {},
     remember_password: i % 3 !== 0,
     active: i < ids.length,
@@ -91,6 +92,7 @@ function makeAccount(i: number): AccountView {
       : null,
     last_refresh_at: signedIn ? iso(-(i * 97) % 7200) : null,
     password_required: !(service === "shopxo" && i % 2),
+    plaintext_remote: endpoint.startsWith("http://") && !/^http:\/\/(127\.|localhost[:/])/.test(endpoint),
   };
 }
 
@@ -178,7 +180,7 @@ async function handle(cmd: string, raw: unknown): Promise<unknown> {
         const a = args.account;
         if (accounts.some((x) => x.name === (a.name || `${a.service}/${a.user}`))) fail("already_exists", `an account named '${a.service}/${a.user}' already exists`);
         if (a.endpoint === "http://bad") fail("invalid_input", "invalid endpoint 'http://bad': it has no host");
-        const view: AccountView = { ...makeAccount(accounts.length), id: `new-${Date.now()}`, name: a.name || `${a.service}/${a.user}`, service: a.service, user: a.user, endpoint: a.endpoint ?? "https://default", state: { state: "signed_out" }, session: null, active: false, last_refresh_at: null, remember_password: a.remember_password, password_required: true };
+        const view: AccountView = { ...makeAccount(accounts.length), id: `new-${Date.now()}`, name: a.name || `${a.service}/${a.user}`, service: a.service, user: a.user, endpoint: a.endpoint ?? "https://default", state: { state: "signed_out" }, session: null, active: false, last_refresh_at: null, remember_password: a.remember_password, password_required: true, plaintext_remote: (a.endpoint ?? "").startsWith("http://") && !/^http:\/\/(127\.|localhost[:/])/.test(a.endpoint ?? "") };
         accounts = [...accounts, view];
         void emit("lanyard://event", { type: "account_added", account: view.name });
         record(view, "add", "ok", `added account for '${view.user}'`);

@@ -97,6 +97,9 @@ export interface AccountView {
   last_refresh_at: string | null;
   /** False when the login needs no password from the person (code logins, remembered one). */
   password_required: boolean;
+  /** The password and tokens go unencrypted to another machine: a plain http:// endpoint whose
+   * host (or proxy) is not this machine. Shown as a mark on the row and in the details. */
+  plaintext_remote: boolean;
 }
 
 export interface NewAccount {

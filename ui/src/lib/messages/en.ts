@@ -82,6 +82,8 @@ export const en = {
   "row.active": "Active",
   "row.activeTitle": "The active {service} account, used by lanyard token and the tray",
   "row.actions": "Actions for {name}",
+  "row.plaintext": "Plain HTTP",
+  "row.plaintextTitle": "Plain http to another machine: the password and tokens travel unencrypted",
 
   "action.add": "Add account",
   "action.add.title": "Add an account ({key})",
@@ -138,6 +140,8 @@ export const en = {
   "details.name": "Account name",
   "details.service": "Service",
   "details.endpoint": "Server",
+  "details.plaintext":
+    "Plain http to another machine: the password and tokens travel unencrypted. Use an https:// address if the server offers it.",
   "details.displayName": "Display name",
   "details.userId": "User ID",
   "details.obtained": "Signed in",

@@ -82,6 +82,8 @@ export const zhCN: Record<MessageKey, string> = {
   "row.active": "当前使用",
   "row.activeTitle": "当前使用的 {service} 账号，lanyard token 和托盘菜单都取它的令牌",
   "row.actions": "{name} 的操作",
+  "row.plaintext": "明文 HTTP",
+  "row.plaintextTitle": "以明文 http 连接另一台机器：密码和令牌未加密传输",
 
   "action.add": "添加账号",
   "action.add.title": "添加账号（{key}）",
@@ -138,6 +140,7 @@ export const zhCN: Record<MessageKey, string> = {
   "details.name": "账号名称",
   "details.service": "服务",
   "details.endpoint": "服务器",
+  "details.plaintext": "以明文 http 连接另一台机器：密码和令牌未加密传输。如服务器支持，请改用 https:// 地址。",
   "details.displayName": "显示名称",
   "details.userId": "用户 ID",
   "details.obtained": "登录时间",
