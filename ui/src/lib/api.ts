@@ -193,6 +193,13 @@ export interface SecretStoreHealth {
 
 export type CopyForm = "raw" | "header" | "query";
 
+/** The encrypted secret file waits for its passphrase (secrets/unlock.rs: PassphraseRequest). */
+export interface PassphraseRequest {
+  /** No secret file yet: the person chooses the passphrase (typed twice). */
+  first_use: boolean;
+  secrets_file: string;
+}
+
 // ----- errors -----
 
 export type ErrorCode =
@@ -282,6 +289,12 @@ export const getSettings = () => call<Settings>("get_settings");
 export const setSettings = (settings: Settings) => call<Settings>("set_settings", { settings });
 
 export const secretStoreHealth = () => call<SecretStoreHealth>("secret_store_health");
+
+/** What must be asked before anything else works: the secret file's passphrase, or null. */
+export const passphraseRequest = () => call<PassphraseRequest | null>("passphrase_request");
+
+/** Opens the accounts with the passphrase; a wrong one rejects (code `secret_store`). */
+export const unlockSecretStore = (passphrase: string) => call<null>("unlock_secret_store", { passphrase });
 
 // ----- events -----
 

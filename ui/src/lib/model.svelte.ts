@@ -9,12 +9,14 @@ import {
   onClipboardCleared,
   onCoreEvent,
   onNavigate,
+  passphraseRequest,
   setSettings,
   systemLocale,
   type AccountView,
   type CommandError,
   type CoreEvent,
   type EventRecord,
+  type PassphraseRequest,
   type ServiceId,
   type ServiceSpec,
   type Settings,
@@ -61,6 +63,9 @@ class Model {
   selected = $state<string | null>(null);
   filter = $state("");
   dialog = $state.raw<DialogState | null>(null);
+  /** The secret file's passphrase must be given before anything loads (App shows the dialog,
+   * then calls `start` again). */
+  passphrase = $state.raw<PassphraseRequest | null>(null);
 
   selectedAccount = $derived(this.accounts.find((a) => a.name === this.selected) ?? null);
 
@@ -81,6 +86,12 @@ class Model {
   async start(): Promise<void> {
     const tag = await systemLocale().catch(() => null);
     setSystemLanguage(tag);
+    this.passphrase = await passphraseRequest().catch(() => null);
+    if (this.passphrase) {
+      // The services need no secrets: the sidebar shows behind the passphrase dialog.
+      this.services = await listServices().catch(() => []);
+      return;
+    }
     try {
       const settings = await getSettings();
       this.settings = settings;

@@ -230,6 +230,20 @@ export const en = {
   "login.continue": "Continue",
   "login.retry": "Try again",
 
+  "passphrase.choose.title": "Choose a passphrase",
+  "passphrase.choose.intro":
+    "Lanyard keeps passwords and tokens in an encrypted file. Choose the passphrase that locks it; nobody can recover it if you forget it.",
+  "passphrase.unlock.title": "Unlock your secrets",
+  "passphrase.unlock.intro": "Lanyard keeps passwords and tokens in an encrypted file. Enter its passphrase to open your accounts.",
+  "passphrase.file": "File: {file}",
+  "passphrase.label": "Passphrase",
+  "passphrase.confirm": "Repeat the passphrase",
+  "passphrase.empty": "Enter a passphrase.",
+  "passphrase.mismatch": "The two passphrases differ.",
+  "passphrase.wrong": "Wrong passphrase. Try again.",
+  "passphrase.choose.submit": "Create",
+  "passphrase.unlock.submit": "Unlock",
+
   "remove.title": "Remove {name}?",
   "remove.body":
     "Lanyard forgets {user} at {endpoint}: its session, remembered password and secrets are deleted. The account itself stays on the server.",

@@ -229,6 +229,19 @@ export const zhCN: Record<MessageKey, string> = {
   "login.continue": "继续",
   "login.retry": "重试",
 
+  "passphrase.choose.title": "设置口令",
+  "passphrase.choose.intro": "Lanyard 将密码和令牌保存在一个加密文件中。请设置用于加密它的口令；忘记后无法找回。",
+  "passphrase.unlock.title": "解锁密钥",
+  "passphrase.unlock.intro": "Lanyard 将密码和令牌保存在一个加密文件中。请输入口令以打开你的账号。",
+  "passphrase.file": "文件：{file}",
+  "passphrase.label": "口令",
+  "passphrase.confirm": "再次输入口令",
+  "passphrase.empty": "请输入口令。",
+  "passphrase.mismatch": "两次输入的口令不一致。",
+  "passphrase.wrong": "口令错误，请重试。",
+  "passphrase.choose.submit": "创建",
+  "passphrase.unlock.submit": "解锁",
+
   "remove.title": "移除 {name}？",
   "remove.body":
     "Lanyard 将不再管理 {endpoint} 上的 {user}：它的会话、保存的密码和密钥都会被删除。服务器上的账号本身不受影响。",
