@@ -226,6 +226,125 @@ async fn latency_fault_delays_the_normal_answer() {
 }
 
 #[tokio::test]
+async fn location_fault_redirects_with_the_status_asked_for() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (status, expected) in [
+        (None, 307),
+        (Some(308), 308),
+        (Some(301), 301),
+        (Some(500), 307),
+    ] {
+        let mut fault = json!({"location": "http://127.0.0.1:9/elsewhere", "times": 1});
+        if let Some(s) = status {
+            fault["status"] = json!(s);
+        }
+        set_fault(&base, fault).await;
+        let r = no_follow
+            .post(format!("{base}/accounts/password/login"))
+            .json(&json!({"user": "alice@example.com", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected, "{status:?}");
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            "http://127.0.0.1:9/elsewhere"
+        );
+    }
+}
+
+#[tokio::test]
+async fn target_contains_aims_a_fault_at_one_route() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    set_fault(
+        &base,
+        json!({"status": 503, "target_contains": "/accounts/password/login", "times": 1}),
+    )
+    .await;
+    // Other routes pass untouched and do not use the fault up.
+    assert_ne!(probe(&base).await.unwrap().status(), 503);
+    assert_ne!(probe(&base).await.unwrap().status(), 503);
+    let login = |body: Value| {
+        client()
+            .post(format!("{base}/accounts/password/login"))
+            .json(&body)
+            .send()
+    };
+    let body = json!({"user": "alice@example.com", "password": "x"});
+    assert_eq!(login(body.clone()).await.unwrap().status(), 503);
+    assert_ne!(login(body).await.unwrap().status(), 503);
+}
+
+#[tokio::test]
+async fn drip_fault_sends_one_byte_at_a_time() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    set_fault(&base, json!({"body": "drip", "drip_ms": 50, "times": 1})).await;
+    let mut r = probe(&base).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let started = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < 10 {
+        let chunk = r.chunk().await.unwrap().expect("more bytes");
+        assert_eq!(chunk.len(), 1, "one byte per tick");
+        got.extend_from_slice(&chunk);
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(got.starts_with(b"{\"error\":0"), "{got:?}");
+}
+
+#[tokio::test]
+async fn endless_fault_never_ends() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    set_fault(&base, json!({"body": "endless", "times": 1})).await;
+    let mut r = probe(&base).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.content_length(), None, "no length: chunked");
+    let mut total = 0usize;
+    while total < 32 << 20 {
+        total += r.chunk().await.unwrap().expect("it goes on").len();
+    }
+    drop(r);
+    // The listener is fine after the client hung up.
+    assert_ne!(probe(&base).await.unwrap().status(), 500);
+}
+
+#[tokio::test]
+async fn hostile_text_fault_wraps_messages_and_names_in_escapes() {
+    let sim = sim().await;
+    let base = sim.endpoints().steedos.clone();
+    set_fault(&base, json!({"hostile_text": true})).await;
+    let r = client()
+        .post(format!("{base}/accounts/password/login"))
+        .json(&json!({"user": "alice@example.com", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(lanyard_sim::common::HOSTILE_PREFIX)
+            && message.ends_with(lanyard_sim::common::HOSTILE_SUFFIX),
+        "{message:?}"
+    );
+    for c in ['\u{1b}', '\u{9b}', '\u{202e}', '\u{7}'] {
+        assert!(message.contains(c), "{c:?} in {message:?}");
+    }
+}
+
+#[tokio::test]
 async fn unknown_fault_fields_are_rejected() {
     let sim = sim().await;
     let base = sim.endpoints().steedos.clone();
