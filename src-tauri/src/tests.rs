@@ -77,7 +77,10 @@ impl TestApp {
             .manage(state)
             .build(tauri::generate_context!())
             .expect("the app builds on the mock runtime");
+        // Without a data directory of its own, the webview's would be created in the user's
+        // ~/.local/share/<identifier>.
         let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .data_directory(dir.path().join("webview"))
             .build()
             .unwrap();
         TestApp {
