@@ -11,7 +11,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::io::{Error, ErrorKind};
+use std::io::Error;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -108,14 +108,11 @@ async fn openssl(dir: &Path, args: &[&str]) -> std::io::Result<()> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(Error::new(
-            ErrorKind::Other,
-            format!(
-                "openssl {} failed: {}",
-                args.first().copied().unwrap_or_default(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ))
+        Err(Error::other(format!(
+            "openssl {} failed: {}",
+            args.first().copied().unwrap_or_default(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
     }
 }
 
