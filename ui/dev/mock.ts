@@ -78,6 +78,7 @@ function makeAccount(i: number): AccountView {
     options: service === "coolkit" ? { api: "v2", appid: "LanyardDemoAppId0000000000000001", region: "us", country_code: "+1" } : service === "shopxo" ? { client_type: "h5", login_type: "username" } : {},
     remember_password: i % 3 !== 0,
     active: i < ids.length,
+    default_for_service: i < ids.length,
     created_at: iso(-86400 * 10),
     state,
     session: signedIn
@@ -180,7 +181,7 @@ async function handle(cmd: string, raw: unknown): Promise<unknown> {
         const a = args.account;
         if (accounts.some((x) => x.name === (a.name || `${a.service}/${a.user}`))) fail("already_exists", `an account named '${a.service}/${a.user}' already exists`);
         if (a.endpoint === "http://bad") fail("invalid_input", "invalid endpoint 'http://bad': it has no host");
-        const view: AccountView = { ...makeAccount(accounts.length), id: `new-${Date.now()}`, name: a.name || `${a.service}/${a.user}`, service: a.service, user: a.user, endpoint: a.endpoint ?? "https://default", state: { state: "signed_out" }, session: null, active: false, last_refresh_at: null, remember_password: a.remember_password, password_required: true, plaintext_remote: (a.endpoint ?? "").startsWith("http://") && !/^http:\/\/(127\.|localhost[:/])/.test(a.endpoint ?? "") };
+        const view: AccountView = { ...makeAccount(accounts.length), id: `new-${Date.now()}`, name: a.name || `${a.service}/${a.user}`, service: a.service, user: a.user, endpoint: a.endpoint ?? "https://default", state: { state: "signed_out" }, session: null, active: false, default_for_service: false, last_refresh_at: null, remember_password: a.remember_password, password_required: true, plaintext_remote: (a.endpoint ?? "").startsWith("http://") && !/^http:\/\/(127\.|localhost[:/])/.test(a.endpoint ?? "") };
         accounts = [...accounts, view];
         void emit("lanyard://event", { type: "account_added", account: view.name });
         record(view, "add", "ok", `added account for '${view.user}'`);
@@ -198,7 +199,15 @@ async function handle(cmd: string, raw: unknown): Promise<unknown> {
         return null;
       case "set_active": {
         const target = find(args.name);
-        accounts = accounts.map((a) => (a.service === target.service ? { ...a, active: a.name === target.name } : a));
+        accounts = accounts.map((a) =>
+          a.service !== target.service
+            ? a
+            : {
+                ...a,
+                active: a.endpoint === target.endpoint ? a.name === target.name : a.active,
+                default_for_service: a.name === target.name,
+              },
+        );
         changed(target.name);
         return accounts.find((a) => a.name === args.name);
       }

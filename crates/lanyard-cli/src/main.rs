@@ -189,10 +189,11 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
         Command::Use { name } => {
             let view = manager.set_active(&name).await?;
             outln!(
-                "{} is now the active {} account at {}.",
+                "{} is now the active {} account at {}, and the one `{}` stands for.",
                 view.account.name,
                 view.account.service,
-                view.account.endpoint
+                view.account.endpoint,
+                view.account.service
             );
             Ok(())
         }

@@ -51,6 +51,8 @@ pub fn account_json(view: &AccountView) -> Value {
         "user": view.account.user,
         "endpoint": view.account.endpoint,
         "active": view.account.active,
+        // The account a service id resolves to (`token <service>`, `exec`, `api`).
+        "default_for_service": view.default_for_service,
         "state": view.state.name(),
         "expires_at": session.and_then(|s| s.expires_at).map(rfc3339),
         "refresh_expires_at": session.and_then(|s| s.refresh_expires_at).map(rfc3339),
@@ -140,7 +142,9 @@ pub fn accounts_table(views: &[AccountView], now: DateTime<Utc>, style: &Style) 
                 .map(|t| time_left(t, now))
                 .unwrap_or_else(|| "-".into());
             [
-                if v.account.active {
+                if v.default_for_service {
+                    "**".into()
+                } else if v.account.active {
                     "*".into()
                 } else {
                     " ".into()
@@ -173,7 +177,9 @@ pub fn accounts_table(views: &[AccountView], now: DateTime<Utc>, style: &Style) 
             }
         });
     }
-    out.push_str("* active account of its service endpoint\n");
+    out.push_str(
+        "** the account a service id stands for (chosen last with `use`)   * active account of its service endpoint\n",
+    );
     out
 }
 

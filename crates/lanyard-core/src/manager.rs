@@ -849,7 +849,8 @@ impl Manager {
         Ok(self.view(row, window, self.now()))
     }
 
-    /// An account by name, or a service id's active account.
+    /// An account by name, or the account a service id stands for: the one the user chose last
+    /// for that service (`set_active`), whichever endpoint it is on.
     pub async fn resolve(&self, name_or_service: &str) -> Result<AccountView> {
         match self.get(name_or_service).await {
             Err(e) if e.code == ErrorCode::NotFound => {}
@@ -864,53 +865,47 @@ impl Manager {
             .into_iter()
             .filter(|v| v.account.service == service)
             .collect();
-        let active: Vec<&AccountView> = all.iter().filter(|v| v.account.active).collect();
-        match active.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] if all.is_empty() => Err(Error::not_found(format!(
+        if all.is_empty() {
+            return Err(Error::not_found(format!(
                 "there is no {service} account; add one first"
-            ))),
-            [] => Err(Error::not_found(format!(
-                "no {service} account is active; make one active (`lanyard use NAME`): {}",
-                all.iter()
-                    .map(|v| v.account.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-            many => Err(Error::invalid_input(format!(
-                "{service} has active accounts at several endpoints; name one: {}",
-                many.iter()
-                    .map(|v| format!("{} ({})", v.account.name, v.account.endpoint))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            )));
         }
+        all.into_iter()
+            .find(|v| v.default_for_service)
+            // Every (service, endpoint) with accounts has an active one, so one is the default.
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "no {service} account is active; run `lanyard use NAME`"
+                ))
+            })
     }
 
-    /// Makes the account the active one of its (service, endpoint).
+    /// Makes the account the active one of its (service, endpoint) and the one its service id
+    /// stands for (the user's last choice for the service).
     pub async fn set_active(&self, name: &str) -> Result<AccountView> {
-        let before = self.account(name).await?;
+        let before = self.get(name).await?;
+        // The accounts whose active or default mark moves away: the window redraws them.
         let previous: Vec<String> = self
             .list()
             .await?
             .into_iter()
             .filter(|v| {
-                v.account.active
-                    && v.account.service == before.service
-                    && v.account.endpoint == before.endpoint
-                    && v.account.id != before.id
+                v.account.service == before.account.service
+                    && v.account.id != before.account.id
+                    && ((v.account.active && v.account.endpoint == before.account.endpoint)
+                        || v.default_for_service)
             })
             .map(|v| v.account.name)
             .collect();
         let name_owned = name.to_owned();
         let account = self.db(move |s| s.set_active(&name_owned)).await?;
-        if !before.active {
+        if !before.account.active || !before.default_for_service {
             self.log(
                 Some(&account),
                 "use",
                 "ok",
                 format!(
-                    "now the active {} account at {}",
+                    "now the {} account in use, at {}",
                     account.service, account.endpoint
                 ),
             )
@@ -2157,6 +2152,7 @@ impl Manager {
         AccountView {
             password_required: services::password_required(&row.account),
             plaintext_remote: crate::http::plaintext_remote(&row.account),
+            default_for_service: row.default_for_service,
             state,
             session: row.session.info,
             last_refresh_at: row.session.last_refresh_at,

@@ -266,4 +266,7 @@ pub struct AccountView {
     /// Whether the password and tokens travel unencrypted to another machine: a plain
     /// `http://` endpoint whose host (or proxy) is not loopback (`http::plaintext_remote`).
     pub plaintext_remote: bool,
+    /// Whether the service's id resolves to this account (`lanyard token <service>`, `exec`,
+    /// `api`): the active account the user chose last for the service, on any endpoint.
+    pub default_for_service: bool,
 }

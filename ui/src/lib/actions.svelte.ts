@@ -53,7 +53,7 @@ export function copy(account: AccountView, form: CopyForm | "service"): Promise<
 }
 
 export function makeActive(account: AccountView): Promise<void> {
-  if (account.active) return Promise.resolve();
+  if (account.default_for_service) return Promise.resolve();
   return run(account.name, async () => {
     model.upsert(await setActive(account.name));
     showToast(t("toast.active", { name: accountTitle(account) }));

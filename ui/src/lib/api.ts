@@ -100,6 +100,9 @@ export interface AccountView {
   /** The password and tokens go unencrypted to another machine: a plain http:// endpoint whose
    * host (or proxy) is not this machine. Shown as a mark on the row and in the details. */
   plaintext_remote: boolean;
+  /** The account the service's id stands for (`lanyard token <service>`, `exec`, `api`): the
+   * active one the user chose last for the service, whichever server it is on. */
+  default_for_service: boolean;
 }
 
 export interface NewAccount {

@@ -150,10 +150,15 @@ class Model {
     const next = [...this.accounts];
     if (index >= 0) next[index] = view;
     else next.push(view);
-    // Switching the active account changes the other accounts of that service too.
-    this.accounts = view.active
-      ? next.map((a) => (a.service === view.service && a.id !== view.id && a.active ? { ...a, active: false } : a))
-      : next;
+    // Switching the active account changes the other accounts of that server too, and the
+    // service's account in use moves from whichever server it was on.
+    const others = (a: AccountView) => a.service === view.service && a.id !== view.id;
+    this.accounts = next.map((a) => {
+      if (!others(a)) return a;
+      const active = view.active && a.endpoint === view.endpoint ? false : a.active;
+      const default_for_service = view.default_for_service ? false : a.default_for_service;
+      return active === a.active && default_for_service === a.default_for_service ? a : { ...a, active, default_for_service };
+    });
   }
 
   /** Shows `name` in the list, switching the view if it is not in the current one. */

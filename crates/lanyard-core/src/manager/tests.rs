@@ -749,22 +749,25 @@ async fn resolve_by_name_or_by_service() {
     m.set_active("sscms/b").await.unwrap();
     assert_eq!(m.resolve("sscms").await.unwrap().account.name, "sscms/b");
     assert!(!m.get("sscms/a").await.unwrap().account.active);
-    // A second endpoint with its own active account makes the service id ambiguous.
-    m.add_account(NewAccount {
-        name: Some("other".into()),
-        endpoint: Some("https://two.example".into()),
-        ..new_account(ServiceId::Sscms, "a")
-    })
-    .await
-    .unwrap();
-    let e = m.resolve("sscms").await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidInput);
-    assert!(
-        e.message.contains("sscms/b (https://fake.example)")
-            && e.message.contains("other (https://two.example)"),
-        "{}",
-        e.message
-    );
+    // A second endpoint's account is active there, but the service id keeps standing for the
+    // account chosen last, until another is chosen (DESIGN.md, CLI contract).
+    let other = m
+        .add_account(NewAccount {
+            name: Some("other".into()),
+            endpoint: Some("https://two.example".into()),
+            ..new_account(ServiceId::Sscms, "a")
+        })
+        .await
+        .unwrap();
+    assert!(other.account.active && !other.default_for_service);
+    assert_eq!(m.resolve("sscms").await.unwrap().account.name, "sscms/b");
+    assert!(m.get("sscms/b").await.unwrap().default_for_service);
+    m.set_active("other").await.unwrap();
+    assert_eq!(m.resolve("sscms").await.unwrap().account.name, "other");
+    assert!(m.get("sscms/b").await.unwrap().account.active);
+    assert!(!m.get("sscms/b").await.unwrap().default_for_service);
+    m.set_active("sscms/b").await.unwrap();
+    assert_eq!(m.resolve("sscms").await.unwrap().account.name, "sscms/b");
     assert_eq!(code(m.resolve("nothing").await), ErrorCode::NotFound);
     let names: Vec<_> = m
         .list()

@@ -123,8 +123,21 @@ CREATE TABLE secret_keys (
 "#,
 };
 
+/// Version 5: the user's last choice per service. `use` (or the star in the window) stamps the
+/// account with the next number of one counter shared by all accounts; a service id given where
+/// a name is expected resolves to the active account with the highest stamp (unstamped ones,
+/// like every account before this version, rank by age, oldest first). A counter, not a time:
+/// two choices in one clock tick, or a clock set back, still keep their order.
+pub const V5: Migration = Migration {
+    version: 5,
+    description: "the account chosen last per service (use / the star)",
+    sql: r#"
+ALTER TABLE accounts ADD COLUMN chosen_seq INTEGER;
+"#,
+};
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -125,6 +125,9 @@ pub struct SessionRow {
 pub struct AccountRow {
     pub account: Account,
     pub session: SessionRow,
+    /// Whether a service id resolves to this account: the active account of its service chosen
+    /// last (`set_active`), or, when none was chosen, the oldest active one (schema version 5).
+    pub default_for_service: bool,
 }
 
 /// The keep-alive engine's bookkeeping for one account (schema version 3). Writing it never
@@ -222,7 +225,11 @@ impl std::fmt::Debug for Store {
 const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.service, a.user, a.endpoint, a.options, a.remember_password, \
      a.active, a.created_at, s.obtained_at, s.expires_at, s.refresh_expires_at, s.user_id, s.display_name, \
      s.extra, s.state, s.state_reason, s.next_attempt, s.attempts, s.last_error, s.last_refresh_at, \
-     s.generation, l.expires_at";
+     s.generation, l.expires_at, \
+     (a.active = 1 AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.service = a.service AND o.active = 1 \
+        AND o.id != a.id AND (COALESCE(o.chosen_seq, 0) > COALESCE(a.chosen_seq, 0) \
+        OR (COALESCE(o.chosen_seq, 0) = COALESCE(a.chosen_seq, 0) \
+            AND (o.created_at < a.created_at OR (o.created_at = a.created_at AND o.rowid < a.rowid))))))";
 const ACCOUNT_FROM: &str = "FROM accounts a LEFT JOIN sessions s ON s.account_id = a.id \
      LEFT JOIN leases l ON l.account_id = a.id";
 
@@ -409,7 +416,8 @@ impl Store {
         })
     }
 
-    /// Makes the account the active one of its (service, endpoint), in one transaction.
+    /// Makes the account the active one of its (service, endpoint) and the one its service id
+    /// resolves to (the user's last choice), in one transaction.
     pub fn set_active(&self, name: &str) -> Result<Account> {
         self.write(|tx| {
             let mut account = account_in_tx(tx, name)?;
@@ -418,7 +426,8 @@ impl Store {
                 params![account.service.as_str(), account.endpoint, account.id],
             )?;
             tx.execute(
-                "UPDATE accounts SET active = 1 WHERE id = ?1",
+                "UPDATE accounts SET active = 1,
+                 chosen_seq = (SELECT COALESCE(MAX(chosen_seq), 0) + 1 FROM accounts) WHERE id = ?1",
                 [&account.id],
             )?;
             account.active = true;
@@ -1006,7 +1015,11 @@ fn account_row(r: &Row<'_>) -> rusqlite::Result<AccountRow> {
         generation: r.get::<_, Option<i64>>(21)?.unwrap_or(0),
         lease_until: opt_ts(r.get(22)?)?.filter(|until| *until > Utc::now()),
     };
-    Ok(AccountRow { account, session })
+    Ok(AccountRow {
+        account,
+        session,
+        default_for_service: r.get(23)?,
+    })
 }
 
 fn account_in_tx(tx: &Transaction<'_>, name: &str) -> TxResult<Account> {

@@ -80,7 +80,9 @@ export const en = {
   "retry.now": "Trying again (attempt {attempts})",
 
   "row.active": "Active",
-  "row.activeTitle": "The active {service} account, used by lanyard token and the tray",
+  "row.activeTitle": "The {service} account in use: lanyard token, exec and api given \"{id}\" use it",
+  "row.activeHere": "Active on this server",
+  "row.activeHereTitle": "The active account on {host}; lanyard token {id} uses another {service} account. Click the star to use this one.",
   "row.actions": "Actions for {name}",
   "row.plaintext": "Plain HTTP",
   "row.plaintextTitle": "Plain http to another machine: the password and tokens travel unencrypted",
@@ -130,6 +132,7 @@ export const en = {
   "details.label": "Details of {name}",
   "details.close": "Close details",
   "details.active": "Active account",
+  "details.activeHere": "Active on this server, not the {service} account in use",
   "details.needsLogin": "{reason}. Log in to get a new session.",
   "details.retrying": "Renewal failed ({error}). Attempt {attempts}; next try in {when}.",
   "details.state.valid": "The session is valid; Lanyard renews it before it expires.",

@@ -80,7 +80,9 @@ export const zhCN: Record<MessageKey, string> = {
   "retry.now": "正在重试（第 {attempts} 次）",
 
   "row.active": "当前使用",
-  "row.activeTitle": "当前使用的 {service} 账号，lanyard token 和托盘菜单都取它的令牌",
+  "row.activeTitle": "当前使用的 {service} 账号：lanyard token、exec 和 api 指定 \"{id}\" 时都用它",
+  "row.activeHere": "本服务器当前账号",
+  "row.activeHereTitle": "{host} 上的当前账号；lanyard token {id} 使用的是另一个 {service} 账号。点击星标改用这个。",
   "row.actions": "{name} 的操作",
   "row.plaintext": "明文 HTTP",
   "row.plaintextTitle": "以明文 http 连接另一台机器：密码和令牌未加密传输",
@@ -130,6 +132,7 @@ export const zhCN: Record<MessageKey, string> = {
   "details.label": "{name} 的详细信息",
   "details.close": "关闭详情",
   "details.active": "当前使用的账号",
+  "details.activeHere": "本服务器的当前账号，但不是正在使用的 {service} 账号",
   "details.needsLogin": "{reason}。请重新登录以获取新的会话。",
   "details.retrying": "续期失败（{error}）。已尝试 {attempts} 次，将在 {when}后再试。",
   "details.state.valid": "会话有效，Lanyard 会在过期前自动续期。",

@@ -1,0 +1,277 @@
+//! Tokens where scripts use them (issue 13): the account a service id stands for, `exec` and
+//! `api`, run as the real `lanyard` binary against lanyard-sim over loopback HTTP. Secrets go to
+//! the encrypted file store so the suite runs without a desktop session.
+
+use std::process::Stdio;
+
+use lanyard_sim::{Running, SimConfig};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+
+struct World {
+    sim: Running,
+    data: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+    #[track_caller]
+    fn assert_ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+async fn start_sim() -> Running {
+    lanyard_sim::start(SimConfig { port_base: None })
+        .await
+        .expect("simulators start")
+}
+
+fn endpoint_of(sim: &Running, service: &str) -> String {
+    let e = sim.endpoints();
+    match service {
+        "steedos" => e.steedos.clone(),
+        "sscms" => e.sscms.clone(),
+        "coolkit" => e.coolkit.clone(),
+        "siyuan" => e.siyuan.clone(),
+        "shopxo" => e.shopxo.clone(),
+        other => panic!("no simulator {other}"),
+    }
+}
+
+/// The listener's root (CoolKit endpoints are `http://host:port/{region}` templates).
+fn control_base(endpoint: &str) -> String {
+    let url = url::Url::parse(&endpoint.replace("{region}", "us")).unwrap();
+    format!("{}://{}", url.scheme(), url.host_str().unwrap())
+        + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
+}
+
+impl World {
+    async fn new() -> World {
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        World {
+            sim: start_sim().await,
+            data: builder.tempdir().unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn endpoint(&self, service: &str) -> String {
+        endpoint_of(&self.sim, service)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
+        cmd.args(args)
+            .env("LANYARD_DATA_DIR", self.data.path())
+            .env("LANYARD_SECRET_STORE", "file")
+            .env("LANYARD_PASSPHRASE", "scripts test passphrase")
+            .env("NO_COLOR", "1")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("LANYARD_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs with the given stdin lines, written up front.
+    async fn run(&self, args: &[&str], stdin_lines: &[&str]) -> Outcome {
+        let mut child = self.command(args).spawn().expect("spawn lanyard");
+        let mut stdin = child.stdin.take().unwrap();
+        for line in stdin_lines {
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .unwrap();
+        }
+        drop(stdin);
+        finish(child).await
+    }
+
+    async fn token(&self, target: &str) -> String {
+        self.run(&["token", target], &[])
+            .await
+            .assert_ok()
+            .stdout
+            .trim()
+            .to_owned()
+    }
+
+    async fn control(&self, endpoint: &str, path: &str, body: Value) {
+        let url = format!("{}{path}", control_base(endpoint));
+        let status = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "control call {path} failed: {status}");
+    }
+
+    /// Adds and logs in the seeded alice of `service` at this world's simulator (captchas off
+    /// where a fresh simulator asks for one), remembering the password.
+    async fn add_alice(&self, service: &str) -> String {
+        let endpoint = self.endpoint(service);
+        self.add_alice_at(service, &endpoint, None).await
+    }
+
+    async fn add_alice_at(&self, service: &str, endpoint: &str, name: Option<&str>) -> String {
+        let siyuan_captcha = format!("captcha_endpoint={endpoint}");
+        let (user, extra): (&str, Vec<&str>) = match service {
+            "steedos" => ("alice@example.com", vec![]),
+            "sscms" => ("alice", vec![]),
+            "coolkit" => (
+                "alice@example.com",
+                vec![
+                    "--opt",
+                    "appid=LanyardDemoAppId0000000000000001",
+                    "--opt",
+                    "appsecret=@-",
+                    "--opt",
+                    "region=us",
+                ],
+            ),
+            "siyuan" => {
+                self.control(endpoint, "/__sim/config", json!({"captcha": false}))
+                    .await;
+                (
+                    "alice",
+                    vec!["--opt", "api_token=@-", "--opt", &siyuan_captcha],
+                )
+            }
+            "shopxo" => {
+                self.control(endpoint, "/__sim/config", json!({"login_captcha": false}))
+                    .await;
+                ("alice01", vec![])
+            }
+            other => panic!("no service {other}"),
+        };
+        let name = name.map_or_else(|| format!("{service}/{user}"), str::to_owned);
+        let mut args = vec![
+            "add",
+            service,
+            "--user",
+            user,
+            "--name",
+            &name,
+            "--endpoint",
+            endpoint,
+            "--remember-password",
+            "--password-stdin",
+        ];
+        args.extend(extra);
+        let stdin: &[&str] = match service {
+            "coolkit" => &["LanyardDemoAppSecret000000000001", "secret123"],
+            "siyuan" => &["lanyarddemotoken", "secret123"],
+            _ => &["secret123"],
+        };
+        self.run(&args, stdin).await.assert_ok();
+        name
+    }
+}
+
+async fn finish(child: Child) -> Outcome {
+    let output = child.wait_with_output().await.unwrap();
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn defaults(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["default_for_service"] == true)
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// One obvious account per service.
+
+/// A second ShopXO server's account is active at its own endpoint, yet `token shopxo` keeps
+/// handing out the first one until `use` moves the service's default; per-endpoint actives stay
+/// addressable by name.
+#[tokio::test]
+async fn a_service_id_stands_for_the_account_chosen_last() {
+    let w = World::new().await;
+    let second = start_sim().await;
+    let first_name = w.add_alice("shopxo").await;
+    let first = w.token(&first_name).await;
+    assert_eq!(w.token("shopxo").await, first);
+
+    let second_name = w
+        .add_alice_at(
+            "shopxo",
+            &endpoint_of(&second, "shopxo"),
+            Some("shop2/alice"),
+        )
+        .await;
+    let list = w.run(&["list", "--json"], &[]).await.assert_ok().json();
+    assert!(
+        list.as_array().unwrap().iter().all(|a| a["active"] == true),
+        "each endpoint has its active account: {list}"
+    );
+    assert_eq!(defaults(&list), vec![first_name.clone()]);
+    assert_eq!(w.token("shopxo").await, first, "adding does not move it");
+    let second_token = w.token(&second_name).await;
+    assert_ne!(second_token, first);
+
+    let used = w.run(&["use", &second_name], &[]).await;
+    assert!(
+        used.assert_ok().stdout.contains("`shopxo`"),
+        "{}",
+        used.stdout
+    );
+    assert_eq!(w.token("shopxo").await, second_token, "use moves it");
+    let list = w.run(&["list", "--json"], &[]).await.assert_ok().json();
+    assert_eq!(defaults(&list), vec![second_name.clone()]);
+    let table = w.run(&["list"], &[]).await;
+    assert!(
+        table
+            .assert_ok()
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("**") && l.contains(&second_name)),
+        "{}",
+        table.stdout
+    );
+
+    // Back to the first by its name; removing the chosen one falls back to the other.
+    w.run(&["use", &first_name], &[]).await.assert_ok();
+    assert_eq!(w.token("shopxo").await, first);
+    w.run(&["remove", &first_name], &[]).await.assert_ok();
+    assert_eq!(w.token("shopxo").await, second_token);
+    second.shutdown().await;
+    w.sim.shutdown().await;
+}
