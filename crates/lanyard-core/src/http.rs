@@ -105,13 +105,13 @@ type ClientKey = (Option<String>, Option<String>);
 pub fn load_ca_file(path: &str) -> Result<Vec<reqwest::Certificate>> {
     let bytes = std::fs::read(path).map_err(|e| {
         Error::invalid_input(format!(
-            "cannot read the CA file '{path}' (option {CA_FILE_OPTION}): {}",
+            "cannot read the CA file '{path}' (option '{CA_FILE_OPTION}'): {}",
             io_reason(&e)
         ))
     })?;
     let not_pem = || {
         Error::invalid_input(format!(
-            "the CA file '{path}' (option {CA_FILE_OPTION}) holds no PEM certificate \
+            "the CA file '{path}' (option '{CA_FILE_OPTION}') holds no PEM certificate \
              (a file with \"-----BEGIN CERTIFICATE-----\" blocks is expected)"
         ))
     };
@@ -128,7 +128,7 @@ pub fn load_ca_file(path: &str) -> Result<Vec<reqwest::Certificate>> {
     }
     probe.build().map_err(|_| {
         Error::invalid_input(format!(
-            "the CA file '{path}' (option {CA_FILE_OPTION}) holds a certificate that cannot be parsed"
+            "the CA file '{path}' (option '{CA_FILE_OPTION}') holds a certificate that cannot be parsed"
         ))
     })?;
     Ok(certs)
@@ -139,7 +139,7 @@ pub fn load_ca_file(path: &str) -> Result<Vec<reqwest::Certificate>> {
 pub fn check_ca_file(value: &str) -> Result<String> {
     let path = std::fs::canonicalize(Path::new(value.trim())).map_err(|e| {
         Error::invalid_input(format!(
-            "cannot read the CA file '{value}' (option {CA_FILE_OPTION}): {}",
+            "cannot read the CA file '{value}' (option '{CA_FILE_OPTION}'): {}",
             io_reason(&e)
         ))
     })?;

@@ -49,4 +49,6 @@ export const specsZhCN: Record<string, string> = {
   "option.proxy.label": "代理",
   "option.proxy.help":
     "此账号使用的 HTTP(S) 代理地址，例如 http://proxy.example:3128；留空则使用环境变量 HTTP_PROXY / HTTPS_PROXY / NO_PROXY",
+  "option.ca_file.label": "CA 证书文件",
+  "option.ca_file.help": "签发此服务器证书的 CA（私有或公司 CA）的 PEM 文件；在系统证书库和内置根证书之外额外信任",
 };
