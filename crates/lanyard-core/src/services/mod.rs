@@ -617,6 +617,7 @@ mod tests {
         for s in specs() {
             assert!(option_spec(s, "proxy").is_some());
             assert!(all_options(s).any(|o| o.key == "proxy"));
+            assert!(all_options(s).any(|o| o.key == "ca_file" && !o.secret));
         }
     }
 
@@ -638,6 +639,23 @@ mod tests {
             format!("{:?}", Pending::new(SecretString::new("pw"))),
             "Pending(<redacted>)"
         );
+    }
+
+    #[test]
+    fn server_text_is_cleaned_where_it_enters() {
+        use serde_json::json;
+        // A code destination from the server (Steedos MFA's mobile) and an error message.
+        assert_eq!(
+            mask_destination("\u{1b}[2J\u{202e}13800000001\u{9b}31m"),
+            "138****0001"
+        );
+        assert_eq!(
+            server_message(&json!({"message": "\u{1b}]52;c;cHduZWQ=\u{7}bad\u{202e} password"}))
+                .as_deref(),
+            Some("bad password")
+        );
+        // Nothing left but escapes: no message at all.
+        assert_eq!(server_message(&json!({"msg": "\u{1b}[2J"})), None);
     }
 
     #[test]
