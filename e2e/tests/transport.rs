@@ -1,5 +1,5 @@
 //! The plain-http mark: an account whose endpoint is plain http on another machine says so on
-//! its row and in its details, in both languages; a loopback one does not. The accounts are
+//! its row, in its details and in its login dialog, in both languages; a loopback one does not. The accounts are
 //! added with the CLI and `--no-login`, so nothing is sent anywhere.
 
 use lanyard_e2e::{App, Sandbox};
@@ -38,6 +38,13 @@ async fn plain_http_to_another_machine_is_marked_on_the_row_and_in_the_details()
     let note = app.text_of("details-plaintext").await;
     assert!(note.contains("travel unencrypted"), "{note}");
     app.screenshot("plaintext-mark-en").await;
+
+    // Said again where the password is typed, before anything is sent.
+    app.click("login-sscms/demo").await;
+    let warning = app.text_of("login-plaintext").await;
+    assert!(warning.contains("travel unencrypted"), "{warning}");
+    app.screenshot("plaintext-login-en").await;
+    app.close_dialog().await;
 
     app.set_appearance("zh-CN", "light").await;
     assert!(
