@@ -34,10 +34,7 @@ pub async fn manager(data_dir: Option<PathBuf>, command: &Command) -> Result<Man
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
             return Err(Error::secret_store(PASSPHRASE_MISSING));
         }
-        let passphrase = tokio::task::spawn_blocking(move || ask_passphrase(&path))
-            .await
-            .map_err(|_| Error::internal("asking for the passphrase failed unexpectedly"))??;
-        config.passphrase = Some(passphrase);
+        config.passphrase = Some(ask_on_terminal(path, command).await?);
     }
     config.data_dir = Some(data_dir);
     Manager::open(config).await
@@ -53,6 +50,35 @@ fn needs_secrets(command: &Command) -> bool {
             | Command::Services { .. }
             | Command::Completions { .. }
     )
+}
+
+/// Asks on the terminal with Ctrl-C handled. rpassword reads Ctrl-C as a key and raises SIGINT
+/// itself while the terminal still has echo off: with the default action the process would die
+/// and leave the terminal that way. With a handler registered, rpassword restores the terminal
+/// and returns, and [`read_hidden`] exits 130.
+async fn ask_on_terminal(path: PathBuf, command: &Command) -> Result<SecretString> {
+    #[cfg(unix)]
+    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    let passphrase = tokio::task::spawn_blocking(move || ask_passphrase(&path))
+        .await
+        .map_err(|_| Error::internal("asking for the passphrase failed unexpectedly"))??;
+    // tokio's handler stays for the rest of the process, so Ctrl-C must still end a command
+    // that does not watch for it itself (add and login do: main.rs `until_interrupted`; exec
+    // passes it on to its command: exec.rs).
+    #[cfg(unix)]
+    if let Some(mut interrupt) = interrupt
+        && !matches!(
+            command,
+            Command::Add { .. } | Command::Login { .. } | Command::Exec { .. }
+        )
+    {
+        tokio::spawn(async move {
+            if interrupt.recv().await.is_some() {
+                std::process::exit(130);
+            }
+        });
+    }
+    Ok(passphrase)
 }
 
 /// Asks on the terminal, without echo: the passphrase of an existing store (checked, again
@@ -105,7 +131,15 @@ fn ask_passphrase(path: &Path) -> Result<SecretString> {
 }
 
 fn read_hidden(prompt: &str) -> Result<SecretString> {
-    rpassword::prompt_password(prompt)
-        .map(SecretString::new)
-        .map_err(|e| Error::secret_store(format!("cannot read the passphrase: {e}")))
+    match rpassword::prompt_password(prompt) {
+        Ok(text) => Ok(SecretString::new(text)),
+        // Ctrl-C: the terminal is restored by now (see `ask_on_terminal`).
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+            eprintln!();
+            std::process::exit(130)
+        }
+        Err(e) => Err(Error::secret_store(format!(
+            "cannot read the passphrase: {e}"
+        ))),
+    }
 }

@@ -291,6 +291,16 @@ struct Terminal {
 
 impl Terminal {
     fn start(w: &World, args: &[&str]) -> Option<Terminal> {
+        let line = std::iter::once(env!("CARGO_BIN_EXE_lanyard"))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self::start_shell(w, &line)
+    }
+
+    /// `sh -c LINE` on the terminal (LINE quoted by the caller).
+    fn start_shell(w: &World, line: &str) -> Option<Terminal> {
         if std::process::Command::new("script")
             .arg("--version")
             .output()
@@ -304,16 +314,11 @@ impl Terminal {
             eprintln!("SKIPPED: util-linux `script` is not installed");
             return None;
         }
-        let line = std::iter::once(env!("CARGO_BIN_EXE_lanyard"))
-            .chain(args.iter().copied())
-            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-            .collect::<Vec<_>>()
-            .join(" ");
         let mut cmd = w.command(&[], &[]);
         let cmd = cmd.as_std_mut();
         let mut script = Command::new("script");
         script
-            .args(["-qec", &line, "/dev/null"])
+            .args(["-qec", line, "/dev/null"])
             .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
             .env_remove("LANYARD_PASSPHRASE")
             .env_remove("LANYARD_PASSPHRASE_FILE")
@@ -474,6 +479,34 @@ async fn on_a_terminal_a_wrong_passphrase_can_be_typed_again() {
     assert!(
         shown.contains("wrong passphrase for the secret file"),
         "{shown}"
+    );
+}
+
+/// Ctrl-C at the prompt ends lanyard with 130 and leaves the terminal echoing again.
+#[tokio::test]
+async fn ctrl_c_at_the_prompt_exits_130_and_gives_the_terminal_back() {
+    let w = World::new().await;
+    w.add_demo(&[("LANYARD_PASSPHRASE", PASSPHRASE)])
+        .await
+        .assert_code(0);
+    let line = format!(
+        "'{}' token {ACCOUNT}; echo \"exit=$?\"; stty -a",
+        env!("CARGO_BIN_EXE_lanyard")
+    );
+    let Some(mut term) = Terminal::start_shell(&w, &line) else {
+        return;
+    };
+    term.expect("Passphrase for Lanyard's secret file", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    term.input.write_all(b"\x03").await.unwrap();
+    term.input.flush().await.unwrap();
+    let (code, shown) = term.finish().await;
+    assert_eq!(code, 0, "the shell line ends normally: {shown}");
+    assert!(shown.contains("exit=130"), "{shown}");
+    let flags: Vec<&str> = shown.split_whitespace().collect();
+    assert!(
+        flags.contains(&"echo") && !flags.contains(&"-echo"),
+        "the terminal echoes again: {shown}"
     );
 }
 
