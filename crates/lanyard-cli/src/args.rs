@@ -134,6 +134,65 @@ one line of standard input (before the password), and a missing required one is 
         #[arg(long = "as", value_enum, default_value_t = TokenAs::Raw)]
         format: TokenAs,
     },
+    /// Run a command with a fresh token in its environment.
+    #[command(
+        after_help = "The command gets the variables of `token --as env` (LANYARD_TOKEN, \
+LANYARD_TOKEN_HEADER or LANYARD_TOKEN_QUERY_NAME/VALUE, LANYARD_ACCOUNT, LANYARD_SERVICE, \
+LANYARD_EXPIRES_AT) plus LANYARD_ENDPOINT, the account's API base. Its exit status is \
+Lanyard's (128+n when signal n ended it); SIGINT, SIGTERM and SIGHUP are passed on to it.
+
+Examples:
+  lanyard exec sscms -- sh -c 'curl -H \"$LANYARD_TOKEN_HEADER\" \"$LANYARD_ENDPOINT/api/v1/users/2\"'
+  lanyard exec coolkit --min-ttl 2h -- ./nightly-sync.sh"
+    )]
+    Exec {
+        /// Account name, or a service id for the account chosen last for it.
+        target: String,
+        /// Renew first when the session would expire within this, e.g. 90s, 10m, 2h, 1d
+        /// (default: the warning window).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        min_ttl: Option<std::time::Duration>,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// One authenticated request to the account's API; the body goes to stdout.
+    #[command(
+        after_help = "PATH is relative to the account's API (for ShopXO: the s= route, \
+e.g. personal/index). The token is placed as the service wants it; when the server says the \
+session is gone, Lanyard renews it once and retries once.
+
+Examples:
+  lanyard api sscms /api/v1/users/2
+  lanyard api shopxo personal/index
+  lanyard api coolkit /v2/user/profile --include
+  lanyard api steedos /api/v4/users/validate -X POST -f utcOffset=8
+  lanyard api siyuan /api/system/version -X POST --input - < body.json
+
+Exit codes: 0 for a 2xx or 3xx answer, 4 for 401/403, 5 for any other error status (the body
+is still printed) or a network error."
+    )]
+    Api {
+        /// Account name, or a service id for the account chosen last for it.
+        target: String,
+        /// The path under the account's API, with an optional ?query.
+        path: String,
+        /// The HTTP method (default: GET, or POST when there is a body).
+        #[arg(short = 'X', long = "method", value_name = "METHOD")]
+        method: Option<String>,
+        /// A field: for GET a query parameter, else a member of a JSON body (string value).
+        #[arg(short = 'f', long = "field", value_name = "KEY=VALUE")]
+        fields: Vec<String>,
+        /// The request body from a file, or `-` for standard input.
+        #[arg(long, value_name = "FILE|-", conflicts_with = "fields")]
+        input: Option<String>,
+        /// An extra request header.
+        #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// Print the status line and the response headers before the body.
+        #[arg(short = 'i', long)]
+        include: bool,
+    },
     /// Keep-alive now: refresh, re-validate or silently re-login.
     Refresh {
         name: String,
@@ -157,6 +216,29 @@ one line of standard input (before the password), and a missing required one is 
     },
 }
 
+/// `90s`, `10m`, `2h`, `1d`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; use e.g. 90s, 10m, 2h or 1d"))?;
+    let unit_secs = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{text}': the unit must be s, m, h or d")),
+    };
+    number
+        .checked_mul(unit_secs)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{text}' is too long"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenAs {
     Raw,
@@ -168,6 +250,48 @@ pub enum TokenAs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_have_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("10 weeks").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn exec_takes_the_command_after_the_double_dash() {
+        let cli = Cli::try_parse_from([
+            "lanyard",
+            "exec",
+            "sscms",
+            "--min-ttl",
+            "10m",
+            "--",
+            "sh",
+            "-c",
+            "x",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Exec {
+                target,
+                min_ttl,
+                command,
+            } => {
+                assert_eq!(target, "sscms");
+                assert_eq!(min_ttl, Some(std::time::Duration::from_secs(600)));
+                assert_eq!(command, ["sh", "-c", "x"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["lanyard", "exec", "sscms"]).is_err());
+    }
 
     #[test]
     fn usage_errors_show_no_option_value() {

@@ -9,8 +9,10 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::emit(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
+mod api;
 mod args;
 mod captcha;
+mod exec;
 mod open;
 mod options;
 mod output;
@@ -208,6 +210,38 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
             // The token and nothing else on stdout.
             outln!("{}", text.trim_end_matches('\n'));
             Ok(())
+        }
+        Command::Exec {
+            target,
+            min_ttl,
+            command,
+        } => {
+            let status = exec::run(manager, &target, min_ttl, &command).await?;
+            // The command ran: its status is Lanyard's, whatever it is.
+            std::process::exit(status);
+        }
+        Command::Api {
+            target,
+            path,
+            method,
+            fields,
+            input,
+            headers,
+            include,
+        } => {
+            api::run(
+                manager,
+                api::Request {
+                    target,
+                    path,
+                    method,
+                    fields,
+                    input,
+                    headers,
+                    include,
+                },
+            )
+            .await
         }
         Command::Refresh { name, force } => {
             let view = manager.refresh(&name, force).await?;

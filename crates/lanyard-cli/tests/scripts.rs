@@ -2,7 +2,9 @@
 //! `api`, run as the real `lanyard` binary against lanyard-sim over loopback HTTP. Secrets go to
 //! the encrypted file store so the suite runs without a desktop session.
 
+use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
 use lanyard_sim::{Running, SimConfig};
 use serde_json::{Value, json};
@@ -31,6 +33,15 @@ impl Outcome {
         assert_eq!(
             self.code, 0,
             "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    fn assert_exit(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout: {}\nstderr: {}",
             self.stdout, self.stderr
         );
         self
@@ -134,6 +145,25 @@ impl World {
             .unwrap()
             .status();
         assert!(status.is_success(), "control call {path} failed: {status}");
+    }
+
+    async fn sim_post(&self, service: &str, path: &str, body: Value) {
+        self.control(&self.endpoint(service), path, body).await;
+    }
+
+    /// How many times the simulator served `route` (e.g. `coolkit.v2.refresh`).
+    async fn hits(&self, service: &str, route: &str) -> u64 {
+        let url = format!("{}/__sim/stats", control_base(&self.endpoint(service)));
+        let stats: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats["requests"][route].as_u64().unwrap_or(0)
     }
 
     /// Adds and logs in the seeded alice of `service` at this world's simulator (captchas off
@@ -273,5 +303,166 @@ async fn a_service_id_stands_for_the_account_chosen_last() {
     w.run(&["remove", &first_name], &[]).await.assert_ok();
     assert_eq!(w.token("shopxo").await, second_token);
     second.shutdown().await;
+    w.sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// exec
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The command sees the variables of `token --as env` plus LANYARD_ENDPOINT; its exit status is
+/// Lanyard's; nothing of the token is on Lanyard's own output.
+#[tokio::test]
+async fn exec_hands_the_token_to_the_command_and_returns_its_status() {
+    let w = World::new().await;
+    let name = w.add_alice("sscms").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seen");
+    let script = format!(
+        "printf '%s|%s|%s|%s|%s' \"$LANYARD_TOKEN\" \"$LANYARD_TOKEN_HEADER\" \"$LANYARD_ENDPOINT\" \
+         \"$LANYARD_ACCOUNT\" \"$LANYARD_SERVICE\" > '{}'; exit 7",
+        out.display()
+    );
+    let ran = w
+        .run(&["exec", "sscms", "--", "sh", "-c", &script], &[])
+        .await;
+    ran.assert_exit(7);
+    let token = w.token(&name).await;
+    let seen = read(&out);
+    let parts: Vec<&str> = seen.split('|').collect();
+    assert_eq!(parts[0], token);
+    assert_eq!(parts[1], format!("X-SS-USER-TOKEN: {token}"));
+    assert_eq!(parts[2].trim_end_matches('/'), w.endpoint("sscms"));
+    assert_eq!(parts[3], name);
+    assert_eq!(parts[4], "sscms");
+    assert!(
+        !ran.stdout.contains(&token) && !ran.stderr.contains(&token),
+        "lanyard itself prints no token"
+    );
+
+    // The query form for ShopXO, and the variables agree with `token --as env`.
+    let shop = w.add_alice("shopxo").await;
+    let env_file = dir.path().join("env");
+    let script = format!("env | grep '^LANYARD_' | sort > '{}'", env_file.display());
+    w.run(&["exec", &shop, "--", "sh", "-c", &script], &[])
+        .await
+        .assert_ok();
+    let env = read(&env_file);
+    let printed = w.run(&["token", &shop, "--as", "env"], &[]).await;
+    for line in printed.assert_ok().stdout.lines() {
+        // `token --as env` quotes for a shell only what needs it; these values need nothing.
+        assert!(env.lines().any(|l| l == line), "{line} in {env}");
+    }
+    assert!(env.contains("LANYARD_TOKEN_QUERY_NAME=token"), "{env}");
+    assert!(env.contains("LANYARD_ENDPOINT="), "{env}");
+    assert!(!env.contains("LANYARD_TOKEN_HEADER"), "{env}");
+
+    // A command that cannot start is Lanyard's error, not a status of its own.
+    w.run(&["exec", "sscms", "--", "/nonexistent/command"], &[])
+        .await
+        .assert_exit(2);
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn exec_reports_a_signal_death_as_128_plus_n() {
+    let w = World::new().await;
+    w.add_alice("sscms").await;
+    w.run(&["exec", "sscms", "--", "sh", "-c", "kill -KILL $$"], &[])
+        .await
+        .assert_exit(128 + 9);
+    w.sim.shutdown().await;
+}
+
+/// SIGTERM sent to lanyard reaches the command, which traps it; its status is Lanyard's.
+#[tokio::test]
+async fn exec_passes_sigterm_on_to_the_command() {
+    let w = World::new().await;
+    w.add_alice("sscms").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ready, marker) = (dir.path().join("ready"), dir.path().join("marker"));
+    let script = format!(
+        "trap 'echo got TERM > \"{marker}\"; exit 3' TERM; : > \"{ready}\"; \
+         while :; do sleep 0.1; done",
+        marker = marker.display(),
+        ready = ready.display()
+    );
+    let child = w
+        .command(&["exec", "sscms", "--", "sh", "-c", &script])
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    for _ in 0..200 {
+        if ready.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready.exists(), "the command started");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let outcome = tokio::time::timeout(Duration::from_secs(20), finish(child))
+        .await
+        .expect("lanyard ends after its command");
+    outcome.assert_exit(3);
+    assert_eq!(read(&marker).trim(), "got TERM");
+    w.sim.shutdown().await;
+}
+
+/// A session that would expire within --min-ttl is renewed before the command starts; by
+/// default (the warning window) a fresh one is not.
+#[tokio::test]
+async fn exec_renews_a_session_expiring_within_min_ttl_first() {
+    let w = World::new().await;
+    w.sim_post(
+        "coolkit",
+        "/__sim/config",
+        json!({"at_lifetime_secs": 3600}),
+    )
+    .await;
+    let name = w.add_alice("coolkit").await;
+    let before = w.token(&name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("token");
+    let script = format!("printf %s \"$LANYARD_TOKEN\" > '{}'", out.display());
+
+    w.run(&["exec", "coolkit", "--", "sh", "-c", &script], &[])
+        .await
+        .assert_ok();
+    assert_eq!(read(&out), before);
+    assert_eq!(w.hits("coolkit", "coolkit.v2.refresh").await, 0);
+
+    w.run(
+        &[
+            "exec",
+            "coolkit",
+            "--min-ttl",
+            "31d",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+        &[],
+    )
+    .await
+    .assert_ok();
+    assert_eq!(w.hits("coolkit", "coolkit.v2.refresh").await, 1);
+    let renewed = read(&out);
+    assert_ne!(renewed, before, "renewed before the command ran");
+    assert_eq!(renewed, w.token(&name).await, "and stored");
+
+    w.run(
+        &["exec", "coolkit", "--min-ttl", "10 weeks", "--", "true"],
+        &[],
+    )
+    .await
+    .assert_exit(2);
     w.sim.shutdown().await;
 }

@@ -2,6 +2,7 @@
 //!
 //! Both the desktop app and the `lanyard` CLI are thin clients of [`Manager`].
 
+pub mod api;
 pub mod error;
 pub mod http;
 pub mod keepalive;

@@ -1461,6 +1461,29 @@ impl Manager {
     /// A usable token of the account (or of a service's active account), renewed first when it
     /// is expired or about to expire.
     pub async fn token(&self, name_or_service: &str, format: TokenFormat) -> Result<String> {
+        let (row, session) = self.fresh_session(name_or_service, None).await?;
+        let credential = self
+            .service(row.account.service)
+            .credential(&row.account, &session);
+        let rendered = token::render(
+            format,
+            &TokenParts {
+                account: &row.account,
+                token: &session.tokens.access,
+                expires_at: session.info.expires_at,
+                credential: &credential,
+            },
+        )?;
+        Ok(rendered.expose().to_owned())
+    }
+
+    /// The account (or the one a service id stands for) with a usable session, renewed first
+    /// when it expires within `min_ttl` (`None`: the refresh margin of `token`).
+    pub(crate) async fn fresh_session(
+        &self,
+        name_or_service: &str,
+        min_ttl: Option<chrono::Duration>,
+    ) -> Result<(AccountRow, Session)> {
         let view = self.resolve(name_or_service).await?;
         let id = view.account.id.clone();
         let mut row = self.row_by_id(&id).await?;
@@ -1468,12 +1491,14 @@ impl Manager {
         let now = self.now();
         let info = row.session.info.clone().unwrap_or_default();
         let expired = info.expires_at.is_some_and(|t| t <= now);
-        let due = info
-            .expires_at
-            .is_some_and(|t| now >= t - refresh_margin(&info));
+        let (margin, why) = match min_ttl {
+            Some(ttl) => (ttl, Due::Within(ttl)),
+            None => (refresh_margin(&info), Due::ForToken),
+        };
+        let due = info.expires_at.is_some_and(|t| now >= t - margin);
         if due {
             self.wake_keepalive();
-            match self.flight(&row, false, Due::ForToken).await {
+            match self.flight(&row, false, why).await {
                 Ok(_) => {}
                 // Renewed, but not stored yet: the new session is in memory.
                 Err(_) if lock(&self.unsaved).contains_key(&id) => {}
@@ -1505,19 +1530,7 @@ impl Manager {
                 row.account.name
             )));
         };
-        let credential = self
-            .service(row.account.service)
-            .credential(&row.account, &session);
-        let rendered = token::render(
-            format,
-            &TokenParts {
-                account: &row.account,
-                token: &session.tokens.access,
-                expires_at: session.info.expires_at,
-                credential: &credential,
-            },
-        )?;
-        Ok(rendered.expose().to_owned())
+        Ok((row, session))
     }
 
     /// Keep-alive now. Without `force`, only when the session is due (inside its warning
@@ -2243,6 +2256,12 @@ impl Drop for Lease {
 enum Due {
     /// `token()`: expired or within the refresh margin.
     ForToken,
+    /// `exec --min-ttl`: expired or expiring within this much; renewed early like a planned
+    /// renewal, since the caller needs the session to last.
+    Within(chrono::Duration),
+    /// `api`: the server refused the session; renew unless another flight did meanwhile (the
+    /// generation tells).
+    Rejected,
     /// `refresh()`: inside the warning window, expired, failing, or no known expiry.
     ForRefresh,
     /// The keep-alive engine's planned check: due by its plan (unless another flight changed
@@ -2257,6 +2276,8 @@ impl Due {
             Due::ForToken => info
                 .expires_at
                 .is_some_and(|t| now >= t - refresh_margin(info)),
+            Due::Within(ttl) => info.expires_at.is_some_and(|t| now >= t - ttl),
+            Due::Rejected => true,
             Due::ForRefresh => {
                 !matches!(row.state, StoredState::Valid)
                     || info
@@ -2273,6 +2294,8 @@ impl Due {
     fn intent(self) -> Intent {
         match self {
             Due::ForToken | Due::ForRefresh => Intent::OnDemand,
+            Due::Within(_) => Intent::Renew,
+            Due::Rejected => Intent::Force,
             Due::Planned(CheckKind::Refresh | CheckKind::Relogin) => Intent::Renew,
             Due::Planned(_) => Intent::Validate,
         }
@@ -2673,5 +2696,6 @@ fn split_options(
     Ok((plain, secret))
 }
 
+mod handoff;
 #[cfg(test)]
 mod tests;

@@ -154,34 +154,48 @@ pub fn render(format: TokenFormat, parts: &TokenParts<'_>) -> Result<SecretStrin
             serde_json::to_string(&doc)
                 .map_err(|e| Error::internal(format!("cannot write JSON: {e}")))?
         }
-        TokenFormat::Env => {
-            let mut lines = vec![
-                env_line("LANYARD_TOKEN", token),
-                env_line("LANYARD_ACCOUNT", &account.name),
-                env_line("LANYARD_SERVICE", account.service.as_str()),
-            ];
-            if let Some(at) = parts.expires_at {
-                lines.push(env_line(
-                    "LANYARD_EXPIRES_AT",
-                    &at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                ));
-            }
-            if let Some((name, value)) = header {
-                lines.push(env_line(
-                    "LANYARD_TOKEN_HEADER",
-                    &format!("{name}: {value}"),
-                ));
-                lines.push(env_line("LANYARD_TOKEN_HEADER_NAME", name));
-                lines.push(env_line("LANYARD_TOKEN_HEADER_VALUE", value));
-            }
-            if let Some((name, value)) = query {
-                lines.push(env_line("LANYARD_TOKEN_QUERY_NAME", name));
-                lines.push(env_line("LANYARD_TOKEN_QUERY_VALUE", value));
-            }
-            lines.join("\n")
-        }
+        TokenFormat::Env => env_vars(parts)
+            .iter()
+            .map(|(name, value)| env_line(name, value.expose()))
+            .collect::<Vec<_>>()
+            .join("\n"),
     };
     Ok(SecretString::new(text))
+}
+
+/// The variables of `token --as env` (and of the environment `exec` gives its command), with
+/// their values unquoted. Each value may be a secret.
+pub fn env_vars(parts: &TokenParts<'_>) -> Vec<(&'static str, SecretString)> {
+    let account = parts.account;
+    let mut vars = vec![
+        ("LANYARD_TOKEN", parts.token.clone()),
+        ("LANYARD_ACCOUNT", SecretString::new(account.name.clone())),
+        (
+            "LANYARD_SERVICE",
+            SecretString::new(account.service.as_str()),
+        ),
+    ];
+    if let Some(at) = parts.expires_at {
+        vars.push((
+            "LANYARD_EXPIRES_AT",
+            SecretString::new(at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        ));
+    }
+    match parts.credential {
+        Credential::Header { name, value } => {
+            vars.push((
+                "LANYARD_TOKEN_HEADER",
+                SecretString::new(format!("{name}: {}", value.expose())),
+            ));
+            vars.push(("LANYARD_TOKEN_HEADER_NAME", SecretString::new(name.clone())));
+            vars.push(("LANYARD_TOKEN_HEADER_VALUE", value.clone()));
+        }
+        Credential::Query { name, value } => {
+            vars.push(("LANYARD_TOKEN_QUERY_NAME", SecretString::new(name.clone())));
+            vars.push(("LANYARD_TOKEN_QUERY_VALUE", value.clone()));
+        }
+    }
+    vars
 }
 
 fn service_name(id: ServiceId) -> &'static str {

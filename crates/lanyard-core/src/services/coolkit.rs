@@ -598,6 +598,41 @@ impl Service for Coolkit {
             value: SecretString::new(format!("Bearer {}", session.tokens.access.expose())),
         }
     }
+
+    /// The host of the region the session was issued in (§2: a session belongs to its region).
+    fn api_base(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Url> {
+        let cfg = Config::new(ctx, Some(session))?;
+        cfg.url(&cfg.region, "")
+    }
+
+    /// `Authorization: Bearer <at>`, and on v2 the `X-CK-Appid` header. Only the calls made
+    /// before there is a session (login, refresh, region lookup) are signed; after login every
+    /// call is Bearer (protocols/coolkit.md §1.3, §2).
+    fn api_target(
+        &self,
+        ctx: &Ctx<'_>,
+        session: &Session,
+        path: &str,
+    ) -> Result<crate::api::ApiTarget> {
+        let cfg = Config::new(ctx, Some(session))?;
+        let mut target = crate::api::default_target(
+            &cfg.url(&cfg.region, "")?,
+            self.credential(ctx.account, session),
+            path,
+        )?;
+        if cfg.api == Api::V2 {
+            target
+                .headers
+                .push(("X-CK-Appid".into(), SecretString::new(cfg.appid.clone())));
+        }
+        Ok(target)
+    }
+
+    /// HTTP 401, or the body's `error` 401 (token invalid, e.g. logged in elsewhere) or 402
+    /// (access token expired), which CoolKit sends with HTTP 200.
+    fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {
+        status == 401 || matches!(crate::api::json_code(body, "error"), Some(401 | 402))
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::api::ApiTarget;
 use crate::error::{Error, Result};
 use crate::http::Http;
 pub use crate::http::clean_server_text;
@@ -241,6 +242,28 @@ pub trait Service: Send + Sync {
 
     /// The credential in the form later calls carry it.
     fn credential(&self, account: &Account, session: &Session) -> Credential;
+
+    /// The base URL of the account's API: where `lanyard api` paths start, and the
+    /// `LANYARD_ENDPOINT` that `lanyard exec` hands its command. Default: the endpoint.
+    fn api_base(&self, ctx: &Ctx<'_>, _session: &Session) -> Result<url::Url> {
+        endpoint_url(ctx.account, "")
+    }
+
+    /// Where one API call goes and how it carries the credential. Default: `path` under
+    /// [`Service::api_base`], the credential as [`Service::credential`] hands it out.
+    fn api_target(&self, ctx: &Ctx<'_>, session: &Session, path: &str) -> Result<ApiTarget> {
+        crate::api::default_target(
+            &self.api_base(ctx, session)?,
+            self.credential(ctx.account, session),
+            path,
+        )
+    }
+
+    /// Whether an API answer says the session is no longer valid, so that renewing it and
+    /// retrying once may help. Default: HTTP 401.
+    fn api_session_lost(&self, status: u16, _body: &[u8]) -> bool {
+        status == 401
+    }
 }
 
 /// The service implementation for an id.
@@ -609,6 +632,23 @@ mod tests {
     }
 
     #[test]
+    fn server_text_is_cleaned_where_it_enters() {
+        use serde_json::json;
+        // A code destination from the server (Steedos MFA's mobile) and an error message.
+        assert_eq!(
+            mask_destination("\u{1b}[2J\u{202e}13800000001\u{9b}31m"),
+            "138****0001"
+        );
+        assert_eq!(
+            server_message(&json!({"message": "\u{1b}]52;c;cHduZWQ=\u{7}bad\u{202e} password"}))
+                .as_deref(),
+            Some("bad password")
+        );
+        // Nothing left but escapes: no message at all.
+        assert_eq!(server_message(&json!({"msg": "\u{1b}[2J"})), None);
+    }
+
+    #[test]
     fn options_include_the_common_ones() {
         let steedos = spec(ServiceId::Steedos);
         assert_eq!(option_spec(steedos, "space_id").unwrap().key, "space_id");
@@ -639,23 +679,6 @@ mod tests {
             format!("{:?}", Pending::new(SecretString::new("pw"))),
             "Pending(<redacted>)"
         );
-    }
-
-    #[test]
-    fn server_text_is_cleaned_where_it_enters() {
-        use serde_json::json;
-        // A code destination from the server (Steedos MFA's mobile) and an error message.
-        assert_eq!(
-            mask_destination("\u{1b}[2J\u{202e}13800000001\u{9b}31m"),
-            "138****0001"
-        );
-        assert_eq!(
-            server_message(&json!({"message": "\u{1b}]52;c;cHduZWQ=\u{7}bad\u{202e} password"}))
-                .as_deref(),
-            Some("bad password")
-        );
-        // Nothing left but escapes: no message at all.
-        assert_eq!(server_message(&json!({"msg": "\u{1b}[2J"})), None);
     }
 
     #[test]

@@ -652,6 +652,47 @@ impl Service for Shopxo {
             value: session.tokens.access.clone(),
         }
     }
+
+    /// `api.php` with the client parameters and no route.
+    fn api_base(&self, ctx: &Ctx<'_>, _session: &Session) -> Result<Url> {
+        let mut url = api_url(ctx.account, "", &[])?;
+        url.set_query(None);
+        Ok(url)
+    }
+
+    /// `path` is the `s=` route (`personal/index`), optionally followed by `?k=v&…`; the client
+    /// parameters every app call carries and the `token` are added (§ "request envelope").
+    fn api_target(
+        &self,
+        ctx: &Ctx<'_>,
+        session: &Session,
+        path: &str,
+    ) -> Result<crate::api::ApiTarget> {
+        let (route, query) = path.trim().split_once('?').unwrap_or((path.trim(), ""));
+        let route = route.trim_matches('/');
+        if route.contains("://") {
+            return Err(Error::invalid_input(format!(
+                "for ShopXO, PATH is the route of api.php's s= parameter (e.g. personal/index), not '{route}'"
+            )));
+        }
+        let extra: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let mut pairs: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("token", session.tokens.access.expose()));
+        Ok(crate::api::ApiTarget {
+            url: api_url(ctx.account, route, &pairs)?,
+            headers: Vec::new(),
+        })
+    }
+
+    /// ShopXO answers HTTP 200 and says `code -400` ("please log in") for a dead token.
+    fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {
+        status == 401 || crate::api::json_code(body, "code") == Some(-400)
+    }
 }
 
 #[cfg(test)]

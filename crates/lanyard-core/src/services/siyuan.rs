@@ -764,6 +764,45 @@ impl Service for Siyuan {
             value: SecretString::new(format!("symphony={}", session.tokens.access.expose())),
         }
     }
+
+    /// The kernel.
+    fn api_base(&self, ctx: &Ctx<'_>, _session: &Session) -> Result<Url> {
+        Url::parse(&format!("{}/", kernel_base(ctx.account))).map_err(|e| {
+            Error::invalid_input(format!(
+                "invalid SiYuan kernel '{}': {e}",
+                ctx.account.endpoint
+            ))
+        })
+    }
+
+    /// A kernel API call: the kernel knows the cloud session itself and wants its API token,
+    /// `Authorization: Token <api_token>` (protocols/siyuan.md §1.2), when the account has one.
+    fn api_target(
+        &self,
+        ctx: &Ctx<'_>,
+        session: &Session,
+        path: &str,
+    ) -> Result<crate::api::ApiTarget> {
+        let mut target = crate::api::ApiTarget {
+            url: crate::api::join(&self.api_base(ctx, session)?, path)?,
+            headers: Vec::new(),
+        };
+        if let Some(token) = ctx
+            .secret_option("api_token")
+            .filter(|t| !t.expose().trim().is_empty())
+        {
+            target.headers.push((
+                AUTHORIZATION.as_str().to_owned(),
+                SecretString::new(format!("Token {}", token.expose().trim())),
+            ));
+        }
+        Ok(target)
+    }
+
+    /// A kernel 401 is about its API token, not the cloud session: renewing would not help.
+    fn api_session_lost(&self, _status: u16, _body: &[u8]) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

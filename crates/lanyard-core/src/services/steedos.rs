@@ -532,6 +532,35 @@ impl Service for Steedos {
             },
         }
     }
+
+    /// The `/accounts/*` routes read the token from `Authorization: Bearer <token>` and take the
+    /// FIRST part of a comma pair (protocols/steedos.md §2.4), so they get the bare token; every
+    /// other route gets the documented `Bearer <spaceId>,<token>` (or `X-Auth-Token`).
+    fn api_target(
+        &self,
+        ctx: &Ctx<'_>,
+        session: &Session,
+        path: &str,
+    ) -> Result<crate::api::ApiTarget> {
+        let base = self.api_base(ctx, session)?;
+        let credential = if path.trim().trim_start_matches('/').starts_with("accounts/") {
+            Credential::Header {
+                name: "Authorization".into(),
+                value: SecretString::new(format!("Bearer {}", session.tokens.access.expose())),
+            }
+        } else {
+            self.credential(ctx.account, session)
+        };
+        crate::api::default_target(&base, credential, path)
+    }
+
+    /// 401 from the platform routes; `/accounts/*` says 400 `{"message":"userNotFound"}`.
+    fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {
+        status == 401
+            || (status == 400
+                && serde_json::from_slice::<Value>(body)
+                    .is_ok_and(|v| v["message"] == "userNotFound"))
+    }
 }
 
 #[cfg(test)]
