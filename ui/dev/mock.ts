@@ -3,7 +3,8 @@
 // password "secret123"; ShopXO then shows a captcha (answer "7kQ2"), Steedos a code ("1234").
 // Query parameters: n (accounts), lang, theme, system (locale tag), view (a service id),
 // select (an account name), dialog (add|edit|login|remove|settings, with name= or service=),
-// font (root font size in %), zoom (body zoom), long (long Chinese names).
+// font (root font size in %), zoom (body zoom), long (long Chinese names), passphrase
+// (new|unlock: the encrypted file store waits for its passphrase, which is "secret123").
 
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
@@ -145,6 +146,8 @@ const fail = (code: string, message: string, server_message?: string) => {
 };
 const find = (name: string) => accounts.find((a) => a.name === name) ?? fail("not_found", `no account named '${name}'`);
 const changed = (name: string) => void emit("lanyard://event", { type: "account_changed", account: name });
+/** The passphrase dialog's state: `new` (choose one), `unlock`, or none. */
+let passphrase = params.get("passphrase");
 /** Waiting logins: flow id → account name. */
 const flows = new Map<string, string>();
 
@@ -164,6 +167,15 @@ async function handle(cmd: string, raw: unknown): Promise<unknown> {
     switch (cmd) {
       case "list_services":
         return services;
+      case "passphrase_request":
+        return passphrase
+          ? { first_use: passphrase === "new", secrets_file: "/home/you/.local/share/lanyard/secrets.enc" }
+          : null;
+      case "unlock_secret_store":
+        if (passphrase === "unlock" && args.passphrase !== "secret123")
+          fail("secret_store", "wrong passphrase for the secret file /home/you/.local/share/lanyard/secrets.enc");
+        passphrase = null;
+        return null;
       case "system_locale":
         return params.get("system") ?? "en-US";
       case "list_accounts":
