@@ -466,3 +466,269 @@ async fn exec_renews_a_session_expiring_within_min_ttl_first() {
     .assert_exit(2);
     w.sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// api
+
+struct ApiCase {
+    service: &'static str,
+    /// The seeded user, as `/__sim/revoke` names it.
+    user: &'static str,
+    /// An endpoint the real service has that needs the session.
+    path: &'static str,
+    /// The simulator's name for that route in `/__sim/stats`.
+    route: &'static str,
+    /// What the answer says when the call worked.
+    works: fn(&Value) -> bool,
+}
+
+fn api_cases() -> Vec<ApiCase> {
+    vec![
+        ApiCase {
+            service: "steedos",
+            user: "alice@example.com",
+            path: "/accounts/user",
+            route: "steedos.user",
+            works: |v| v["email"] == "alice@example.com",
+        },
+        ApiCase {
+            service: "sscms",
+            user: "alice",
+            path: "/api/v1/users/2",
+            route: "sscms.user",
+            works: |v| v.to_string().contains("\"alice\""),
+        },
+        ApiCase {
+            service: "coolkit",
+            user: "alice@example.com",
+            path: "/v2/user/profile",
+            route: "coolkit.v2.profile",
+            works: |v| v["error"] == 0 && v["data"]["user"].is_object(),
+        },
+        ApiCase {
+            service: "siyuan",
+            user: "alice",
+            path: "/api/system/version",
+            route: "siyuan.version",
+            works: |v| v["code"] == 0 && v["data"].is_string(),
+        },
+        ApiCase {
+            service: "shopxo",
+            user: "alice01",
+            path: "personal/index",
+            route: "shopxo.personal.index",
+            works: |v| v["code"] == 0,
+        },
+    ]
+}
+
+/// For every service: the call returns the body and costs one request; a session the server
+/// revoked is renewed (remembered password) and the call retried once; a 5xx exits 5.
+#[tokio::test]
+async fn api_calls_each_service_with_its_own_credential() {
+    let w = World::new().await;
+    for case in api_cases() {
+        let name = w.add_alice(case.service).await;
+        let before = w.hits(case.service, case.route).await;
+        let out = w.run(&["api", case.service, case.path], &[]).await;
+        let body: Value = out.assert_ok().json();
+        assert!((case.works)(&body), "{}: {body}", case.service);
+        assert_eq!(
+            w.hits(case.service, case.route).await,
+            before + 1,
+            "{}: one request",
+            case.service
+        );
+        let token = w.token(&name).await;
+
+        // A server error: exit 5, one line on stderr.
+        w.sim_post(
+            case.service,
+            "/__sim/faults",
+            json!({"status": 503, "times": 1}),
+        )
+        .await;
+        let failed = w.run(&["api", &name, case.path], &[]).await;
+        failed.assert_exit(5);
+        assert_eq!(failed.stderr.trim().lines().count(), 1, "{}", failed.stderr);
+
+        if case.service == "siyuan" {
+            // The kernel wants its API token, not the cloud session: a wrong one is refused
+            // (exit 4) and renewing the session would not help.
+            w.sim_post("siyuan", "/__sim/config", json!({"api_token": "changed"}))
+                .await;
+            let refused = w.run(&["api", &name, case.path], &[]).await;
+            refused.assert_exit(4);
+            assert!(refused.stderr.contains("401"), "{}", refused.stderr);
+            continue;
+        }
+        w.sim_post(case.service, "/__sim/revoke", json!({"user": case.user}))
+            .await;
+        let again = w.run(&["api", &name, case.path], &[]).await;
+        let body: Value = again.assert_ok().json();
+        assert!((case.works)(&body), "{} after revoke: {body}", case.service);
+        assert_ne!(
+            w.token(&name).await,
+            token,
+            "{}: renewed on the retry",
+            case.service
+        );
+    }
+    w.sim.shutdown().await;
+}
+
+/// A session Lanyard knows to be expired is renewed before the call, which then costs one
+/// request: no refused attempt first.
+#[tokio::test]
+async fn api_renews_an_expired_session_before_the_call() {
+    use chrono::TimeDelta;
+    use lanyard_core::http::HttpConfig;
+    use lanyard_core::keepalive::TestClock;
+    use lanyard_core::manager::{LoginStep, Manager, NewAccount};
+    use lanyard_core::secrets::Secrets;
+    use lanyard_core::secrets::file::{FileBackend, KdfParams};
+    use lanyard_core::{SecretString, ServiceId};
+
+    let w = World::new().await;
+    // The session is made by a clock 30 days and a minute behind: CoolKit access tokens last
+    // 30 days, so for everybody else it expired a minute ago. Cheap Argon2 for the file store
+    // (the CLI reads the parameters from its header).
+    let backend = FileBackend::open_with_params(
+        &w.data.path().join("secrets.enc"),
+        SecretString::new("scripts test passphrase"),
+        KdfParams {
+            m_cost_kib: 256,
+            t_cost: 1,
+            p_cost: 1,
+        },
+    )
+    .unwrap();
+    let m = Manager::with_parts(
+        &w.data.path().join("lanyard.db"),
+        Secrets::from_backend(std::sync::Arc::new(backend)),
+        HttpConfig::default(),
+    )
+    .unwrap()
+    .with_clock(TestClock::with_offset(
+        -TimeDelta::days(30) - TimeDelta::minutes(1),
+    ));
+    let name = m
+        .add_account(NewAccount {
+            name: Some("ck".into()),
+            service: ServiceId::Coolkit,
+            user: "alice@example.com".into(),
+            endpoint: Some(w.endpoint("coolkit")),
+            options: [
+                ("appid", "LanyardDemoAppId0000000000000001"),
+                ("appsecret", "LanyardDemoAppSecret000000000001"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            remember_password: false,
+        })
+        .await
+        .unwrap()
+        .account
+        .name;
+    let step = m
+        .begin_login(&name, Some(SecretString::new("secret123")))
+        .await
+        .unwrap();
+    assert!(matches!(step, LoginStep::Done(_)));
+    let old = m.session(&name).await.unwrap().unwrap();
+
+    let out = w.run(&["api", "coolkit", "/v2/user/profile"], &[]).await;
+    assert_eq!(out.assert_ok().json()["error"], 0);
+    assert_eq!(w.hits("coolkit", "coolkit.v2.refresh").await, 1, "renewed");
+    assert_eq!(
+        w.hits("coolkit", "coolkit.v2.profile").await,
+        1,
+        "one call, made with the renewed token"
+    );
+    let new = m.session(&name).await.unwrap().unwrap();
+    assert_ne!(new.tokens.access.expose(), old.tokens.access.expose());
+    w.sim.shutdown().await;
+}
+
+/// -X and -f (a JSON body), -H, --include, a body passed through byte for byte, an error
+/// status (printed, exit 5), and PATH never leaving the account's server.
+#[tokio::test]
+async fn api_requests_and_answers_as_asked() {
+    let w = World::new().await;
+    let name = w.add_alice("steedos").await;
+
+    // A platform route: Lanyard sends `Bearer <space>,<token>` there and a JSON body for -f.
+    let validated = w
+        .run(
+            &[
+                "api",
+                &name,
+                "/api/v4/users/validate",
+                "-X",
+                "POST",
+                "-f",
+                "utcOffset=8",
+            ],
+            &[],
+        )
+        .await;
+    let body = validated.assert_ok().json();
+    assert!(body.to_string().contains("alice"), "{body}");
+
+    let included = w
+        .run(
+            &[
+                "api",
+                &name,
+                "/accounts/user",
+                "--include",
+                "-H",
+                "X-Trace: 7",
+            ],
+            &[],
+        )
+        .await;
+    let text = &included.assert_ok().stdout;
+    let (head, rest) = text
+        .split_once("\n\n")
+        .expect("a blank line after the headers");
+    assert!(head.starts_with("HTTP/1.1 200 OK\n"), "{head}");
+    assert!(
+        head.lines().any(|l| l
+            .to_ascii_lowercase()
+            .starts_with("content-type: application/json")),
+        "{head}"
+    );
+    // Not a terminal: the body exactly as the server sent it.
+    let raw = w
+        .http
+        .get(format!("{}/accounts/user", w.endpoint("steedos")))
+        .header("Authorization", format!("Bearer {}", w.token(&name).await))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(rest, raw);
+
+    let missing = w.run(&["api", &name, "/no/such/route"], &[]).await;
+    missing.assert_exit(5);
+    assert!(missing.stderr.contains("HTTP 404"), "{}", missing.stderr);
+
+    for elsewhere in ["http://127.0.0.2:9/x", "//127.0.0.2:9/x"] {
+        let refused = w.run(&["api", &name, elsewhere], &[]).await;
+        refused.assert_exit(2);
+    }
+    w.run(
+        &["api", &name, "/accounts/user", "-H", "Authorization: mine"],
+        &[],
+    )
+    .await
+    .assert_exit(2);
+    w.run(&["api", &name, "/accounts/user", "-f", "novalue"], &[])
+        .await
+        .assert_exit(2);
+    w.sim.shutdown().await;
+}
