@@ -3,6 +3,10 @@
 //! that way; what it finds looser (an older version, a copy, a restored backup, a umask of 002)
 //! is tightened when the data dir is opened, and each change is reported so a person can ask
 //! who else may have read it.
+//!
+//! Tightening only takes permissions away from group and others, never from the owner, and
+//! stays at the top level of the dir. A data dir shared like /tmp (sticky or world-writable) is
+//! left as it is, and only Lanyard's own files in it are made private.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,9 +40,11 @@ impl fmt::Display for Tightened {
     }
 }
 
-/// Creates `dir` (and its parents) if missing, with mode 0700; then makes `dir` 0700 and every
-/// file under it 0600 where they were looser. Symbolic links are neither followed nor changed.
-/// Each change is logged as a warning and returned, so a front end can show it.
+/// Creates `dir` (and its parents) if missing, with mode 0700; then takes group and other
+/// permissions away from `dir` and from every file and directory directly in it. Symbolic
+/// links are neither followed nor changed. Each change is logged as a warning and returned, so
+/// a front end can show it; an entry that cannot be changed (someone else's) is logged and
+/// skipped.
 pub fn secure_dir(dir: &Path) -> Result<Vec<Tightened>> {
     create_private_dir(dir).map_err(|e| {
         Error::storage(format!(
@@ -46,13 +52,42 @@ pub fn secure_dir(dir: &Path) -> Result<Vec<Tightened>> {
             dir.display()
         ))
     })?;
-    let mut tightened = Vec::new();
-    tighten_tree(dir, &mut tightened).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Error::storage(format!(
             "cannot make the data directory {} private: {e}",
             dir.display()
         ))
-    })?;
+    };
+    let mut tightened = Vec::new();
+    let shared = is_shared(dir).map_err(cannot)?;
+    if shared {
+        tracing::warn!(
+            dir = %dir.display(),
+            "the data directory is shared with other users; only Lanyard's own files in it are made private"
+        );
+    } else {
+        tightened.extend(tighten(dir).map_err(cannot)?);
+    }
+    for entry in std::fs::read_dir(dir).map_err(cannot)? {
+        let entry = entry.map_err(cannot)?;
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        if !(file_type.is_file() || file_type.is_dir()) {
+            continue;
+        }
+        if shared && !is_lanyard_file(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        match tighten(&entry.path()) {
+            Ok(t) => tightened.extend(t),
+            // Gone meanwhile (SQLite's -shm at another process's close): nothing to do.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %entry.path().display(), error = %e, "cannot make a file in the data directory private");
+            }
+        }
+    }
     for t in &tightened {
         tracing::warn!(path = %t.path.display(), old_mode = %format!("{:04o}", t.old_mode), "{t}");
     }
@@ -61,7 +96,7 @@ pub fn secure_dir(dir: &Path) -> Result<Vec<Tightened>> {
 
 /// Makes the file at `path` 0600 if it exists and is looser (logged as a warning).
 pub fn secure_file(path: &Path) -> std::io::Result<Option<Tightened>> {
-    let tightened = tighten(path, FILE_MODE)?;
+    let tightened = tighten(path)?;
     if let Some(t) = &tightened {
         tracing::warn!(path = %t.path.display(), old_mode = %format!("{:04o}", t.old_mode), "{t}");
     }
@@ -80,28 +115,30 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-fn tighten_tree(dir: &Path, out: &mut Vec<Tightened>) -> std::io::Result<()> {
-    out.extend(tighten(dir, DIR_MODE)?);
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            tighten_tree(&entry.path(), out)?;
-        } else if file_type.is_file() {
-            // A file removed meanwhile (SQLite's -shm at another process's close) is no error.
-            match tighten(&entry.path(), FILE_MODE) {
-                Ok(t) => out.extend(t),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(())
+/// The database and its journals, the secret file, its lock and its temporary files.
+fn is_lanyard_file(name: &str) -> bool {
+    name.starts_with(super::DB_FILE)
+        || name.starts_with(crate::manager::SECRETS_FILE)
+        || name.starts_with(&format!(".{}", crate::manager::SECRETS_FILE))
 }
 
-/// Clears every permission bit `mode` does not have, on `path` itself (not through a link).
+/// A directory others may write to, like /tmp: not Lanyard's to close.
 #[cfg(unix)]
-fn tighten(path: &Path, mode: u32) -> std::io::Result<Option<Tightened>> {
+fn is_shared(dir: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    Ok(mode & 0o1000 != 0 || mode & 0o002 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_shared(_dir: &Path) -> std::io::Result<bool> {
+    Ok(false)
+}
+
+/// Takes the group and other permissions (and setuid, setgid, sticky) away from `path` itself,
+/// not through a link: 0644 becomes 0600, 0755 becomes 0700.
+#[cfg(unix)]
+fn tighten(path: &Path) -> std::io::Result<Option<Tightened>> {
     use std::os::unix::fs::PermissionsExt;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -112,10 +149,10 @@ fn tighten(path: &Path, mode: u32) -> std::io::Result<Option<Tightened>> {
         return Ok(None);
     }
     let old_mode = meta.permissions().mode() & 0o7777;
-    if old_mode & !mode == 0 {
+    let new_mode = old_mode & 0o700;
+    if new_mode == old_mode {
         return Ok(None);
     }
-    let new_mode = old_mode & mode;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(new_mode))?;
     Ok(Some(Tightened {
         path: path.to_path_buf(),
@@ -125,7 +162,7 @@ fn tighten(path: &Path, mode: u32) -> std::io::Result<Option<Tightened>> {
 }
 
 #[cfg(not(unix))]
-fn tighten(_path: &Path, _mode: u32) -> std::io::Result<Option<Tightened>> {
+fn tighten(_path: &Path) -> std::io::Result<Option<Tightened>> {
     Ok(None)
 }
 
@@ -166,6 +203,8 @@ mod tests {
             std::fs::write(dir.join(name), b"x").unwrap();
             set_mode(&dir.join(name), m);
         }
+        std::fs::write(dir.join("tool"), b"x").unwrap();
+        set_mode(&dir.join("tool"), 0o755);
         std::fs::create_dir(dir.join("sub")).unwrap();
         set_mode(&dir.join("sub"), 0o775);
         std::fs::write(dir.join("sub/note"), b"x").unwrap();
@@ -193,9 +232,10 @@ mod tests {
                 ("lanyard/lanyard.db-wal".into(), 0o664, 0o600),
                 ("lanyard/secrets.enc".into(), 0o640, 0o600),
                 ("lanyard/sub".into(), 0o775, 0o700),
-                ("lanyard/sub/note".into(), 0o666, 0o600),
+                ("lanyard/tool".into(), 0o755, 0o700),
             ]
         );
+        assert_eq!(mode(&dir.join("sub/note")), 0o666, "only the top level");
         assert_eq!(
             mode(&dir.join("read-only")),
             0o400,
@@ -212,5 +252,23 @@ mod tests {
             vec![],
             "a second pass finds nothing"
         );
+    }
+
+    #[test]
+    fn a_shared_dir_like_tmp_keeps_its_mode_and_other_files() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("shared");
+        std::fs::create_dir(&dir).unwrap();
+        set_mode(&dir, 0o1777);
+        for name in ["lanyard.db", "secrets.enc.lock", "someone-elses"] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+            set_mode(&dir.join(name), 0o644);
+        }
+        let fixed = secure_dir(&dir).unwrap();
+        assert_eq!(fixed.len(), 2, "{fixed:?}");
+        assert_eq!(mode(&dir), 0o1777);
+        assert_eq!(mode(&dir.join("lanyard.db")), 0o600);
+        assert_eq!(mode(&dir.join("secrets.enc.lock")), 0o600);
+        assert_eq!(mode(&dir.join("someone-elses")), 0o644);
     }
 }
