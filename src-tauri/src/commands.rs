@@ -179,6 +179,8 @@ pub enum CopyForm {
     Raw,
     Header,
     Query,
+    /// A curl command line for the service's API (`lanyard_core::token::curl_command`).
+    Curl,
 }
 
 impl From<CopyForm> for TokenFormat {
@@ -187,6 +189,7 @@ impl From<CopyForm> for TokenFormat {
             CopyForm::Raw => TokenFormat::Raw,
             CopyForm::Header => TokenFormat::Header,
             CopyForm::Query => TokenFormat::Query,
+            CopyForm::Curl => TokenFormat::Curl,
         }
     }
 }

@@ -439,3 +439,33 @@ fn the_window_chooses_then_unlocks_the_secret_file_passphrase() {
     let accounts = app.ok("list_accounts", json!({}));
     assert_eq!(accounts[0]["name"], "sscms/ann", "{accounts}");
 }
+
+/// "Copy as curl command": the service's own form, built in lanyard-core, through the same
+/// copy path as a token (so the clipboard is marked secret and cleared the same way).
+#[test]
+fn a_curl_command_is_copied_in_the_services_form() {
+    let app = TestApp::new();
+    app.ok("add_account", sscms("demo"));
+    app.give_session("sscms/demo", "jwt.demo.token");
+    app.ok("copy_token", json!({"name": "sscms/demo", "form": "curl"}));
+    let copied = app.clipboard.now().unwrap_or_default();
+    assert!(
+        copied == "curl -H 'X-SS-USER-TOKEN: jwt.demo.token' http://127.0.0.1:9/api/v1/users/1",
+        "{copied}"
+    );
+    app.ok(
+        "add_account",
+        json!({"account": {"service": "shopxo", "user": "alice01", "endpoint": "http://127.0.0.1:9", "options": {}, "remember_password": false}}),
+    );
+    app.give_session("shopxo/alice01", "f00dcafe");
+    app.ok(
+        "copy_token",
+        json!({"name": "shopxo/alice01", "form": "curl"}),
+    );
+    let copied = app.clipboard.now().unwrap_or_default();
+    assert!(
+        copied.starts_with("curl 'http://127.0.0.1:9/api.php?s=personal%2Findex&application=app&")
+            && copied.ends_with("&token=f00dcafe'"),
+        "{copied}"
+    );
+}

@@ -732,3 +732,58 @@ async fn api_requests_and_answers_as_asked() {
         .assert_exit(2);
     w.sim.shutdown().await;
 }
+
+/// "Copy as curl command" (the desktop's copy, built in lanyard-core): for every service, the
+/// command a shell runs with the real curl reaches an endpoint that needs the session.
+#[tokio::test]
+async fn the_curl_command_of_each_service_works_in_a_shell() {
+    use lanyard_core::http::HttpConfig;
+    use lanyard_core::manager::{Manager, TokenFormat};
+    use lanyard_core::secrets::Secrets;
+    use lanyard_core::secrets::file::FileBackend;
+
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("no curl on this machine; skipped");
+        return;
+    }
+    let w = World::new().await;
+    let mut names = Vec::new();
+    for case in api_cases() {
+        names.push(w.add_alice(case.service).await);
+    }
+    let backend = FileBackend::open(
+        &w.data.path().join("secrets.enc"),
+        lanyard_core::SecretString::new("scripts test passphrase"),
+    )
+    .unwrap();
+    let m = Manager::with_parts(
+        &w.data.path().join("lanyard.db"),
+        Secrets::from_backend(std::sync::Arc::new(backend)),
+        HttpConfig::default(),
+    )
+    .unwrap();
+    for (case, name) in api_cases().iter().zip(&names) {
+        let command = m.token(name, TokenFormat::Curl).await.unwrap();
+        assert!(command.starts_with("curl "), "{command}");
+        let out = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} -s"))
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}: {command}", case.service);
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: {}",
+                case.service,
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        assert!((case.works)(&body), "{}: {body}", case.service);
+    }
+    w.sim.shutdown().await;
+}

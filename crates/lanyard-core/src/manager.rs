@@ -1462,6 +1462,9 @@ impl Manager {
     /// is expired or about to expire.
     pub async fn token(&self, name_or_service: &str, format: TokenFormat) -> Result<String> {
         let (row, session) = self.fresh_session(name_or_service, None).await?;
+        if format == TokenFormat::Curl {
+            return Ok(self.curl_command(&row, &session).await?.expose().to_owned());
+        }
         let credential = self
             .service(row.account.service)
             .credential(&row.account, &session);

@@ -27,6 +27,9 @@ pub enum TokenFormat {
     Env,
     /// The query parameter the service expects, e.g. `token=…` (ShopXO only).
     Query,
+    /// A `curl` command line for a call to the service's API that needs the session, the
+    /// token placed as the service wants it (`curl -H 'X-SS-USER-TOKEN: …' 'https://…'`).
+    Curl,
 }
 
 impl TokenFormat {
@@ -37,6 +40,7 @@ impl TokenFormat {
             TokenFormat::Json => "json",
             TokenFormat::Env => "env",
             TokenFormat::Query => "query",
+            TokenFormat::Curl => "curl",
         }
     }
 
@@ -67,8 +71,9 @@ impl FromStr for TokenFormat {
             "json" => Ok(TokenFormat::Json),
             "env" => Ok(TokenFormat::Env),
             "query" => Ok(TokenFormat::Query),
+            "curl" => Ok(TokenFormat::Curl),
             _ => Err(Error::invalid_input(format!(
-                "unknown token format '{s}'; expected one of: raw, header, json, env, query"
+                "unknown token format '{s}'; expected one of: raw, header, json, env, query, curl"
             ))),
         }
     }
@@ -154,6 +159,11 @@ pub fn render(format: TokenFormat, parts: &TokenParts<'_>) -> Result<SecretStrin
             serde_json::to_string(&doc)
                 .map_err(|e| Error::internal(format!("cannot write JSON: {e}")))?
         }
+        TokenFormat::Curl => {
+            return Err(Error::internal(
+                "a curl command is built from the API call (token::curl_command)",
+            ));
+        }
         TokenFormat::Env => env_vars(parts)
             .iter()
             .map(|(name, value)| env_line(name, value.expose()))
@@ -204,6 +214,28 @@ fn service_name(id: ServiceId) -> &'static str {
 
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
+}
+
+/// `curl` for one API call: `curl [-X METHOD] -H 'Name: value'… 'URL'`, every word quoted for a
+/// POSIX shell where it needs it. Holds the secret: callers hand it over and drop it.
+pub fn curl_command(method: &str, target: &crate::api::ApiTarget) -> Result<SecretString> {
+    let mut words = vec!["curl".to_owned()];
+    let method = method.trim().to_ascii_uppercase();
+    if method != "GET" {
+        words.push("-X".into());
+        words.push(shell_quote(&method));
+    }
+    for (name, value) in &target.headers {
+        if has_control(name) || has_control(value.expose()) {
+            return Err(Error::server(
+                "the token contains control characters; log in again",
+            ));
+        }
+        words.push("-H".into());
+        words.push(shell_quote(&format!("{name}: {}", value.expose())));
+    }
+    words.push(shell_quote(target.url.as_str()));
+    Ok(SecretString::new(words.join(" ")))
 }
 
 /// `NAME=value`, the value single-quoted for a POSIX shell unless it is made only of characters
@@ -283,13 +315,61 @@ mod tests {
             TokenFormat::Json,
             TokenFormat::Env,
             TokenFormat::Query,
+            TokenFormat::Curl,
         ] {
             assert_eq!(f.as_str().parse::<TokenFormat>().unwrap(), f);
         }
         assert_eq!("JSON".parse::<TokenFormat>().unwrap(), TokenFormat::Json);
         let e = "yaml".parse::<TokenFormat>().unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::InvalidInput);
-        assert!(e.message.contains("raw, header, json, env, query"));
+        assert!(e.message.contains("raw, header, json, env, query, curl"));
+    }
+
+    #[test]
+    fn curl_commands_evaluate_back_in_a_shell() {
+        let tricky = "a'b $HOME `x`";
+        let target = crate::api::ApiTarget {
+            url: url::Url::parse("http://h:1/api.php?s=personal%2Findex&token=t&x=1").unwrap(),
+            headers: vec![("X-SS-USER-TOKEN".into(), SecretString::new(tricky))],
+        };
+        let cmd = curl_command("get", &target).unwrap();
+        assert_eq!(
+            cmd.expose(),
+            r"curl -H 'X-SS-USER-TOKEN: a'\''b $HOME `x`' 'http://h:1/api.php?s=personal%2Findex&token=t&x=1'"
+        );
+        let post = curl_command("post", &target).unwrap();
+        assert!(post.expose().starts_with("curl -X POST -H "));
+        if std::process::Command::new("sh")
+            .arg("-c")
+            .arg("true")
+            .status()
+            .is_err()
+        {
+            return;
+        }
+        // The words a shell makes of it are the ones meant.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "set -- {}; printf '%s\\n' \"$@\"",
+                cmd.expose().trim_start_matches("curl ")
+            ))
+            .output()
+            .unwrap();
+        let words = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            words.lines().collect::<Vec<_>>(),
+            [
+                "-H",
+                "X-SS-USER-TOKEN: a'b $HOME `x`",
+                "http://h:1/api.php?s=personal%2Findex&token=t&x=1"
+            ]
+        );
+        let bad = crate::api::ApiTarget {
+            url: target.url.clone(),
+            headers: vec![("X".into(), SecretString::new("a\r\nb"))],
+        };
+        assert!(curl_command("GET", &bad).is_err());
     }
 
     #[test]

@@ -194,7 +194,8 @@ export interface SecretStoreHealth {
   message: string;
 }
 
-export type CopyForm = "raw" | "header" | "query";
+/** `curl`: a curl command line for a call to the service's API, the token placed as it wants. */
+export type CopyForm = "raw" | "header" | "query" | "curl";
 
 /** The encrypted secret file waits for its passphrase (secrets/unlock.rs: PassphraseRequest). */
 export interface PassphraseRequest {

@@ -120,6 +120,26 @@ impl Manager {
         Ok(response)
     }
 
+    /// "Copy as curl command": the service's example call ([`crate::services::Service::api_example`])
+    /// with the credential placed as the service wants it.
+    pub(super) async fn curl_command(
+        &self,
+        row: &AccountRow,
+        session: &Session,
+    ) -> Result<SecretString> {
+        let secret_options = self.secret_options(&row.account).await?;
+        let ctx = Ctx {
+            http: &self.http,
+            account: &row.account,
+            secret_options: &secret_options,
+            now: self.now(),
+        };
+        let service = self.service(row.account.service);
+        let (method, path) = service.api_example(session);
+        let target = service.api_target(&ctx, session, &path)?;
+        token::curl_command(method, &target)
+    }
+
     async fn api_send(
         &self,
         row: &AccountRow,

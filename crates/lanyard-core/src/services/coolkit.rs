@@ -628,6 +628,14 @@ impl Service for Coolkit {
         Ok(target)
     }
 
+    /// The user's profile (v2), or the device list (v1, which has no user-info call).
+    fn api_example(&self, session: &Session) -> (&'static str, String) {
+        match session.info.extra.get("api").map(String::as_str) {
+            Some("v1") => ("GET", "/api/user/device".to_owned()),
+            _ => ("GET", "/v2/user/profile".to_owned()),
+        }
+    }
+
     /// HTTP 401, or the body's `error` 401 (token invalid, e.g. logged in elsewhere) or 402
     /// (access token expired), which CoolKit sends with HTTP 200.
     fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {

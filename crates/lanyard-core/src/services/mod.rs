@@ -259,6 +259,12 @@ pub trait Service: Send + Sync {
         )
     }
 
+    /// A call of the service's API that needs the session, as the method and the path under
+    /// [`Service::api_base`]: what "Copy as curl command" hands out. Default: `GET /`.
+    fn api_example(&self, _session: &Session) -> (&'static str, String) {
+        ("GET", "/".to_owned())
+    }
+
     /// Whether an API answer says the session is no longer valid, so that renewing it and
     /// retrying once may help. Default: HTTP 401.
     fn api_session_lost(&self, status: u16, _body: &[u8]) -> bool {

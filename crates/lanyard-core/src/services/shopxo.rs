@@ -689,6 +689,11 @@ impl Service for Shopxo {
         })
     }
 
+    /// The user centre, which needs the token.
+    fn api_example(&self, _session: &Session) -> (&'static str, String) {
+        ("GET", "personal/index".to_owned())
+    }
+
     /// ShopXO answers HTTP 200 and says `code -400` ("please log in") for a dead token.
     fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {
         status == 401 || crate::api::json_code(body, "code") == Some(-400)

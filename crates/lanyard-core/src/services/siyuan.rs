@@ -799,6 +799,11 @@ impl Service for Siyuan {
         Ok(target)
     }
 
+    /// The kernel's version (every kernel route is a POST).
+    fn api_example(&self, _session: &Session) -> (&'static str, String) {
+        ("POST", "/api/system/version".to_owned())
+    }
+
     /// A kernel 401 is about its API token, not the cloud session: renewing would not help.
     fn api_session_lost(&self, _status: u16, _body: &[u8]) -> bool {
         false

@@ -401,6 +401,12 @@ impl Service for Sscms {
             value: SecretString::new(value),
         }
     }
+
+    /// The user's own record (§3.8: on v7 that route wants an API key, which a curl user adds).
+    fn api_example(&self, session: &Session) -> (&'static str, String) {
+        let id = session.info.user_id.as_deref().unwrap_or("1");
+        ("GET", format!("/api/v1/users/{id}"))
+    }
 }
 
 #[cfg(test)]

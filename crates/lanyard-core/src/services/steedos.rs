@@ -554,6 +554,11 @@ impl Service for Steedos {
         crate::api::default_target(&base, credential, path)
     }
 
+    /// The current user (protocols/steedos.md §2.4).
+    fn api_example(&self, _session: &Session) -> (&'static str, String) {
+        ("GET", "/accounts/user".to_owned())
+    }
+
     /// 401 from the platform routes; `/accounts/*` says 400 `{"message":"userNotFound"}`.
     fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {
         status == 401

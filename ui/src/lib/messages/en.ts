@@ -104,6 +104,8 @@ export const en = {
   "action.copy.header.title": "Copy the header line the service expects ({key})",
   "action.copy.query.label": "Copy as query parameter",
   "action.copy.query.title": "Copy the query parameter the service expects ({key})",
+  "action.copy.curl.label": "Copy as curl command",
+  "action.copy.curl.title": "Copy a curl command that calls this account's API with its token",
   "action.refresh.label": "Refresh now",
   "action.refresh.title": "Renew the session now ({key})",
   "action.edit.label": "Edit",
@@ -115,6 +117,7 @@ export const en = {
   "copy.what.raw": "Token",
   "copy.what.header": "Header",
   "copy.what.query": "Query parameter",
+  "copy.what.curl": "curl command",
 
   "toast.copied": "{what} copied — the clipboard will be cleared in {secs} s",
   "toast.copiedKept": "{what} copied",

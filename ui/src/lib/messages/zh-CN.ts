@@ -104,6 +104,8 @@ export const zhCN: Record<MessageKey, string> = {
   "action.copy.header.title": "按服务要求的格式复制整行请求头（{key}）",
   "action.copy.query.label": "复制为查询参数",
   "action.copy.query.title": "按服务要求的格式复制查询参数（{key}）",
+  "action.copy.curl.label": "复制为 curl 命令",
+  "action.copy.curl.title": "复制一条带着本账号令牌调用其 API 的 curl 命令",
   "action.refresh.label": "立即刷新",
   "action.refresh.title": "立即续期会话（{key}）",
   "action.edit.label": "编辑",
@@ -115,6 +117,7 @@ export const zhCN: Record<MessageKey, string> = {
   "copy.what.raw": "令牌",
   "copy.what.header": "请求头",
   "copy.what.query": "查询参数",
+  "copy.what.curl": "curl 命令",
 
   "toast.copied": "{what}已复制，剪贴板将在 {secs} 秒后清空",
   "toast.copiedKept": "{what}已复制",
