@@ -52,9 +52,15 @@ Examples:
   lanyard use sscms/demo
   curl -H \"$(lanyard token sscms --as header)\" https://cms.example.com/api/v1/users/1
   eval \"$(lanyard token coolkit --as env)\"
+  lanyard exec sscms -- sh -c 'curl -H \"$LANYARD_TOKEN_HEADER\" \"$LANYARD_ENDPOINT/api/v1/users/1\"'
+  lanyard api shopxo personal/index
+
+A service id where a name is expected (token, exec, api) stands for the account chosen last for
+that service with `use` (or the star in the window), whichever server it is on.
 
 Exit codes: 0 ok, 2 usage, 3 needs login, 4 credentials rejected, 5 network or server error,
-6 challenge failed (wrong captcha or code).";
+6 challenge failed (wrong captcha or code), 7 secret store unavailable (locked, missing, wrong
+passphrase, corrupted). `exec` exits with its command's status once the command has started.";
 
 #[derive(Debug, Parser)]
 #[command(name = "lanyard", version, about = "Log in to many services, keep the sessions alive, hand out tokens.", after_help = AFTER_HELP)]
@@ -120,16 +126,16 @@ one line of standard input (before the password), and a missing required one is 
         #[arg(long)]
         json: bool,
     },
-    /// Make the account the active one of its service endpoint.
+    /// Make the account the active one of its server, and the one its service id stands for.
     Use { name: String },
-    /// Print a usable token; a service id picks its active account.
+    /// Print a usable token; a service id picks the account chosen last for it.
     #[command(after_help = "Formats:
   raw     the token alone
   header  the header line the service expects, e.g. `X-SS-USER-TOKEN: …`
   json    {\"account\",\"service\",\"token\",\"expires_at\",\"header\":{\"name\",\"value\"}}
   env     LANYARD_TOKEN=… lines for `eval`")]
     Token {
-        /// Account name, or a service id for its active account.
+        /// Account name, or a service id for the account chosen last for it.
         target: String,
         #[arg(long = "as", value_enum, default_value_t = TokenAs::Raw)]
         format: TokenAs,
