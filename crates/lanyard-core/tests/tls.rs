@@ -1,9 +1,10 @@
-//! TLS against a real server: `openssl s_server` with a certificate from a throwaway CA
+//! Transport security through the Manager. TLS against a real server: `openssl s_server` with a certificate from a throwaway CA
 //! (`lanyard_sim::tls_fixture`). Without that CA the login stops at the handshake with an error
 //! that says how to fix it; with the account's `ca_file` option it gets past TLS (and then fails
 //! on the server's HTML, which is not ShopXO). The system-store path (SSL_CERT_FILE) is checked
 //! through the CLI binary in lanyard-cli's `transport` tests, as it is read from the
-//! environment.
+//! environment. Plain http: the account view says when the password would cross a network
+//! unencrypted (no traffic needed: accounts are only added and edited).
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use common::{account, ctx};
 use lanyard_core::http::{Http, HttpConfig};
-use lanyard_core::manager::NewAccount;
+use lanyard_core::manager::{AccountEdit, NewAccount};
 use lanyard_core::secrets::Secrets;
 use lanyard_core::services::Service;
 use lanyard_core::services::shopxo::Shopxo;
@@ -140,7 +141,92 @@ async fn ca_file_is_checked_at_add() {
         .await
         .expect("a good CA file");
     assert_eq!(view.account.option("ca_file"), Some(ca.to_str().unwrap()));
+
+    // Edits are checked the same way, and a refused edit changes nothing.
+    let edit = |ca: &str| AccountEdit {
+        name: None,
+        user: None,
+        endpoint: None,
+        options: BTreeMap::from([("ca_file".to_string(), Some(ca.to_string()))]),
+        remember_password: None,
+    };
+    let e = m
+        .edit_account(&view.account.name, edit(missing.to_str().unwrap()))
+        .await
+        .expect_err("a missing CA file");
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert!(e.message.contains("option 'ca_file'"), "{}", e.message);
+    let now = m.get(&view.account.name).await.unwrap();
+    assert_eq!(now.account.option("ca_file"), Some(ca.to_str().unwrap()));
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_view_says_when_a_password_would_travel_unencrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Manager::with_parts(
+        &dir.path().join("lanyard.db"),
+        Secrets::memory(),
+        HttpConfig::default(),
+    )
+    .unwrap();
+    let add = |user: &str, endpoint: &str, options: &[(&str, &str)]| NewAccount {
+        name: None,
+        service: ServiceId::Sscms,
+        user: user.into(),
+        endpoint: Some(endpoint.into()),
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        remember_password: false,
+    };
+    let remote = m
+        .add_account(add("a", "http://cms.lanyard-test.invalid", &[]))
+        .await
+        .unwrap();
+    assert!(remote.plaintext_remote);
+    let local = m
+        .add_account(add("b", "http://127.0.0.1:9", &[]))
+        .await
+        .unwrap();
+    assert!(!local.plaintext_remote);
+    let tls = m
+        .add_account(add("c", "https://cms.lanyard-test.invalid", &[]))
+        .await
+        .unwrap();
+    assert!(!tls.plaintext_remote);
+    let proxied = m
+        .add_account(add(
+            "d",
+            "http://127.0.0.1:9",
+            &[("proxy", "http://proxy.lanyard-test.invalid:3128")],
+        ))
+        .await
+        .unwrap();
+    assert!(proxied.plaintext_remote, "in clear as far as the proxy");
+    // Lists carry it, and it follows an edit of the endpoint.
+    let listed = m.list().await.unwrap();
+    assert_eq!(listed.iter().filter(|v| v.plaintext_remote).count(), 2);
+    let edited = m
+        .edit_account(
+            &remote.account.name,
+            AccountEdit {
+                name: None,
+                user: None,
+                endpoint: Some("https://cms.lanyard-test.invalid".into()),
+                options: BTreeMap::new(),
+                remember_password: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!edited.plaintext_remote);
+    let json = serde_json::to_value(&edited).unwrap();
+    assert_eq!(
+        json["plaintext_remote"], false,
+        "the app reads it from the view's JSON"
+    );
 }
 
 /// `to` as a path relative to `from` (both absolute), e.g. `../../tmp/x/ca.pem`.
