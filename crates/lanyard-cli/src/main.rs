@@ -12,6 +12,7 @@ macro_rules! outln {
 mod api;
 mod args;
 mod captcha;
+mod captcha_art;
 mod exec;
 mod open;
 mod options;
@@ -304,6 +305,7 @@ async fn login(
         None
     };
     let mut step = manager.begin_login(&view.account.name, password).await?;
+    let mut wrong_answers = 0;
     loop {
         match step {
             LoginStep::Done(view) => return Ok(view),
@@ -326,6 +328,27 @@ async fn login(
                 };
                 step = match manager.answer_login(&flow, answer).await {
                     Ok(next) => next,
+                    Err(e)
+                        if e.code == ErrorCode::ChallengeFailed
+                            && prompter.interactive()
+                            && wrong_answers + 1 < CHALLENGE_TRIES
+                            && manager.login_waiting(&flow) =>
+                    {
+                        wrong_answers += 1;
+                        let left = CHALLENGE_TRIES - wrong_answers;
+                        eprintln!(
+                            "lanyard: {}; try again ({left} {} left)",
+                            e.display_line(),
+                            if left == 1 { "try" } else { "tries" }
+                        );
+                        match try_again(manager, flow.clone(), challenge).await {
+                            Ok(next) => next,
+                            Err(e) => {
+                                manager.cancel_login(&flow);
+                                return Err(e);
+                            }
+                        }
+                    }
                     Err(e) => {
                         manager.cancel_login(&flow);
                         return Err(e);
@@ -333,6 +356,23 @@ async fn login(
                 };
             }
         }
+    }
+}
+
+/// How many answers a person on a terminal may give to the captchas and codes of one login
+/// before it fails (exit 6). The servers allow a few more (ShopXO six per code), so the last
+/// try here still reaches them. Scripts on the line protocol get one.
+const CHALLENGE_TRIES: u32 = 5;
+
+/// The step to answer after a wrong answer the service kept the login for: a fresh captcha
+/// image where the service can reload it (the old one's answer may be void), else the same
+/// challenge again (a code, which stays valid for a few attempts).
+async fn try_again(manager: &Manager, flow: String, challenge: Challenge) -> Result<LoginStep> {
+    match challenge {
+        Challenge::Captcha {
+            reloadable: true, ..
+        } => manager.reload_captcha(&flow).await,
+        challenge => Ok(LoginStep::Challenge { flow, challenge }),
     }
 }
 

@@ -4,7 +4,8 @@
 //! protocol of the CLI contract: each prompt is one line on stderr and each answer one line on
 //! stdin, in order (secret options, then the password, then captcha text, then codes). A
 //! captcha image is written to a private file (see [`crate::captcha`]) and announced on stderr
-//! as `captcha image: <path>`; the file is gone once the answer is read.
+//! as `captcha image: <path>`; the file is gone once the answer is read. On a terminal the image
+//! is also drawn in the terminal itself (see [`crate::captcha_art`]), unless NO_COLOR is set.
 //!
 //! Reading blocks, so it runs on tokio's blocking pool: the runtime stays free to notice Ctrl-C
 //! while a prompt waits (see `main.rs`, `until_interrupted`).
@@ -17,6 +18,7 @@ use lanyard_core::{Error, Result, SecretString};
 use zeroize::Zeroizing;
 
 use crate::captcha::CaptchaDir;
+use crate::captcha_art;
 
 pub struct Prompter {
     /// Secrets typed on a terminal are never echoed, wherever stderr goes.
@@ -35,6 +37,12 @@ impl Prompter {
             interactive: stdin_is_terminal && io::stderr().is_terminal(),
             captchas: None,
         }
+    }
+
+    /// Whether a person answers on a terminal (then a wrong captcha or code may be answered
+    /// again); scripts on the line protocol get one try per challenge.
+    pub fn interactive(&self) -> bool {
+        self.interactive
     }
 
     /// An option's value asked for on its own (a missing secret option, or `--opt KEY=@-`):
@@ -79,6 +87,12 @@ impl Prompter {
         };
         let dir = self.captchas.insert(dir);
         let file = dir.write(image, media_type)?;
+        if self.interactive && captcha_art::colour_allowed() {
+            let columns = captcha_art::terminal_columns();
+            if let Some(drawing) = captcha_art::render(image, media_type, columns) {
+                prompt_inline(&drawing);
+            }
+        }
         announce(&format!("captcha image: {}", file.path().display()));
         if self.interactive {
             prompt_inline("Characters in the captcha image: ");

@@ -1011,6 +1011,15 @@ impl Manager {
             .await
     }
 
+    /// Whether the login `flow` still waits for an answer: after a wrong one, whether the
+    /// service kept the step so that it can be answered again (or its captcha reloaded).
+    pub fn login_waiting(&self, flow: &FlowId) -> bool {
+        let now = self.now();
+        lock(&self.flows)
+            .get(flow)
+            .is_some_and(|f| now - f.started < ABANDONED_LOGIN_AFTER)
+    }
+
     /// Forgets a waiting login. Unknown ids are ignored.
     pub fn cancel_login(&self, flow: &FlowId) {
         let removed = lock(&self.flows).remove(flow);
