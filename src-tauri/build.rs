@@ -24,6 +24,7 @@ fn main() {
         "add_account",
         "edit_account",
         "remove_account",
+        "add_draft",
         "set_active",
         "begin_login",
         "answer_login",

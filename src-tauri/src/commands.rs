@@ -11,7 +11,10 @@ use lanyard_core::manager::{AccountEdit, EventRecord, LoginStep, NewAccount, Tok
 use lanyard_core::model::OptionSpec;
 use lanyard_core::secrets::SecretStoreHealth;
 use lanyard_core::secrets::unlock::PassphraseRequest;
-use lanyard_core::{AccountView, Error, SecretString, ServiceId, ServiceSpec, Settings};
+use lanyard_core::{
+    AccountView, AddDraft, Error, LogoutOutcome, RefreshDone, SecretString, ServiceId, ServiceSpec,
+    Settings,
+};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
 
@@ -118,9 +121,28 @@ pub async fn edit_account(
     state.manager()?.edit_account(&name, edit).await
 }
 
+/// The outcome says whether the session was ended on the server or only forgotten here.
 #[tauri::command]
-pub async fn remove_account(state: State<'_, AppState>, name: String) -> Result<(), Error> {
+pub async fn remove_account(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<LogoutOutcome, Error> {
     state.manager()?.remove_account(&name).await
+}
+
+/// What the add form proposes as a person types (a free name, the stored endpoint, the known
+/// endpoints).
+#[tauri::command]
+pub async fn add_draft(
+    state: State<'_, AppState>,
+    service: ServiceId,
+    user: String,
+    endpoint: Option<String>,
+) -> Result<AddDraft, Error> {
+    state
+        .manager()?
+        .add_draft(service, &user, endpoint.as_deref())
+        .await
 }
 
 #[tauri::command]
@@ -163,12 +185,23 @@ pub async fn refresh_account(
     state: State<'_, AppState>,
     name: String,
     force: bool,
-) -> Result<AccountView, Error> {
-    state.manager()?.refresh(&name, force).await
+) -> Result<Refreshed, Error> {
+    let (account, done) = state.manager()?.refresh_report(&name, force).await?;
+    Ok(Refreshed { account, done })
+}
+
+/// The account after "refresh now", and what was done to it.
+#[derive(Debug, Serialize)]
+pub struct Refreshed {
+    account: AccountView,
+    done: RefreshDone,
 }
 
 #[tauri::command]
-pub async fn logout_account(state: State<'_, AppState>, name: String) -> Result<(), Error> {
+pub async fn logout_account(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<LogoutOutcome, Error> {
     state.manager()?.logout(&name).await
 }
 
@@ -276,6 +309,7 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         add_account,
         edit_account,
         remove_account,
+        add_draft,
         set_active,
         begin_login,
         answer_login,
@@ -303,6 +337,7 @@ pub const COMMANDS: &[&str] = &[
     "add_account",
     "edit_account",
     "remove_account",
+    "add_draft",
     "set_active",
     "begin_login",
     "answer_login",

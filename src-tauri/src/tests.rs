@@ -215,6 +215,15 @@ fn accounts_are_added_listed_switched_and_removed() {
     );
     assert_eq!(code_login["password_required"], false, "{code_login}");
 
+    // The same user on another server: the proposed name is free, the address gets a scheme.
+    let draft = app.ok(
+        "add_draft",
+        json!({"service": "sscms", "user": "demo", "endpoint": "cms.example.com"}),
+    );
+    assert_eq!(draft["name"], "sscms/demo@cms.example.com", "{draft}");
+    assert_eq!(draft["endpoint"], "https://cms.example.com", "{draft}");
+    assert_eq!(draft["known_endpoints"], json!(["http://127.0.0.1:9"]));
+
     let active = app.ok("set_active", json!({"name": "sscms/alice"}));
     assert_eq!(active["active"], true);
     let list = app.ok("list_accounts", json!({}));
@@ -248,7 +257,7 @@ fn accounts_are_added_listed_switched_and_removed() {
     assert_eq!(edited["name"], "demo");
     assert_eq!(
         app.ok("remove_account", json!({"name": "demo"})),
-        Value::Null
+        json!("no_session")
     );
     let events = app.ok("account_events", json!({"name": null, "limit": 50}));
     let kinds: Vec<&str> = events

@@ -17,7 +17,7 @@ pub mod token;
 
 pub use error::{Error, ErrorCode, Result};
 pub use keepalive::{KeepAlive, KeepAliveHandle};
-pub use manager::{Config, Manager};
+pub use manager::{AddDraft, Config, LogoutOutcome, Manager, RefreshDone};
 pub use model::{
     Account, AccountView, ServiceId, ServiceSpec, Session, SessionInfo, SessionTokens, State,
 };

@@ -231,13 +231,85 @@ pub(crate) enum Renewal {
     /// Another flight renewed or checked the account meanwhile, or nothing was due: nothing
     /// was sent.
     Skipped,
-    /// A new session was stored (refresh or silent re-login).
+    /// A new session was stored (the service's refresh, or a stored session kept from one).
     Renewed,
+    /// A new session was stored by a silent re-login with the remembered password.
+    Relogged,
     /// The server confirmed the session.
     Validated,
     /// Nothing can renew the session without a person now (a re-login met a captcha or a code,
     /// or the service has no unattended way), but it stays usable until it expires.
     Unattended,
+}
+
+/// The add form's proposals (see [`Manager::add_draft`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct AddDraft {
+    /// The endpoint as it would be stored (scheme added, case and slashes normalised).
+    pub endpoint: Option<String>,
+    /// Why the typed endpoint cannot be used, in one line.
+    pub endpoint_error: Option<String>,
+    /// A free account name for the user (`None` until a user is typed).
+    pub name: Option<String>,
+    /// The endpoints the service's accounts already use, sorted.
+    pub known_endpoints: Vec<String>,
+}
+
+/// What "refresh now" did, for the person who asked (the UI and the CLI name it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshDone {
+    /// The service handed out a new session (refresh token or the like).
+    Renewed,
+    /// The server confirmed the session; nothing new was handed out (e.g. ShopXO).
+    Checked,
+    /// A silent login with the remembered password gave a new session.
+    Relogged,
+    /// Nothing could check or renew the session without a person (no check call, the server
+    /// could not tell, or a re-login asked for a captcha or a code); it is kept as it was.
+    NotChecked,
+    /// Another renewal had just done it; nothing was sent.
+    Unchanged,
+}
+
+impl From<Renewal> for RefreshDone {
+    fn from(renewal: Renewal) -> Self {
+        match renewal {
+            Renewal::Skipped => RefreshDone::Unchanged,
+            Renewal::Renewed => RefreshDone::Renewed,
+            Renewal::Relogged => RefreshDone::Relogged,
+            Renewal::Validated => RefreshDone::Checked,
+            Renewal::Unattended => RefreshDone::NotChecked,
+        }
+    }
+}
+
+/// What a logout or a removal did to the session on the server. Its `code` is the outcome
+/// recorded in the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogoutOutcome {
+    /// The service's logout call succeeded: the token no longer works anywhere.
+    EndedOnServer,
+    /// The service has no logout call (ShopXO): the session is forgotten here only, and the
+    /// token stays valid on the server until it expires or the user logs in again.
+    ForgottenHere,
+    /// The logout call failed (network, server error): forgotten here; the server may still
+    /// accept the token.
+    Unconfirmed,
+    /// There was no session to end.
+    NoSession,
+}
+
+impl LogoutOutcome {
+    pub fn code(self) -> &'static str {
+        match self {
+            LogoutOutcome::EndedOnServer => "ended_on_server",
+            LogoutOutcome::ForgottenHere => "forgotten_here",
+            LogoutOutcome::Unconfirmed => "unconfirmed",
+            LogoutOutcome::NoSession => "no_session",
+        }
+    }
 }
 
 /// Why a renewal runs.
@@ -498,6 +570,42 @@ impl Manager {
     }
 
     // ----- accounts -----
+
+    /// What the add form proposes while a person types: the endpoint as it will be stored (or
+    /// why it cannot be), a free account name, and the endpoints the service's accounts use.
+    pub async fn add_draft(
+        &self,
+        service: ServiceId,
+        user: &str,
+        endpoint: Option<&str>,
+    ) -> Result<AddDraft> {
+        let spec = self.service(service).spec();
+        let typed = endpoint.map(str::trim).filter(|e| !e.is_empty());
+        let (endpoint, endpoint_error) = match typed.or(spec.default_endpoint) {
+            Some(e) => match normalize_endpoint(spec, e) {
+                Ok(normalized) => (Some(normalized), None),
+                Err(err) => (None, Some(err.message)),
+            },
+            None => (None, None),
+        };
+        let accounts = self.list().await?;
+        let taken: Vec<String> = accounts.iter().map(|v| v.account.name.clone()).collect();
+        let mut known_endpoints: Vec<String> = accounts
+            .iter()
+            .filter(|v| v.account.service == service)
+            .map(|v| v.account.endpoint.clone())
+            .collect();
+        known_endpoints.sort();
+        known_endpoints.dedup();
+        let user = user.trim();
+        let name = (!user.is_empty()).then(|| free_name(spec, user, endpoint.as_deref(), &taken));
+        Ok(AddDraft {
+            endpoint,
+            endpoint_error,
+            name,
+            known_endpoints,
+        })
+    }
 
     pub async fn add_account(&self, new: NewAccount) -> Result<AccountView> {
         let spec = self.service(new.service).spec();
@@ -772,29 +880,44 @@ impl Manager {
     /// Deletes the account and all its secrets. The secrets go first: if the secret store
     /// fails, the account stays and the removal can be repeated. Runs under the account's lock
     /// and lease, so a renewal in flight finishes first and a later one finds no account.
-    pub async fn remove_account(&self, name: &str) -> Result<()> {
+    /// A live session is ended on the server first where the service has a logout call; the
+    /// outcome says whether it was (a failed call does not stop the removal).
+    pub async fn remove_account(&self, name: &str) -> Result<LogoutOutcome> {
         let found = self.account(name).await?;
         let (_guard, lease) = self.guard(&found).await?;
         let result = self.remove_locked(&found).await;
         lease.release().await;
-        let account = result?;
+        let (account, outcome, ended) = result?;
         lock(&self.locks).remove(&account.id);
         self.log(
             Some(&account),
             "remove",
-            "ok",
-            "removed the account and its secrets".to_owned(),
+            outcome.code(),
+            format!("removed the account and its secrets; {ended}"),
         )
         .await;
         self.emit(Event::AccountRemoved {
             account: account.name.clone(),
         });
-        Ok(())
+        Ok(outcome)
     }
 
-    async fn remove_locked(&self, found: &Account) -> Result<Account> {
+    async fn remove_locked(&self, found: &Account) -> Result<(Account, LogoutOutcome, String)> {
         // Renamed or edited while this call waited: remove what it is now.
-        let account = self.row_by_id(&found.id).await?.account;
+        let row = self.row_by_id(&found.id).await?;
+        // A session that cannot be read must not keep the account: the deletion below still
+        // fails if the secret store itself is down.
+        let (outcome, ended) = match self.end_on_server(&row).await {
+            Ok(done) => done,
+            Err(e) => (
+                LogoutOutcome::Unconfirmed,
+                format!(
+                    "the session could not be read to end it on the server ({})",
+                    e.display_line()
+                ),
+            ),
+        };
+        let account = row.account;
         self.drop_flows_of(&account.id);
         lock(&self.unsaved).remove(&account.id);
         let keys = self.all_secret_keys(&account).await?;
@@ -807,7 +930,7 @@ impl Manager {
             s.forget_secret_keys(&id, &keys)
         })
         .await?;
-        Ok(account)
+        Ok((account, outcome, ended))
     }
 
     /// Every secret-store key the account may have: its session and password, each secret
@@ -950,7 +1073,8 @@ impl Manager {
             .service(account.service)
             .begin_login(&ctx, password.as_ref())
             .await;
-        self.login_progress(&account, None, result, password).await
+        self.login_progress(&account, None, result, password, false)
+            .await
     }
 
     /// Answers the challenge of a waiting login (captcha text or code). When the answer is wrong
@@ -1007,7 +1131,8 @@ impl Manager {
             lock(&self.flows).insert(id, f);
             return Err(e);
         }
-        self.login_progress(&account, Some(id), result, f.password)
+        let reload = answer.is_none();
+        self.login_progress(&account, Some(id), result, f.password, reload)
             .await
     }
 
@@ -1101,6 +1226,7 @@ impl Manager {
         flow: Option<FlowId>,
         result: Result<Progress>,
         password: Option<SecretString>,
+        reload: bool,
     ) -> Result<LoginStep> {
         // Every captcha of every service passes here on its way out.
         let result = result.and_then(services::refuse_unsafe_captcha);
@@ -1149,13 +1275,16 @@ impl Manager {
                 };
                 lock(&self.flows).insert(flow.clone(), f);
                 self.start_flow_sweeper();
-                self.log(
-                    Some(account),
-                    "login",
-                    "challenge",
-                    describe_challenge(&challenge),
-                )
-                .await;
+                // A new image for the same step is not another request for verification.
+                if !reload {
+                    self.log(
+                        Some(account),
+                        "login",
+                        "challenge",
+                        describe_challenge(&challenge),
+                    )
+                    .await;
+                }
                 self.emit(Event::AccountChanged {
                     account: account.name.clone(),
                 });
@@ -1548,6 +1677,16 @@ impl Manager {
     /// Keep-alive now. Without `force`, only when the session is due (inside its warning
     /// window, expired, failing, or without a known expiry) and no other flight just did it.
     pub async fn refresh(&self, name: &str, force: bool) -> Result<AccountView> {
+        Ok(self.refresh_report(name, force).await?.0)
+    }
+
+    /// [`Manager::refresh`], saying what was done: renewed, checked, logged in again, or not
+    /// checkable without a person.
+    pub async fn refresh_report(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<(AccountView, RefreshDone)> {
         let name = name.to_owned();
         let row = self
             .db(move |s| s.account_by_name(&name)?.ok_or_else(|| no_account(&name)))
@@ -1556,12 +1695,16 @@ impl Manager {
             return Err(not_logged_in(&row.account));
         }
         self.wake_keepalive();
-        self.flight(&row, force, Due::ForRefresh).await?;
-        self.view_by_id(&row.account.id).await
+        let renewal = self.flight(&row, force, Due::ForRefresh).await?;
+        Ok((
+            self.view_by_id(&row.account.id).await?,
+            RefreshDone::from(renewal),
+        ))
     }
 
-    /// Tells the server where the protocol allows, then forgets the session.
-    pub async fn logout(&self, name: &str) -> Result<()> {
+    /// Tells the server where the protocol allows, then forgets the session. The outcome says
+    /// whether the server ended it or it was only forgotten here.
+    pub async fn logout(&self, name: &str) -> Result<LogoutOutcome> {
         let account = self.account(name).await?;
         self.drop_flows_of(&account.id);
         let account_lock = self.account_lock(&account.id);
@@ -1572,38 +1715,65 @@ impl Manager {
         result
     }
 
-    async fn logout_locked(&self, account: &Account) -> Result<()> {
+    async fn logout_locked(&self, account: &Account) -> Result<LogoutOutcome> {
         let row = self.row_by_id(&account.id).await?;
-        let mut message = "forgot the session".to_owned();
-        if let Some(session) = self.load_session(&row).await? {
-            let secret_options = self.secret_options(account).await?;
-            let ctx = Ctx {
-                http: &self.http,
-                account,
-                secret_options: &secret_options,
-                now: self.now(),
-            };
-            match self.service(account.service).logout(&ctx, &session).await {
-                Ok(()) => message = "the server ended the session; forgot it".to_owned(),
-                Err(e) if e.code == ErrorCode::Unsupported => {}
-                Err(e) => {
-                    message = format!(
-                        "the server did not confirm the logout ({}); forgot the session",
-                        e.display_line()
-                    )
-                }
-            }
-        }
+        let (outcome, message) = self.end_on_server(&row).await?;
         lock(&self.unsaved).remove(&account.id);
         self.secrets.delete(&key_session(&account.id)).await?;
         let id = account.id.clone();
         self.db(move |s| s.set_state(&id, &StoredState::SignedOut))
             .await?;
-        self.log(Some(account), "logout", "ok", message).await;
+        self.log(Some(account), "logout", outcome.code(), message)
+            .await;
         self.emit(Event::AccountChanged {
             account: account.name.clone(),
         });
-        Ok(())
+        Ok(outcome)
+    }
+
+    /// Asks the server to end the account's session where the service has a logout call
+    /// (its capabilities say so), and says in words what became of the session.
+    async fn end_on_server(&self, row: &AccountRow) -> Result<(LogoutOutcome, String)> {
+        let account = &row.account;
+        let Some(session) = self.load_session(row).await? else {
+            return Ok((LogoutOutcome::NoSession, "there was no session".to_owned()));
+        };
+        let service = self.service(account.service);
+        let forgotten_here = || {
+            (
+                LogoutOutcome::ForgottenHere,
+                format!(
+                    "{} has no logout call: the session is forgotten here only; its token stays \
+                     valid on the server until it expires or the user logs in again",
+                    service.spec().display_name
+                ),
+            )
+        };
+        if !service.spec().capabilities.logout {
+            return Ok(forgotten_here());
+        }
+        let secret_options = self.secret_options(account).await?;
+        let ctx = Ctx {
+            http: &self.http,
+            account,
+            secret_options: &secret_options,
+            now: self.now(),
+        };
+        Ok(match service.logout(&ctx, &session).await {
+            Ok(()) => (
+                LogoutOutcome::EndedOnServer,
+                "the server ended the session; its token no longer works".to_owned(),
+            ),
+            Err(e) if e.code == ErrorCode::Unsupported => forgotten_here(),
+            Err(e) => (
+                LogoutOutcome::Unconfirmed,
+                format!(
+                    "the server did not confirm the logout ({}); the session is forgotten here, \
+                     but its token may still work on the server",
+                    e.display_line()
+                ),
+            ),
+        })
     }
 
     /// The newest `limit` events, newest first; of one account when a name is given.
@@ -1818,7 +1988,7 @@ impl Manager {
                 Ok(Progress::Done(outcome)) => {
                     self.finish_login(account, *outcome, Some(password), "relogin")
                         .await?;
-                    return Ok(Renewal::Renewed);
+                    return Ok(Renewal::Relogged);
                 }
                 Ok(Progress::Challenge { challenge, .. }) => {
                     if lost.is_none() && !expired {
@@ -2557,7 +2727,8 @@ fn check_user(raw: &str) -> Result<String> {
 /// one canonical form without a trailing `/`. CoolKit keeps its `{region}` template.
 pub(crate) fn normalize_endpoint(spec: &ServiceSpec, raw: &str) -> Result<String> {
     const PLACEHOLDER: &str = "lanyard-region-placeholder";
-    let trimmed = raw.trim().trim_end_matches('/');
+    let with_scheme = with_assumed_scheme(raw.trim());
+    let trimmed = with_scheme.trim_end_matches('/');
     let bad = |why: &str| Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()));
     if trimmed.is_empty() {
         return Err(bad("it is empty"));
@@ -2711,3 +2882,56 @@ fn split_options(
 mod handoff;
 #[cfg(test)]
 mod tests;
+
+/// An address typed without a scheme gets the one its intent makes clear: plain http for this
+/// machine (`localhost:8080`, `127.0.0.1:9000`, `[::1]`), where servers under test and
+/// development run without TLS; https for everything else (`shop.example.com`).
+fn with_assumed_scheme(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.is_empty() || raw.contains("://") {
+        return raw.into();
+    }
+    let host_port = raw.split('/').next().unwrap_or(raw);
+    let host = match host_port.find(']') {
+        Some(end) if host_port.starts_with('[') => &host_port[..=end],
+        _ => host_port.split(':').next().unwrap_or(host_port),
+    }
+    .to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{raw}").into()
+}
+
+/// A name for a new account that no other account has: `service/user`, else
+/// `service/user@host` (the same user on another server), else `service/user-2`, `-3`, ….
+pub(crate) fn free_name(
+    spec: &ServiceSpec,
+    user: &str,
+    endpoint: Option<&str>,
+    taken: &[String],
+) -> String {
+    let base = format!("{}/{user}", spec.id);
+    let free = |candidate: &str| {
+        check_name(candidate).is_ok() && !taken.iter().any(|t| t.eq_ignore_ascii_case(candidate))
+    };
+    if free(&base) {
+        return base;
+    }
+    if let Some(host) = endpoint
+        .and_then(|e| Url::parse(&e.replace("{region}", "region")).ok())
+        .and_then(|u| u.host_str().map(str::to_owned))
+    {
+        let candidate = format!("{base}@{host}");
+        if free(&candidate) {
+            return candidate;
+        }
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|c| free(c))
+        .unwrap_or(base)
+}

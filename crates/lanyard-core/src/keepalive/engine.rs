@@ -526,7 +526,7 @@ impl Check {
         self.schedule = schedule;
         let progressed = match &result {
             Ok(Renewal::Skipped) => true,
-            Ok(Renewal::Renewed) => {
+            Ok(Renewal::Renewed | Renewal::Relogged) => {
                 let expires_after = row.session.info.as_ref().and_then(|i| i.expires_at);
                 if kind == CheckKind::Refresh
                     && expires_before.is_some()

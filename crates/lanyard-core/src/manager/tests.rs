@@ -118,8 +118,15 @@ static PLAIN: ServiceSpec = fake_spec(
     caps(false, true),
     "X-Test-Token: <token>",
 );
-/// No refresh, no expiry, token as a query parameter (shopxo accounts).
-static QUERY: ServiceSpec = fake_spec(ServiceId::Shopxo, caps(false, false), "token=<token>");
+/// No refresh, no expiry, no logout call, token as a query parameter (shopxo accounts).
+static QUERY: ServiceSpec = fake_spec(
+    ServiceId::Shopxo,
+    Capabilities {
+        logout: false,
+        ..caps(false, false)
+    },
+    "token=<token>",
+);
 
 struct Fake(&'static ServiceSpec);
 static FAKE_REFRESHING: Fake = Fake(&REFRESHING);
@@ -459,9 +466,19 @@ fn endpoints_are_normalized() {
         normalize_endpoint(sscms, "https://x.example:443").unwrap(),
         "https://x.example"
     );
+    // Without a scheme: http for this machine, https for any other.
+    for (typed, stored) in [
+        ("cms.example.com", "https://cms.example.com"),
+        ("Shop.Example.com/api/", "https://shop.example.com/api"),
+        ("localhost:8080", "http://localhost:8080"),
+        ("127.0.0.1:9000/sub", "http://127.0.0.1:9000/sub"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("192.168.1.5:8080", "https://192.168.1.5:8080"),
+    ] {
+        assert_eq!(normalize_endpoint(sscms, typed).unwrap(), stored, "{typed}");
+    }
     for bad in [
         "",
-        "cms.example.com",
         "ftp://x",
         "https://u:p@x",
         "https://x/?a=1",
@@ -483,6 +500,54 @@ fn endpoints_are_normalized() {
         normalize_endpoint(coolkit, "https://eu-apia.coolkit.cc").unwrap(),
         "https://eu-apia.coolkit.cc"
     );
+}
+
+#[tokio::test]
+async fn the_add_draft_proposes_a_free_name_and_the_known_endpoints() {
+    let (_d, m) = manager();
+    let first = m
+        .add_account(NewAccount {
+            endpoint: Some("https://one.example".into()),
+            ..new_account(ServiceId::Sscms, "alice")
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.account.name, "sscms/alice");
+    let draft = m
+        .add_draft(ServiceId::Sscms, "alice", Some("two.example:8443"))
+        .await
+        .unwrap();
+    assert_eq!(draft.endpoint.as_deref(), Some("https://two.example:8443"));
+    assert_eq!(draft.name.as_deref(), Some("sscms/alice@two.example"));
+    assert_eq!(
+        draft.known_endpoints,
+        vec!["https://one.example".to_owned()]
+    );
+    // The proposal is accepted as it is.
+    let second = m
+        .add_account(NewAccount {
+            name: draft.name.clone(),
+            endpoint: draft.endpoint.clone(),
+            ..new_account(ServiceId::Sscms, "alice")
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.account.name, "sscms/alice@two.example");
+    // Taken too: a number.
+    let third = m
+        .add_draft(ServiceId::Sscms, "alice", Some("https://two.example:8443"))
+        .await
+        .unwrap();
+    assert_eq!(third.name.as_deref(), Some("sscms/alice-2"));
+    assert_eq!(third.known_endpoints.len(), 2);
+    // A bad address says why, and a free user keeps the plain name.
+    let bad = m
+        .add_draft(ServiceId::Sscms, "bob", Some("ftp://x"))
+        .await
+        .unwrap();
+    assert!(bad.endpoint.is_none());
+    assert!(bad.endpoint_error.unwrap().contains("http"));
+    assert_eq!(bad.name.as_deref(), Some("sscms/bob"));
 }
 
 #[tokio::test]
@@ -896,6 +961,18 @@ async fn captcha_flow_retries_reloads_and_finishes() {
     };
     assert_eq!(same, flow);
     assert!(matches!(challenge, Challenge::Captcha { ref image, .. } if image == b"GIF89a-2"));
+    // A new image is not another request for verification: the log says it once.
+    let asked = m
+        .events(Some(&name), 50)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.outcome == "challenge")
+        .count();
+    assert_eq!(
+        asked, 1,
+        "one 'asked for verification' for one captcha step"
+    );
     let LoginStep::Done(view) = m.answer_login(&flow, "right".into()).await.unwrap() else {
         panic!()
     };
@@ -1274,7 +1351,8 @@ async fn refresh_without_force_skips_a_fresh_session() {
     store_session(&m, &v.account.name, "fresh", 3600, 3500).await;
     m.refresh(&v.account.name, false).await.unwrap();
     assert_eq!(count(&calls(&user).refresh), 0);
-    let view = m.refresh(&v.account.name, true).await.unwrap();
+    let (view, done) = m.refresh_report(&v.account.name, true).await.unwrap();
+    assert_eq!(done, RefreshDone::Renewed);
     assert_eq!(count(&calls(&user).refresh), 1);
     assert_eq!(view.state, State::Valid);
     assert_eq!(
@@ -1300,8 +1378,13 @@ async fn logout_tells_the_server_and_forgets_the_session() {
     let user = unique_user();
     let v = add(&m, ServiceId::Sscms, &user, true).await;
     login(&m, &v.account.name, "pw").await;
-    m.logout(&v.account.name).await.unwrap();
+    assert_eq!(
+        m.logout(&v.account.name).await.unwrap(),
+        LogoutOutcome::EndedOnServer
+    );
     assert_eq!(count(&calls(&user).logout), 1);
+    let logged = m.events(Some(&v.account.name), 1).await.unwrap();
+    assert_eq!(logged[0].outcome, "ended_on_server");
     let view = m.get(&v.account.name).await.unwrap();
     assert_eq!(view.state, State::SignedOut);
     assert!(view.session.is_none());
@@ -1318,8 +1401,38 @@ async fn logout_tells_the_server_and_forgets_the_session() {
         ErrorCode::NeedsLogin
     );
     // Logging out twice is fine; the server is not asked without a session.
-    m.logout(&v.account.name).await.unwrap();
+    assert_eq!(
+        m.logout(&v.account.name).await.unwrap(),
+        LogoutOutcome::NoSession
+    );
     assert_eq!(count(&calls(&user).logout), 1);
+}
+
+#[tokio::test]
+async fn without_a_logout_call_the_session_is_only_forgotten_here_and_removal_ends_it_where_it_can()
+{
+    let (_d, m) = manager();
+    // ShopXO's spec has no logout call: the server is not asked, and the outcome says so.
+    let user = unique_user();
+    let shop = add(&m, ServiceId::Shopxo, &user, true).await;
+    login(&m, &shop.account.name, "pw").await;
+    assert_eq!(
+        m.logout(&shop.account.name).await.unwrap(),
+        LogoutOutcome::ForgottenHere
+    );
+    assert_eq!(count(&calls(&user).logout), 0);
+    let logged = m.events(Some(&shop.account.name), 1).await.unwrap();
+    assert_eq!(logged[0].outcome, "forgotten_here");
+    assert!(logged[0].message.contains("stays valid on the server"));
+    // Removing a signed-in SiteServer account ends its session on the server first.
+    let other = unique_user();
+    let cms = add(&m, ServiceId::Sscms, &other, true).await;
+    login(&m, &cms.account.name, "pw").await;
+    assert_eq!(
+        m.remove_account(&cms.account.name).await.unwrap(),
+        LogoutOutcome::EndedOnServer
+    );
+    assert_eq!(count(&calls(&other).logout), 1);
 }
 
 // ----- state -----

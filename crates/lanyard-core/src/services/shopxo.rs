@@ -57,7 +57,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         OptionSpec {
             key: "client_type",
             label: "Client type",
-            help: "application_client_type sent with every call; each type holds its own token",
+            help: "Which kind of app Lanyard signs in as (h5 is the mobile web shop); the shop keeps a separate login for each kind",
             kind: OptionKind::Choice(&[
                 "h5", "ios", "android", "weixin", "alipay", "baidu", "qq", "toutiao", "kuaishou",
             ]),

@@ -320,6 +320,7 @@ async fn a_login_that_finishes_after_remove_saves_nothing() {
             None,
             Ok(Progress::Done(Box::new(outcome))),
             Some("secret-pw".into()),
+            false,
         )
         .await
         .unwrap_err();
