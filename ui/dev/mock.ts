@@ -205,10 +205,26 @@ async function handle(cmd: string, raw: unknown): Promise<unknown> {
         changed(a.name);
         return a;
       }
-      case "remove_account":
-        accounts = accounts.filter((a) => a.name !== args.name);
+      case "remove_account": {
+        const a = find(args.name);
+        accounts = accounts.filter((x) => x.name !== args.name);
         void emit("lanyard://event", { type: "account_removed", account: args.name });
-        return null;
+        return a.session === null ? "no_session" : a.service === "shopxo" ? "forgotten_here" : "ended_on_server";
+      }
+      case "add_draft": {
+        const typed = (args.endpoint ?? "").trim();
+        const endpoint = !typed
+          ? null
+          : typed.includes("://")
+            ? typed.replace(/\/+$/, "")
+            : `${/^(localhost|127\.)/.test(typed) ? "http" : "https"}://${typed.replace(/\/+$/, "")}`;
+        const base = `${args.service}/${args.user}`;
+        const taken = (n: string) => accounts.some((a) => a.name === n);
+        const host = endpoint ? new URL(endpoint).hostname : "";
+        const name = !args.user ? null : !taken(base) ? base : !taken(`${base}@${host}`) ? `${base}@${host}` : `${base}-2`;
+        const known = [...new Set(accounts.filter((a) => a.service === args.service).map((a) => a.endpoint))].sort();
+        return { endpoint, endpoint_error: null, name, known_endpoints: known };
+      }
       case "set_active": {
         const target = find(args.name);
         accounts = accounts.map((a) =>
@@ -252,16 +268,18 @@ async function handle(cmd: string, raw: unknown): Promise<unknown> {
         const a = find(args.name);
         if (a.state.state === "needs_login") fail("needs_login", "the session expired and the service cannot renew it without a person");
         a.last_refresh_at = new Date().toISOString();
-        record(a, "refresh", "ok", "renewed");
+        record(a, a.service === "shopxo" ? "validate" : "refresh", "ok", "renewed");
         changed(a.name);
-        return a;
+        return { account: a, done: a.service === "shopxo" ? "checked" : "renewed" };
       }
       case "logout_account": {
         const a = find(args.name);
+        const outcome = a.session === null ? "no_session" : a.service === "shopxo" ? "forgotten_here" : "ended_on_server";
         a.session = null;
         a.state = { state: "signed_out" };
+        record(a, "logout", outcome, "");
         changed(a.name);
-        return null;
+        return outcome;
       }
       case "copy_token": {
         const a = find(args.name);

@@ -12,7 +12,7 @@ import {
   type CommandError,
   type CopyForm,
 } from "./api";
-import { explain } from "./errors";
+import { errorLine } from "./errors";
 import { t } from "./i18n.svelte";
 import { model } from "./model.svelte";
 import { accountTitle, serviceCopyForm } from "./states";
@@ -22,9 +22,7 @@ import { showToast } from "./toasts.svelte";
 export const busy = new SvelteSet<string>();
 
 function failed(error: unknown): void {
-  const e = error as CommandError;
-  const words = e.server_message ? `${explain(e)} “${e.server_message}”` : `${explain(e)} ${e.message}`;
-  showToast(words, "danger", 8000);
+  showToast(errorLine(error as CommandError), "danger", 8000);
 }
 
 async function run(name: string, work: () => Promise<void>): Promise<void> {
@@ -60,26 +58,53 @@ export function makeActive(account: AccountView): Promise<void> {
   });
 }
 
+/** Whether "refresh now" can do anything: only a session that is still held (not signed out,
+ * not lost, not in the middle of a login) can be renewed or checked. */
+export function canRefresh(account: AccountView): boolean {
+  return account.session !== null && ["valid", "expiring", "retrying"].includes(account.state.state);
+}
+
 export function refreshNow(account: AccountView): Promise<void> {
+  if (!canRefresh(account)) return Promise.resolve();
   return run(account.name, async () => {
-    model.upsert(await refreshAccount(account.name, true));
-    showToast(t("toast.refreshed", { name: accountTitle(account) }));
+    const { account: fresh, done } = await refreshAccount(account.name, true);
+    model.upsert(fresh);
+    showToast(
+      t(`toast.refresh.${done}`, { name: accountTitle(account) }),
+      done === "not_checked" ? "warn" : "ok",
+    );
   });
+}
+
+/** Whether logging out ends the session on the server (the service has a logout call) or only
+ * forgets it here. */
+export function endsOnServer(account: AccountView): boolean {
+  return model.spec(account.service)?.capabilities.logout ?? false;
 }
 
 export function logOut(account: AccountView): Promise<void> {
   return run(account.name, async () => {
-    await logoutAccount(account.name);
+    const outcome = await logoutAccount(account.name);
     await model.reloadAccounts();
-    showToast(t("toast.loggedOut", { name: accountTitle(account) }), "info");
+    const service = model.spec(account.service)?.display_name ?? account.service;
+    showToast(
+      t(`toast.logout.${outcome}`, { name: accountTitle(account), service }),
+      outcome === "ended_on_server" || outcome === "no_session" ? "info" : "warn",
+      outcome === "ended_on_server" || outcome === "no_session" ? 4500 : 9000,
+    );
   });
 }
 
 export function remove(account: AccountView): Promise<void> {
   return run(account.name, async () => {
-    await removeAccount(account.name);
+    const outcome = await removeAccount(account.name);
     if (model.selected === account.name) model.selected = null;
     await model.reloadAccounts();
-    showToast(t("toast.removed", { name: account.name }), "info");
+    const service = model.spec(account.service)?.display_name ?? account.service;
+    showToast(
+      t(`toast.remove.${outcome}`, { name: account.name, service }),
+      outcome === "ended_on_server" || outcome === "no_session" ? "info" : "warn",
+      outcome === "ended_on_server" || outcome === "no_session" ? 4500 : 9000,
+    );
   });
 }

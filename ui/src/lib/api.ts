@@ -260,7 +260,25 @@ export const addAccount = (account: NewAccount) => call<AccountView>("add_accoun
 export const editAccount = (name: string, edit: AccountEdit) =>
   call<AccountView>("edit_account", { name, edit });
 
-export const removeAccount = (name: string) => call<null>("remove_account", { name });
+/** What a logout or a removal did to the session on the server (manager.rs `LogoutOutcome`). */
+export type LogoutOutcome = "ended_on_server" | "forgotten_here" | "unconfirmed" | "no_session";
+
+export const removeAccount = (name: string) => call<LogoutOutcome>("remove_account", { name });
+
+/** The add form's proposals (manager.rs `AddDraft`). */
+export interface AddDraft {
+  /** The endpoint as it would be stored (a missing scheme added), or null. */
+  endpoint: string | null;
+  /** Why the typed endpoint cannot be used. */
+  endpoint_error: string | null;
+  /** A free account name for the user; null until a user is typed. */
+  name: string | null;
+  /** The endpoints this service's accounts already use. */
+  known_endpoints: string[];
+}
+
+export const addDraft = (service: ServiceId, user: string, endpoint: string | null) =>
+  call<AddDraft>("add_draft", { service, user, endpoint });
 
 export const setActive = (name: string) => call<AccountView>("set_active", { name });
 
@@ -275,10 +293,13 @@ export const reloadCaptcha = (flow: string) => call<LoginStep>("reload_captcha",
 
 export const cancelLogin = (flow: string) => call<null>("cancel_login", { flow });
 
-export const refreshAccount = (name: string, force: boolean) =>
-  call<AccountView>("refresh_account", { name, force });
+/** What "refresh now" did (manager.rs `RefreshDone`). */
+export type RefreshDone = "renewed" | "checked" | "relogged" | "not_checked" | "unchanged";
 
-export const logoutAccount = (name: string) => call<null>("logout_account", { name });
+export const refreshAccount = (name: string, force: boolean) =>
+  call<{ account: AccountView; done: RefreshDone }>("refresh_account", { name, force });
+
+export const logoutAccount = (name: string) => call<LogoutOutcome>("logout_account", { name });
 
 /** The backend writes the clipboard; the token never reaches the webview. */
 export const copyToken = (name: string, form: CopyForm) =>

@@ -9,6 +9,26 @@ export function explain(error: CommandError): string {
   return tMaybe(`error.${error.code}`) ?? t("error.internal");
 }
 
+/** Codes whose plain explanation already says all the backend's detail would (it names the
+ * account or repeats the reason): the detail is left out so the error is said once. */
+const SAID_BY_CODE = new Set(["needs_login", "credentials_rejected", "challenge_failed", "already_exists", "cancelled"]);
+
+/** An error said once: the plain explanation, the service's own words when it gave some, and
+ * otherwise the backend's detail where it adds what the explanation cannot know (which
+ * address, which option, what the network said). */
+export function errorParts(error: CommandError): { plain: string; server: string | null; detail: string | null } {
+  const server = error.server_message?.trim() || null;
+  const detail = server || SAID_BY_CODE.has(error.code) || !error.message.trim() ? null : error.message.trim();
+  return { plain: explain(error), server, detail };
+}
+
+/** The same in one line, for a toast. */
+export function errorLine(error: CommandError): string {
+  const { plain, server, detail } = errorParts(error);
+  if (server) return `${plain} ${t("error.serverSaid")} “${server}”`;
+  return detail ? `${plain} (${detail})` : plain;
+}
+
 /** The form field a rejected add or edit is about, read from the backend's message (which
  * names the option, endpoint, user or account name it refused); null means the whole form. */
 export function fieldOf(error: CommandError, optionKeys: readonly string[]): string | null {

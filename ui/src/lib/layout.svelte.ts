@@ -5,10 +5,14 @@
 
 const metrics = $state({ remPx: 14 });
 
-// A 1rem-wide probe: it resizes, and so reports, whenever the root font size changes.
+// A 1rem-wide probe: it resizes, and so reports, whenever the root font size changes. Pinned
+// to the top left corner: left at its place in the flow it would sit below the body and make
+// the whole window scroll by its height.
 const probe = document.createElement("div");
 probe.setAttribute("aria-hidden", "true");
 probe.style.setProperty("position", "absolute");
+probe.style.setProperty("top", "0");
+probe.style.setProperty("left", "0");
 probe.style.setProperty("visibility", "hidden");
 probe.style.setProperty("width", "1rem");
 probe.style.setProperty("height", "1rem");

@@ -21,6 +21,7 @@ import {
   type ServiceSpec,
   type Settings,
 } from "./api";
+import { busy } from "./actions.svelte";
 import { applyLanguage, applyTheme, setSystemLanguage } from "./appearance";
 import { formatSpan } from "./format";
 import { t } from "./i18n.svelte";
@@ -212,7 +213,9 @@ class Model {
         );
         break;
       case "refresh_failed":
-        if (event.permanent) showToast(t("toast.needsLogin", { name: event.account }), "danger", 10000);
+        // A "refresh now" the person asked for answers with its own toast.
+        if (event.permanent && !busy.has(event.account))
+          showToast(t("toast.needsLogin", { name: event.account }), "danger", 10000);
         break;
     }
     clearTimeout(this.#timer);

@@ -42,7 +42,7 @@ export const specsZhCN: Record<string, string> = {
   "option.captcha_endpoint.label": "验证码服务器",
   "option.captcha_endpoint.help": "验证码图片的来源；默认按区域使用 https://ld246.com 或 https://liuyun.io",
   "option.client_type.label": "客户端类型",
-  "option.client_type.help": "每次请求都会发送的 application_client_type；每种类型各有独立的令牌",
+  "option.client_type.help": "Lanyard 以哪种客户端身份登录（h5 即手机网页商城）；商城为每种客户端分别保存登录",
   "option.login_type.label": "登录方式",
   "option.login_type.help":
     "username：密码登录（商城要求时还需验证码）；sms 或 email：向账号发送验证码登录",
