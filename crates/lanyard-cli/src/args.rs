@@ -54,13 +54,18 @@ Examples:
   eval \"$(lanyard token coolkit --as env)\"
   lanyard exec sscms -- sh -c 'curl -H \"$LANYARD_TOKEN_HEADER\" \"$LANYARD_ENDPOINT/api/v1/users/1\"'
   lanyard api shopxo personal/index
+  lanyard export accounts.age        (then on the new machine: lanyard import accounts.age)
 
 A service id where a name is expected (token, exec, api) stands for the account chosen last for
 that service with `use` (or the star in the window), whichever server it is on.
 
 Exit codes: 0 ok, 2 usage, 3 needs login, 4 credentials rejected, 5 network or server error,
 6 challenge failed (wrong captcha or code), 7 secret store unavailable (locked, missing, wrong
-passphrase, corrupted). `exec` exits with its command's status once the command has started.";
+passphrase, corrupted). `exec` exits with its command's status once the command has started;
+`import` exits 4 for a wrong export passphrase.
+
+On a terminal a wrong captcha or code may be answered again (a fresh captcha image each time),
+up to 5 answers; scripts (standard input not a terminal) get one.";
 
 #[derive(Debug, Parser)]
 #[command(name = "lanyard", version, about = "Log in to many services, keep the sessions alive, hand out tokens.", after_help = AFTER_HELP)]
@@ -214,6 +219,43 @@ is still printed) or a network error."
     Status {
         #[arg(long)]
         json: bool,
+    },
+    /// Write every account (options, remembered passwords, secret options) to FILE, encrypted
+    /// with a passphrase in the age format; sessions stay behind.
+    #[command(
+        after_help = "The passphrase is asked twice on a terminal (without echo); over \
+pipes it is one line of standard input after the prompt line `Export passphrase:`; or the first \
+line of the file named by LANYARD_EXPORT_PASSPHRASE_FILE. FILE is written readable by you only \
+(0600), never over an existing file unless --force. `age -d FILE` opens it too (JSON inside).
+
+Sessions and tokens are not exported: on the new machine each account logs in again, by itself \
+with `lanyard login NAME` where the password is remembered.
+
+Examples:
+  lanyard export ~/lanyard-accounts.age
+  LANYARD_EXPORT_PASSPHRASE_FILE=~/.export-pass lanyard export accounts.age --force"
+    )]
+    Export {
+        /// The file to write.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add the accounts of a file made by `lanyard export`; existing ones are never replaced.
+    #[command(
+        after_help = "The passphrase comes as for `export` (asked once). An account \
+whose name, or whose service, server and user, exists here already is skipped and named on \
+stderr; nothing is overwritten. Active and default choices come along for services this \
+machine had no account of.
+
+Exit codes: 0 when at least one account was imported; 2 when none was (all exist already, or \
+the file is not a Lanyard export); 4 for a wrong passphrase (nothing is changed); 7 when the \
+secret store cannot be used."
+    )]
+    Import {
+        /// The file `lanyard export` wrote.
+        file: PathBuf,
     },
     /// Print shell completions.
     Completions {

@@ -14,6 +14,7 @@ mod args;
 mod captcha;
 mod captcha_art;
 mod exec;
+mod export;
 mod open;
 mod options;
 mod output;
@@ -275,6 +276,8 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Export { file, force } => export::export(manager, &file, force).await,
+        Command::Import { file } => export::import(manager, &file).await,
         Command::Services { .. } | Command::Completions { .. } => {
             unreachable!("handled before opening the store")
         }
@@ -288,7 +291,19 @@ async fn login(
     password_stdin: bool,
     prompter: &mut Prompter,
 ) -> Result<AccountView> {
-    let password = if services::password_required(&view.account) {
+    // An account that remembers its password (an imported one, say) logs in with it unasked,
+    // unless the caller hands a new one on stdin.
+    let remembered = !password_stdin
+        && services::password_required(&view.account)
+        && view.account.remember_password
+        && manager.remembers_password(&view.account.name).await?;
+    if remembered {
+        prompt::notice(&format!(
+            "Logging in to {} with its remembered password.",
+            view.account.name
+        ));
+    }
+    let password = if services::password_required(&view.account) && !remembered {
         if view.plaintext_remote {
             // Before the password is asked for, let alone sent.
             eprintln!(

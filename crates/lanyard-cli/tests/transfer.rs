@@ -1,0 +1,466 @@
+//! `lanyard export` / `lanyard import` with the real binary: accounts with a remembered password
+//! and a secret option move from one data dir (file secret store) to another (the keyring when
+//! a Secret Service runs, as under scripts/with-secret-service.sh; else a second file store),
+//! log in there with what came along; conflicts are reported and nothing is overwritten; a
+//! wrong passphrase changes nothing; the file is age (`age -d` opens it) — issue 16 item 12.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use lanyard_sim::{Running, SimConfig};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+const EXPORT_PASSPHRASE: &str = "moving day passphrase";
+const SSCMS_PASSWORD: &str = "demo1234";
+const SIYUAN_PASSWORD: &str = "secret123";
+const SIYUAN_API_TOKEN: &str = "lanyarddemotoken";
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    #[track_caller]
+    fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// One machine: a data dir and its secret store.
+struct Machine {
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Machine {
+    fn new(env: Vec<(&'static str, String)>) -> Machine {
+        let dir = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .unwrap();
+        Machine { dir, env }
+    }
+
+    fn file_store(passphrase: &str) -> Machine {
+        Machine::new(vec![
+            ("LANYARD_SECRET_STORE", "file".into()),
+            ("LANYARD_PASSPHRASE", passphrase.into()),
+        ])
+    }
+
+    async fn run(&self, args: &[&str], stdin: &str) -> Outcome {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
+        cmd.args(args)
+            .env("LANYARD_DATA_DIR", self.dir.path())
+            .env_remove("LANYARD_PASSPHRASE")
+            .env_remove("LANYARD_PASSPHRASE_FILE")
+            .env_remove("LANYARD_EXPORT_PASSPHRASE_FILE")
+            .env("NO_COLOR", "1")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn lanyard");
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("lanyard finishes within 120 s")
+            .unwrap();
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    async fn list(&self) -> Value {
+        let out = self.run(&["list", "--json"], "").await;
+        out.assert_code(0);
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+
+    fn names(list: &Value) -> Vec<String> {
+        let mut names: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// The second machine: the keyring when a Secret Service is there to take the secrets.
+fn other_machine() -> Machine {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        Machine::new(vec![("LANYARD_SECRET_STORE", "keyring".into())])
+    } else {
+        eprintln!(
+            "no session bus (run under scripts/with-secret-service.sh for the keyring): \
+             importing into a second file store"
+        );
+        Machine::file_store("the second machine's passphrase")
+    }
+}
+
+/// A machine with an SSCMS account and a SiYuan account (secret option api_token), both
+/// remembering their passwords and logged in.
+async fn old_machine(sim: &Running) -> Machine {
+    let old = Machine::file_store("the old machine's passphrase");
+    let endpoints = sim.endpoints();
+    old.run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "demo",
+            "--endpoint",
+            &endpoints.sscms,
+            "--remember-password",
+            "--password-stdin",
+        ],
+        &format!("{SSCMS_PASSWORD}\n"),
+    )
+    .await
+    .assert_code(0);
+    let captcha_endpoint = format!("captcha_endpoint={}", endpoints.siyuan);
+    old.run(
+        &[
+            "add",
+            "siyuan",
+            "--user",
+            "alice",
+            "--endpoint",
+            &endpoints.siyuan,
+            "--opt",
+            "api_token=@-",
+            "--opt",
+            &captcha_endpoint,
+            "--remember-password",
+            "--password-stdin",
+        ],
+        &format!("{SIYUAN_API_TOKEN}\n{SIYUAN_PASSWORD}\n"),
+    )
+    .await
+    .assert_code(0);
+    old
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn accounts_move_to_another_data_dir_and_log_in_there() {
+    let sim = lanyard_sim::start(SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let old = old_machine(&sim).await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = out_dir.path().join("accounts.age");
+    let file_arg = file.to_str().unwrap();
+
+    let out = old
+        .run(&["export", file_arg], &format!("{EXPORT_PASSPHRASE}\n"))
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("Exported 2 account(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Sessions and tokens are not in the file")
+    );
+    assert!(out.stderr.contains("Export passphrase:"), "{}", out.stderr);
+    assert_eq!(mode(&file), 0o600, "the export is private");
+    let sealed = std::fs::read(&file).unwrap();
+    assert!(sealed.starts_with(b"age-encryption.org/v1\n"));
+    for secret in [SSCMS_PASSWORD, SIYUAN_API_TOKEN, EXPORT_PASSPHRASE] {
+        assert!(
+            !sealed.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} in the clear"
+        );
+    }
+    // No temporary file is left beside it.
+    assert_eq!(std::fs::read_dir(out_dir.path()).unwrap().count(), 1);
+
+    // Never over an existing file without --force; with it, replaced.
+    let again = old
+        .run(&["export", file_arg], &format!("{EXPORT_PASSPHRASE}\n"))
+        .await;
+    again.assert_code(2);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    assert_eq!(std::fs::read(&file).unwrap(), sealed, "left alone");
+    old.run(
+        &["export", file_arg, "--force"],
+        &format!("{EXPORT_PASSPHRASE}\n"),
+    )
+    .await
+    .assert_code(0);
+    let sealed = std::fs::read(&file).unwrap();
+
+    // What is inside, opened with the age crate: versioned JSON, secrets, no session.
+    let identity = age::scrypt::Identity::new(EXPORT_PASSPHRASE.to_owned().into());
+    let plain = age::decrypt(&identity, &sealed).expect("the passphrase opens the export");
+    let inside: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(inside["format"], "lanyard-export");
+    assert_eq!(inside["version"], 1);
+    let accounts = inside["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 2);
+    let siyuan = accounts.iter().find(|a| a["service"] == "siyuan").unwrap();
+    assert_eq!(siyuan["secret_options"]["api_token"], SIYUAN_API_TOKEN);
+    assert_eq!(siyuan["password"], SIYUAN_PASSWORD);
+    assert_eq!(siyuan["remember_password"], true);
+    assert_eq!(siyuan["active"], true);
+    let text = String::from_utf8_lossy(&plain);
+    assert!(
+        !text.contains("\"session"),
+        "no session in the export: {text}"
+    );
+
+    // The new machine: a wrong passphrase is a clear error (exit 4) and changes nothing.
+    let new = other_machine();
+    let wrong = new.run(&["import", file_arg], "not the passphrase\n").await;
+    wrong.assert_code(4);
+    assert!(
+        wrong
+            .stderr
+            .contains("wrong passphrase for the export file"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(
+        wrong.stderr.trim_end().lines().count(),
+        2,
+        "{}",
+        wrong.stderr
+    );
+    assert!(Machine::names(&new.list().await).is_empty());
+
+    let imported = new
+        .run(&["import", file_arg], &format!("{EXPORT_PASSPHRASE}\n"))
+        .await;
+    imported.assert_code(0);
+    assert!(
+        imported.stdout.contains("Imported sscms/demo."),
+        "{}",
+        imported.stdout
+    );
+    assert!(imported.stdout.contains("Imported siyuan/alice."));
+    assert!(
+        imported.stdout.contains("log in to each"),
+        "{}",
+        imported.stdout
+    );
+    let list = new.list().await;
+    assert_eq!(Machine::names(&list), ["siyuan/alice", "sscms/demo"]);
+    for account in list.as_array().unwrap() {
+        assert_eq!(account["state"], "signed_out", "no session came along");
+        assert_eq!(account["active"], true, "the active choice came along");
+    }
+    // No session: `token` asks for a login (exit 3) ...
+    new.run(&["token", "sscms"], "").await.assert_code(3);
+    // ... which the remembered passwords do without asking (stdin is empty).
+    for name in ["sscms/demo", "siyuan/alice"] {
+        let login = new.run(&["login", name], "").await;
+        login.assert_code(0);
+        assert!(
+            login.stderr.contains("remembered password"),
+            "{}",
+            login.stderr
+        );
+    }
+    let token = new.run(&["token", "sscms/demo"], "").await;
+    token.assert_code(0);
+    assert!(!token.stdout.trim().is_empty());
+    // SiYuan's token works only with the kernel's API token, which came along as a secret
+    // option: one authenticated call through the kernel.
+    let api = new
+        .run(&["api", "siyuan", "/api/system/version", "-X", "POST"], "")
+        .await;
+    api.assert_code(0);
+
+    // Importing again: every account conflicts by name; reported, nothing overwritten.
+    let before = new.run(&["token", "sscms/demo"], "").await.stdout;
+    let conflict = new
+        .run(&["import", file_arg], &format!("{EXPORT_PASSPHRASE}\n"))
+        .await;
+    conflict.assert_code(2);
+    assert!(
+        conflict
+            .stderr
+            .contains("skipped sscms/demo: an account named 'sscms/demo' exists already"),
+        "{}",
+        conflict.stderr
+    );
+    assert!(conflict.stderr.contains("skipped siyuan/alice"));
+    assert!(conflict.stderr.contains("nothing was imported"));
+    let after = new.run(&["token", "sscms/demo"], "").await.stdout;
+    assert_eq!(before, after, "the session was not touched");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_login_under_another_name_is_a_conflict_too() {
+    let sim = lanyard_sim::start(SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let old = old_machine(&sim).await;
+    let file = old.dir.path().join("out.age");
+    let file_arg = file.to_str().unwrap();
+    let passphrase_file = old.dir.path().join("export-passphrase");
+    std::fs::write(&passphrase_file, format!("{EXPORT_PASSPHRASE}\n")).unwrap();
+    // LANYARD_EXPORT_PASSPHRASE_FILE instead of stdin.
+    let mut old = old;
+    old.env.push((
+        "LANYARD_EXPORT_PASSPHRASE_FILE",
+        passphrase_file.to_str().unwrap().to_owned(),
+    ));
+    old.run(&["export", file_arg], "").await.assert_code(0);
+
+    let new = Machine::file_store("another passphrase");
+    let endpoint = sim.endpoints().sscms.clone();
+    new.run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "demo",
+            "--endpoint",
+            &endpoint,
+            "--name",
+            "mine",
+            "--no-login",
+        ],
+        "",
+    )
+    .await
+    .assert_code(0);
+    let out = new
+        .run(&["import", file_arg], &format!("{EXPORT_PASSPHRASE}\n"))
+        .await;
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("skipped sscms/demo: account 'mine' is already sscms user 'demo'"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("Imported siyuan/alice."),
+        "{}",
+        out.stdout
+    );
+    let list = new.list().await;
+    assert_eq!(Machine::names(&list), ["mine", "siyuan/alice"]);
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "mine")
+        .unwrap();
+    assert_eq!(mine["active"], true, "the existing account keeps its place");
+    sim.shutdown().await;
+}
+
+/// Debian's `age` (the reference tool) opens the export with the passphrase. It reads the
+/// passphrase from the terminal only: it runs on a pseudo-terminal made by util-linux `script`.
+#[tokio::test]
+async fn the_age_tool_decrypts_an_export() {
+    if std::process::Command::new("age")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: the `age` binary is not installed (apt-get install age)");
+        return;
+    }
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: util-linux `script` is not installed");
+        return;
+    }
+    let sim = lanyard_sim::start(SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let old = old_machine(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file: PathBuf = dir.path().join("accounts.age");
+    let plain: PathBuf = dir.path().join("accounts.json");
+    old.run(
+        &["export", file.to_str().unwrap()],
+        &format!("{EXPORT_PASSPHRASE}\n"),
+    )
+    .await
+    .assert_code(0);
+
+    let line = format!("age -d -o '{}' '{}'", plain.display(), file.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = child.stdout.take().unwrap();
+    let mut shown = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&shown).contains("passphrase") {
+        let mut buf = [0u8; 256];
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, output.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => shown.extend_from_slice(&buf[..n]),
+            _ => panic!(
+                "age never asked for the passphrase: {}",
+                String::from_utf8_lossy(&shown)
+            ),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    input
+        .write_all(format!("{EXPORT_PASSPHRASE}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), output.read_to_end(&mut rest))
+        .await
+        .expect("age finishes")
+        .unwrap();
+    drop(input);
+    let status = child.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "age -d failed: {}",
+        String::from_utf8_lossy(&rest)
+    );
+    let inside: Value = serde_json::from_slice(&std::fs::read(&plain).unwrap()).unwrap();
+    assert_eq!(inside["format"], "lanyard-export");
+    assert_eq!(inside["accounts"].as_array().unwrap().len(), 2);
+    sim.shutdown().await;
+}
