@@ -1,7 +1,9 @@
 # Lanyard: the two commands of the README live here.
 #   make run    build the UI and the desktop app, then open it
 #   make test   everything a clean machine can check: format, lints, UI types, unit and
-#               integration tests under a real Secret Service, and the e2e suite under Xvfb
+#               integration tests under a real Secret Service, the e2e suite under Xvfb, and
+#               the Debian package installed, started from its desktop entry and removed
+#   make package  the Debian package, in target/package/
 # Both start with `make setup`, which installs only what is missing.
 
 SHELL := /bin/bash
@@ -20,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := build-essential pkg-config curl file libwebkit2gtk-4.1-dev libxdo-dev \
 	libssl-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver \
 	dbus-x11 gnome-keyring libsecret-tools keyutils xdotool xclip imagemagick \
-	fonts-wqy-microhei
+	fonts-wqy-microhei lintian appstream desktop-file-utils man-db x11-utils
 
 # One cargo invocation builds every workspace target, the app binary included, so the unit
 # tests, the lints' build scripts and the e2e suite all reuse the same artifacts instead of
@@ -36,15 +38,23 @@ TEST_LOG := $(TARGET_DIR)/test-results.log
 # A hung WebDriver session must not eat CI's whole time budget.
 E2E_TIMEOUT := 15m
 
+# The Debian package: cargo-deb at a pinned version, from the release binaries.
+CARGO_DEB_VERSION := 3.8.0
+RELEASE_DIR := $(TARGET_DIR)/release
+PACKAGE_DIR := $(TARGET_DIR)/package
+PACKAGE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+DEB := $(PACKAGE_DIR)/lanyard_$(PACKAGE_VERSION)-1_amd64.deb
+
 UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts \
 	ui/svelte.config.js ui/tsconfig.json ui/package.json
 
-.PHONY: help setup system-packages tauri-driver run test demo bench ui ui-check fmt-check \
-	clippy build unit-tests e2e e2e-build icons
+.PHONY: help setup system-packages tauri-driver cargo-deb run test demo bench ui ui-check fmt-check \
+	clippy build unit-tests e2e e2e-build icons package package-test
 
 help:
 	@echo "make run    build and open the desktop app"
 	@echo "make test   format, lints, UI type check, unit/integration tests, e2e suite"
+	@echo "make package  build the Debian package (target/package/)"
 	@echo "make demo   open the app with demo accounts on the simulated services"
 	@echo "make setup  install what is missing (Debian packages, npm packages, tauri-driver)"
 
@@ -73,6 +83,10 @@ ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json
 tauri-driver:
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version '^2'
 
+cargo-deb:
+	@[ "$$(cargo-deb --version 2>/dev/null)" = "cargo-deb $(CARGO_DEB_VERSION)" ] || \
+		$(CARGO) install cargo-deb --locked --version '=$(CARGO_DEB_VERSION)'
+
 ## ---- build and run ----------------------------------------------------------------------
 
 ui: ui/dist/index.html
@@ -98,7 +112,7 @@ run: setup build
 
 ## ---- test -------------------------------------------------------------------------------
 
-test: setup fmt-check ui-check clippy build unit-tests e2e
+test: setup fmt-check ui-check clippy build unit-tests e2e package-test
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } \
 		END { printf "tests: %d passed, %d failed\n", passed, failed }' $(TEST_LOG)
 	@echo "make test: all checks passed"
@@ -128,6 +142,22 @@ e2e: build e2e-build tauri-driver
 	cd e2e && LANYARD_APP_BINARY="$(APP_BINARY)" timeout --signal=TERM $(E2E_TIMEOUT) \
 		$(XVFB_RUN) ../scripts/with-secret-service.sh $(CARGO) test -- --test-threads=1 2>&1 | tee -a $(TEST_LOG)
 	@echo "e2e artifacts (screenshots, driver logs): $(CURDIR)/target/e2e-artifacts"
+
+## ---- package --------------------------------------------------------------------------
+
+# The release app serves its embedded UI as a bundled build does (custom-protocol); the CLI is
+# built in the same invocation so shared crates compile once.
+package: setup ui cargo-deb
+	$(CARGO) build --release -p lanyard-desktop -p lanyard-cli --features lanyard-desktop/custom-protocol
+	scripts/package-assets.sh "$(RELEASE_DIR)/lanyard" "$(RELEASE_DIR)/package"
+	rm -rf "$(PACKAGE_DIR)"
+	$(CARGO) deb -p lanyard-desktop --no-build --output "$(DEB)"
+	@echo "package: $(DEB)"
+
+# Installs the package (apt, as root or with sudo), starts it from its desktop entry under
+# Xvfb and removes it again; see the script for what it checks.
+package-test: package
+	scripts/package-test.sh "$(DEB)"
 
 ## ---- later issues -----------------------------------------------------------------------
 

@@ -15,6 +15,11 @@ render() { # size output
     convert "$work/raw.png" -strip "PNG32:$2"
 }
 
+# The Linux package installs one PNG per hicolor size: these three, the ones below, and
+# 128x128@2x.png and icon.png as 256 and 512.
+render 16 16x16.png
+render 24 24x24.png
+render 48 48x48.png
 render 32 32x32.png
 render 64 64x64.png
 render 128 128x128.png
