@@ -150,6 +150,14 @@ impl App {
             .to_string()
     }
 
+    /// Runs `script` (a function body; `return` gives the value) in the window.
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("run a script in the window: {e}"))
+    }
+
     /// Whether an element with this test id is there now (no waiting).
     pub async fn has(&self, id: &str) -> bool {
         self.exists(&tid(id)).await
