@@ -4,13 +4,13 @@
 //! The passphrase comes from `LANYARD_EXPORT_PASSPHRASE_FILE` (its first line) when set, else
 //! from the terminal without echo (twice for an export), else, over pipes, as one line of
 //! standard input after the prompt line `Export passphrase:` on stderr (the contract's line
-//! protocol). The file is written 0600 through a temporary file in the same directory and a
-//! rename, and never over an existing file without `--force`.
+//! protocol). The core writes the file 0600 through a temporary file in the same directory and
+//! a rename, never over an existing file without `--force`.
 
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal};
 use std::path::Path;
 
-use lanyard_core::manager::{MAX_EXPORT_BYTES, Manager};
+use lanyard_core::manager::Manager;
 use lanyard_core::{Error, ErrorCode, Result, SecretString};
 use zeroize::Zeroizing;
 
@@ -20,24 +20,34 @@ const PASSPHRASE_FILE_VAR: &str = "LANYARD_EXPORT_PASSPHRASE_FILE";
 const SESSIONS_NOTE: &str = "Sessions and tokens are not in the file: they belong to this machine.";
 
 pub async fn export(manager: &Manager, file: &Path, force: bool) -> Result<()> {
-    if !force && std::fs::symlink_metadata(file).is_ok() {
-        return Err(Error::new(
+    let exists = || {
+        Error::new(
             ErrorCode::AlreadyExists,
             format!(
                 "{} exists already; choose another file or replace it with --force",
                 file.display()
             ),
-        ));
+        )
+    };
+    // Before the passphrase is asked for.
+    if !force && std::fs::symlink_metadata(file).is_ok() {
+        return Err(exists());
     }
     let passphrase = passphrase(true).await?;
-    let sealed = manager.export_accounts(&passphrase).await?;
-    write_private(file, &sealed, force)?;
-    let views = manager.list().await?;
-    let with_password = views.iter().filter(|v| v.account.remember_password).count();
+    let summary = manager
+        .export_to_file(file, &passphrase, force)
+        .await
+        .map_err(|e| {
+            if e.code == ErrorCode::AlreadyExists {
+                exists()
+            } else {
+                e
+            }
+        })?;
     outln!(
         "Exported {} account(s) ({} with a remembered password) to {}, encrypted with the passphrase (age format).",
-        views.len(),
-        with_password,
+        summary.accounts,
+        summary.with_password,
         file.display()
     );
     outln!(
@@ -47,9 +57,15 @@ pub async fn export(manager: &Manager, file: &Path, force: bool) -> Result<()> {
 }
 
 pub async fn import(manager: &Manager, file: &Path) -> Result<()> {
-    let bytes = read_limited(file)?;
+    if let Err(e) = std::fs::metadata(file) {
+        // Before the passphrase is asked for.
+        return Err(Error::invalid_input(format!(
+            "cannot read {}: {e}",
+            file.display()
+        )));
+    }
     let passphrase = passphrase(false).await?;
-    let report = manager.import_accounts(bytes, &passphrase).await?;
+    let report = manager.import_from_file(file, &passphrase).await?;
     for name in &report.imported {
         outln!("Imported {name}.");
     }
@@ -165,60 +181,4 @@ fn read_stdin_line() -> Result<SecretString> {
         ));
     }
     Ok(SecretString::new(line.trim_end_matches(['\r', '\n'])))
-}
-
-fn read_limited(file: &Path) -> Result<Vec<u8>> {
-    let cannot =
-        |e: io::Error| Error::invalid_input(format!("cannot read {}: {e}", file.display()));
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .map_err(cannot)?
-        .take(MAX_EXPORT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() > MAX_EXPORT_BYTES {
-        return Err(Error::invalid_input(format!(
-            "{} is larger than an export can be",
-            file.display()
-        )));
-    }
-    Ok(bytes)
-}
-
-/// `bytes` to `file`, readable by us only: a temporary file (0600) beside it, synced, then
-/// renamed over it (`force`) or linked where nothing is (otherwise), so a reader never sees
-/// half a file and an existing file is never replaced by accident.
-fn write_private(file: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    let dir = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let cannot =
-        |e: io::Error| Error::invalid_input(format!("cannot write {}: {e}", file.display()));
-    // tempfile creates its files with mode 0600 on Unix.
-    let mut temp = tempfile::Builder::new()
-        .prefix(".lanyard-export-")
-        .tempfile_in(dir)
-        .map_err(cannot)?;
-    temp.write_all(bytes).map_err(cannot)?;
-    temp.as_file().sync_all().map_err(cannot)?;
-    let persisted = if force {
-        temp.persist(file)
-    } else {
-        temp.persist_noclobber(file)
-    };
-    persisted.map_err(|e| {
-        if e.error.kind() == io::ErrorKind::AlreadyExists {
-            Error::new(
-                ErrorCode::AlreadyExists,
-                format!(
-                    "{} exists already; choose another file or replace it with --force",
-                    file.display()
-                ),
-            )
-        } else {
-            cannot(e.error)
-        }
-    })?;
-    Ok(())
 }

@@ -2883,7 +2883,9 @@ mod handoff;
 #[cfg(test)]
 mod tests;
 mod transfer;
-pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, ImportReport, ImportSkip, MAX_EXPORT_BYTES};
+pub use transfer::{
+    EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportReport, ImportSkip, MAX_EXPORT_BYTES,
+};
 
 /// An address typed without a scheme gets the one its intent makes clear: plain http for this
 /// machine (`localhost:8080`, `127.0.0.1:9000`, `[::1]`), where servers under test and

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,16 @@ struct ExportedAccount {
     default_for_service: bool,
 }
 
+/// What [`Manager::export_to_file`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    pub path: PathBuf,
+    /// How many accounts are in the file.
+    pub accounts: usize,
+    /// How many of them carry a remembered password.
+    pub with_password: usize,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportReport {
@@ -86,6 +97,48 @@ impl Manager {
     /// Every account with its options, secret options and remembered password, as an age file
     /// encrypted with `passphrase`. Sessions and tokens are left out.
     pub async fn export_accounts(&self, passphrase: &SecretString) -> Result<Vec<u8>> {
+        Ok(self.export_sealed(passphrase).await?.0)
+    }
+
+    /// [`Manager::export_accounts`] written to `path`: readable by the user only (0600 on
+    /// Unix), through a temporary file beside it and a rename, so nobody sees half a file;
+    /// an existing file is replaced only with `replace`.
+    pub async fn export_to_file(
+        &self,
+        path: &Path,
+        passphrase: &SecretString,
+        replace: bool,
+    ) -> Result<ExportSummary> {
+        if !replace && std::fs::symlink_metadata(path).is_ok() {
+            return Err(exists(path));
+        }
+        let (sealed, accounts, with_password) = self.export_sealed(passphrase).await?;
+        let target = path.to_owned();
+        tokio::task::spawn_blocking(move || write_private(&target, &sealed, replace))
+            .await
+            .map_err(|_| Error::internal("writing the export failed unexpectedly"))??;
+        Ok(ExportSummary {
+            path: path.to_owned(),
+            accounts,
+            with_password,
+        })
+    }
+
+    /// [`Manager::import_accounts`] from the file at `path`.
+    pub async fn import_from_file(
+        &self,
+        path: &Path,
+        passphrase: &SecretString,
+    ) -> Result<ImportReport> {
+        let target = path.to_owned();
+        let bytes = tokio::task::spawn_blocking(move || read_limited(&target))
+            .await
+            .map_err(|_| Error::internal("reading the export failed unexpectedly"))??;
+        self.import_accounts(bytes, passphrase).await
+    }
+
+    /// The sealed export, how many accounts it holds and how many with a password.
+    async fn export_sealed(&self, passphrase: &SecretString) -> Result<(Vec<u8>, usize, usize)> {
         if passphrase.is_empty() {
             return Err(Error::invalid_input("the export passphrase is empty"));
         }
@@ -111,6 +164,10 @@ impl Manager {
                 default_for_service: view.default_for_service,
             });
         }
+        let counts = (
+            accounts.len(),
+            accounts.iter().filter(|a| a.password.is_some()).count(),
+        );
         let file = ExportFile {
             format: EXPORT_FORMAT.to_owned(),
             version: EXPORT_VERSION,
@@ -122,9 +179,10 @@ impl Manager {
             serde_json::to_vec_pretty(&file).map_err(|e| Error::internal(e.to_string()))?,
         );
         let passphrase = age::secrecy::SecretString::from(passphrase.expose().to_owned());
-        tokio::task::spawn_blocking(move || encrypt(&json, passphrase))
+        let sealed = tokio::task::spawn_blocking(move || encrypt(&json, passphrase))
             .await
-            .map_err(|_| Error::internal("encrypting the export failed unexpectedly"))?
+            .map_err(|_| Error::internal("encrypting the export failed unexpectedly"))??;
+        Ok((sealed, counts.0, counts.1))
     }
 
     /// Adds the accounts of an export made by [`Manager::export_accounts`]. A wrong passphrase
@@ -252,6 +310,75 @@ impl Manager {
         }
         Ok(account.name)
     }
+}
+
+fn exists(path: &Path) -> Error {
+    Error::new(
+        ErrorCode::AlreadyExists,
+        format!(
+            "{} exists already; choose another file or replace it",
+            path.display()
+        ),
+    )
+}
+
+/// `bytes` to `path`, readable by us only: a new temporary file beside it (0600 from the start
+/// on Unix), synced, then renamed over `path` (`replace`) or hard-linked where nothing is (so
+/// a file that appeared meanwhile is not replaced either).
+fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let cannot =
+        |e: std::io::Error| Error::invalid_input(format!("cannot write {}: {e}", path.display()));
+    let temp = dir.join(format!(".lanyard-export-{}.tmp", uuid::Uuid::new_v4()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&temp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let placed = written.and_then(|()| {
+        if replace {
+            std::fs::rename(&temp, path)
+        } else {
+            std::fs::hard_link(&temp, path)
+        }
+    });
+    if !replace || placed.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    placed.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            exists(path)
+        } else {
+            cannot(e)
+        }
+    })
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>> {
+    let cannot =
+        |e: std::io::Error| Error::invalid_input(format!("cannot read {}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_EXPORT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > MAX_EXPORT_BYTES {
+        return Err(Error::invalid_input(format!(
+            "{} is larger than an export can be",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 fn encrypt(plaintext: &[u8], passphrase: age::secrecy::SecretString) -> Result<Vec<u8>> {
