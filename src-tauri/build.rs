@@ -39,6 +39,8 @@ fn main() {
         "secret_store_health",
         "passphrase_request",
         "unlock_secret_store",
+        "export_accounts",
+        "import_accounts",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to prepare the app context");

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_core::manager::{AccountEdit, EventRecord, LoginStep, NewAccount, TokenFormat};
+use lanyard_core::manager::{
+    AccountEdit, EventRecord, ExportSummary, ImportReport, LoginStep, NewAccount, TokenFormat,
+};
 use lanyard_core::model::OptionSpec;
 use lanyard_core::secrets::SecretStoreHealth;
 use lanyard_core::secrets::unlock::PassphraseRequest;
@@ -300,6 +302,33 @@ pub async fn unlock_secret_store<R: Runtime>(
     Ok(())
 }
 
+/// Writes every account (options, remembered passwords, secret options; no sessions) to
+/// `path`, encrypted with `passphrase` in the age format (`lanyard export`).
+#[tauri::command]
+pub async fn export_accounts(
+    state: State<'_, AppState>,
+    path: String,
+    passphrase: SecretString,
+    replace: bool,
+) -> Result<ExportSummary, Error> {
+    let path = lanyard_core::manager::typed_path(&path)?;
+    state
+        .manager()?
+        .export_to_file(&path, &passphrase, replace)
+        .await
+}
+
+/// Adds the accounts of an export; existing ones are skipped and listed (`lanyard import`).
+#[tauri::command]
+pub async fn import_accounts(
+    state: State<'_, AppState>,
+    path: String,
+    passphrase: SecretString,
+) -> Result<ImportReport, Error> {
+    let path = lanyard_core::manager::typed_path(&path)?;
+    state.manager()?.import_from_file(&path, &passphrase).await
+}
+
 /// Registers every command above (and nothing else) with the builder.
 pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
@@ -324,6 +353,8 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         secret_store_health,
         passphrase_request,
         unlock_secret_store,
+        export_accounts,
+        import_accounts,
     ])
 }
 
@@ -352,4 +383,6 @@ pub const COMMANDS: &[&str] = &[
     "secret_store_health",
     "passphrase_request",
     "unlock_secret_store",
+    "export_accounts",
+    "import_accounts",
 ];

@@ -478,3 +478,57 @@ fn a_curl_command_is_copied_in_the_services_form() {
         "{copied}"
     );
 }
+
+#[test]
+fn accounts_are_exported_to_a_file_and_imported_into_another_app() {
+    let old = TestApp::new();
+    old.ok("add_account", sscms("demo"));
+    old.ok("add_account", sscms("alice"));
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("accounts.age");
+    let path = file.to_str().unwrap();
+    let summary = old.ok(
+        "export_accounts",
+        json!({"path": path, "passphrase": "moving day", "replace": false}),
+    );
+    assert_eq!(summary["accounts"], 2);
+    assert!(
+        std::fs::read(&file)
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+    // Not over an existing file unless asked; a relative path is refused.
+    let e = old.err(
+        "export_accounts",
+        json!({"path": path, "passphrase": "moving day", "replace": false}),
+    );
+    assert_eq!(e["code"], "already_exists", "{e}");
+    let e = old.err(
+        "export_accounts",
+        json!({"path": "accounts.age", "passphrase": "moving day", "replace": true}),
+    );
+    assert_eq!(e["code"], "invalid_input", "{e}");
+
+    let new = TestApp::new();
+    new.ok("add_account", sscms("alice"));
+    let e = new.err(
+        "import_accounts",
+        json!({"path": path, "passphrase": "wrong"}),
+    );
+    assert_eq!(e["code"], "credentials_rejected", "{e}");
+    assert_eq!(
+        new.ok("list_accounts", json!({})).as_array().unwrap().len(),
+        1
+    );
+    let report = new.ok(
+        "import_accounts",
+        json!({"path": path, "passphrase": "moving day"}),
+    );
+    assert_eq!(report["imported"], json!(["sscms/demo"]), "{report}");
+    assert_eq!(report["skipped"][0]["name"], "sscms/alice", "{report}");
+    assert_eq!(report["skipped"][0]["code"], "already_exists", "{report}");
+    assert_eq!(
+        new.ok("list_accounts", json!({})).as_array().unwrap().len(),
+        2
+    );
+}

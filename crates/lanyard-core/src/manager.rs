@@ -2885,6 +2885,7 @@ mod tests;
 mod transfer;
 pub use transfer::{
     EXPORT_FORMAT, EXPORT_VERSION, ExportSummary, ImportReport, ImportSkip, MAX_EXPORT_BYTES,
+    typed_path,
 };
 
 /// An address typed without a scheme gets the one its intent makes clear: plain http for this

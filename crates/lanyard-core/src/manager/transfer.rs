@@ -312,6 +312,25 @@ impl Manager {
     }
 }
 
+/// A file path a person typed in a window (the desktop's settings), where no shell expands it:
+/// `~/` is the home directory, and the path must be absolute, as the app's working directory is
+/// nothing the person chose.
+pub fn typed_path(text: &str) -> Result<PathBuf> {
+    let text = text.trim();
+    let path = match text.strip_prefix("~/") {
+        Some(rest) => dirs::home_dir()
+            .ok_or_else(|| Error::invalid_input("there is no home directory to expand ~/ in"))?
+            .join(rest),
+        None => PathBuf::from(text),
+    };
+    if text.is_empty() || !path.is_absolute() {
+        return Err(Error::invalid_input(
+            "give the file's full path, e.g. ~/lanyard-accounts.age",
+        ));
+    }
+    Ok(path)
+}
+
 fn exists(path: &Path) -> Error {
     Error::new(
         ErrorCode::AlreadyExists,
@@ -444,6 +463,21 @@ fn decrypt(bytes: &[u8], passphrase: age::secrecy::SecretString) -> Result<Zeroi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_paths_are_absolute_or_under_home() {
+        assert_eq!(
+            typed_path(" /tmp/a.age ").unwrap(),
+            PathBuf::from("/tmp/a.age")
+        );
+        if let Some(home) = dirs::home_dir() {
+            assert_eq!(typed_path("~/a.age").unwrap(), home.join("a.age"));
+        }
+        for relative in ["", "a.age", "./a.age", "~a.age"] {
+            let e = typed_path(relative).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{relative:?}");
+        }
+    }
 
     #[test]
     fn an_export_round_trips_and_a_wrong_passphrase_is_named() {
