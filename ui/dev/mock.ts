@@ -185,6 +185,17 @@ async function handle(cmd: string, raw: unknown): Promise<unknown> {
       case "set_settings":
         settings = args.settings;
         return settings;
+      case "export_accounts":
+        if (!String(args.path).startsWith("/") && !String(args.path).startsWith("~/"))
+          fail("invalid_input", "give the file's full path, e.g. ~/lanyard-accounts.age");
+        return { path: String(args.path).replace(/^~/, "/home/you"), accounts: accounts.length, with_password: 1 };
+      case "import_accounts":
+        if (args.passphrase !== "secret123") fail("credentials_rejected", "wrong passphrase for the export file (nothing was imported)");
+        return {
+          imported: [],
+          skipped: accounts.slice(0, 2).map((a) => ({ name: a.name, code: "already_exists", reason: `an account named '${a.name}' exists already` })),
+          with_password: [],
+        };
       case "secret_store_health":
         return { kind: "keyring", ok: true, message: "GNOME Keyring (Secret Service) answers" };
       case "account_events":

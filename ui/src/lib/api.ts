@@ -321,6 +321,29 @@ export const passphraseRequest = () => call<PassphraseRequest | null>("passphras
 /** Opens the accounts with the passphrase; a wrong one rejects (code `secret_store`). */
 export const unlockSecretStore = (passphrase: string) => call<null>("unlock_secret_store", { passphrase });
 
+/** What `export_accounts` wrote (core `ExportSummary`). */
+export interface ExportSummary {
+  path: string;
+  accounts: number;
+  with_password: number;
+}
+
+/** What `import_accounts` did (core `ImportReport`). */
+export interface ImportReport {
+  imported: string[];
+  skipped: { name: string; code: string; reason: string }[];
+  with_password: string[];
+}
+
+/** Every account to `path` (absolute or `~/…`), encrypted with the passphrase (age format);
+ * an existing file rejects with `already_exists` unless `replace`. */
+export const exportAccounts = (path: string, passphrase: string, replace: boolean) =>
+  call<ExportSummary>("export_accounts", { path, passphrase, replace });
+
+/** The accounts of an export; a wrong passphrase rejects with `credentials_rejected`. */
+export const importAccounts = (path: string, passphrase: string) =>
+  call<ImportReport>("import_accounts", { path, passphrase });
+
 // ----- events -----
 
 export const onCoreEvent = (handler: (event: CoreEvent) => void): Promise<UnlistenFn> =>
