@@ -254,13 +254,13 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Logout { name } => {
-            manager.logout(&name).await?;
-            outln!("Logged out {name}.");
+            let outcome = manager.logout(&name).await?;
+            outln!("Logged out {name}: {}.", outcome.describe());
             Ok(())
         }
         Command::Remove { name } => {
-            manager.remove_account(&name).await?;
-            outln!("Removed {name} and its secrets.");
+            let outcome = manager.remove_account(&name).await?;
+            outln!("Removed {name} and its secrets; {}.", outcome.describe());
             Ok(())
         }
         Command::Status { json } => {

@@ -318,10 +318,27 @@ async fn sscms_full_lifecycle() {
     w.run(&["refresh", "sscms/alice", "--force"], &[])
         .await
         .assert_ok();
-    w.run(&["logout", "sscms/alice"], &[]).await.assert_ok();
+    // SiteServer CMS has a logout call: the output says the server ended the session.
+    let logout = w.run(&["logout", "sscms/alice"], &[]).await;
+    assert!(
+        logout
+            .assert_ok()
+            .stdout
+            .contains("the server ended the session"),
+        "{}",
+        logout.stdout
+    );
     // Signed out: a token needs a login first (exit 3).
     w.run(&["token", "sscms/alice"], &[]).await.assert_exit(3);
-    w.run(&["remove", "sscms/alice"], &[]).await.assert_ok();
+    let removed = w.run(&["remove", "sscms/alice"], &[]).await;
+    assert!(
+        removed
+            .assert_ok()
+            .stdout
+            .contains("there was no session"),
+        "{}",
+        removed.stdout
+    );
     let names: Vec<Value> = w
         .run(&["list", "--json"], &[])
         .await

@@ -310,6 +310,22 @@ impl LogoutOutcome {
             LogoutOutcome::NoSession => "no_session",
         }
     }
+
+    /// What became of the session, in a few words for a terminal.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LogoutOutcome::EndedOnServer => "the server ended the session",
+            LogoutOutcome::ForgottenHere => {
+                "the session is forgotten here only: the service has no logout call, so its \
+                 token stays valid on the server until it expires or you log in again"
+            }
+            LogoutOutcome::Unconfirmed => {
+                "the session is forgotten here, but the server did not confirm the logout: its \
+                 token may still work there"
+            }
+            LogoutOutcome::NoSession => "there was no session",
+        }
+    }
 }
 
 /// Why a renewal runs.
