@@ -332,10 +332,7 @@ async fn sscms_full_lifecycle() {
     w.run(&["token", "sscms/alice"], &[]).await.assert_exit(3);
     let removed = w.run(&["remove", "sscms/alice"], &[]).await;
     assert!(
-        removed
-            .assert_ok()
-            .stdout
-            .contains("there was no session"),
+        removed.assert_ok().stdout.contains("there was no session"),
         "{}",
         removed.stdout
     );
