@@ -90,7 +90,12 @@ pub async fn import(manager: &Manager, file: &Path) -> Result<()> {
                 report.skipped.len()
             )
         };
-        return Err(Error::new(ErrorCode::AlreadyExists, why));
+        // One cause for all (the secret store, say): its exit code; else 2.
+        let code = match report.skipped.first().map(|s| s.code) {
+            Some(first) if report.skipped.iter().all(|s| s.code == first) => first,
+            _ => ErrorCode::AlreadyExists,
+        };
+        return Err(Error::new(code, why));
     }
     outln!(
         "Imported {} account(s), skipped {}. The file held no sessions: log in to each with `lanyard login NAME`{}.",

@@ -303,7 +303,26 @@ async fn login(
             view.account.name
         ));
     }
-    let password = if services::password_required(&view.account) && !remembered {
+    if remembered {
+        match manager.begin_login(&view.account.name, None).await {
+            // A password changed on the server: a person types the current one (kept on
+            // success); a script is told how to give it.
+            Err(e) if e.code == ErrorCode::CredentialsRejected && prompter.interactive() => {
+                eprintln!("lanyard: {}; type the current password", e.display_line());
+            }
+            Err(e) if e.code == ErrorCode::CredentialsRejected => {
+                return Err(Error::new(
+                    e.code,
+                    format!(
+                        "{} (with the remembered password; give the current one with --password-stdin)",
+                        e.display_line()
+                    ),
+                ));
+            }
+            started => return answer_challenges(manager, started?, prompter).await,
+        }
+    }
+    let password = if services::password_required(&view.account) {
         if view.plaintext_remote {
             // Before the password is asked for, let alone sent.
             eprintln!(
@@ -319,7 +338,16 @@ async fn login(
     } else {
         None
     };
-    let mut step = manager.begin_login(&view.account.name, password).await?;
+    let step = manager.begin_login(&view.account.name, password).await?;
+    answer_challenges(manager, step, prompter).await
+}
+
+/// Answers the captcha and code steps of a started login until it is done.
+async fn answer_challenges(
+    manager: &Manager,
+    mut step: LoginStep,
+    prompter: &mut Prompter,
+) -> Result<AccountView> {
     let mut wrong_answers = 0;
     loop {
         match step {

@@ -381,6 +381,37 @@ async fn the_same_login_under_another_name_is_a_conflict_too() {
         .find(|a| a["name"] == "mine")
         .unwrap();
     assert_eq!(mine["active"], true, "the existing account keeps its place");
+
+    // The password changed on the server since the export: a script is told how to give the
+    // current one, and the login with it works (and is remembered from then on).
+    let control = url::Url::parse(&sim.endpoints().siyuan)
+        .unwrap()
+        .join("/__sim/password")
+        .unwrap();
+    let status = reqwest::Client::new()
+        .post(control)
+        .json(&serde_json::json!({"user": "alice", "password": "a new one 42"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+    let refused = new.run(&["login", "siyuan/alice"], "").await;
+    refused.assert_code(4);
+    assert!(
+        refused
+            .stderr
+            .contains("give the current one with --password-stdin"),
+        "{}",
+        refused.stderr
+    );
+    new.run(
+        &["login", "siyuan/alice", "--password-stdin"],
+        "a new one 42\n",
+    )
+    .await
+    .assert_code(0);
+    new.run(&["login", "siyuan/alice"], "").await.assert_code(0);
     sim.shutdown().await;
 }
 
