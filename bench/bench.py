@@ -469,6 +469,21 @@ def rows_cli(a):
          "lanyard token sscms median / secret-tool lookup median")
     emit(a.rows, "CLI: lanyard --version", fmt_stats(ver),
          f"process start + argument parsing only (no store, no keyring); {runs}")
+    if os.path.exists(os.path.join(a.out, "cli-api.json")):
+        api = load_stats(os.path.join(a.out, "cli-api.json"))
+        curl = load_stats(os.path.join(a.out, "curl-api.json"))
+        with open(os.path.join(a.out, "cli-api.server-requests")) as f:
+            served = f.read().strip()
+        with open(os.path.join(a.out, "cli-api.calls")) as f:
+            calls = f.read().strip()
+        emit(a.rows, "CLI: lanyard api sscms /api/v1/users/1", fmt_stats(api),
+             f"valid session from gnome-keyring, one GET to lanyard-sim (loopback); {served} "
+             f"server requests for {calls} calls; {runs}; load {a.load}")
+        emit(a.rows, "CLI floor: curl, same header, same route", fmt_stats(curl),
+             f"curl -H @file (the header lanyard token --as header prints); {runs}")
+        emit(a.rows, "CLI: api vs curl",
+             f"{api['median'] / curl['median']:.2f}x median ({api['median'] - curl['median']:+.1f} ms)",
+             "lanyard api median / curl median (issue 13: below 1.5x)")
 
 
 def rows_sim(a):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Part of `make bench` (bench/run.sh runs it inside scripts/with-secret-service.sh, i.e. in a
 # private D-Bus session with an unlocked gnome-keyring). Measures `lanyard token sscms` for a
-# valid session read from the keyring, and the `secret-tool lookup` floor for the same item.
+# valid session read from the keyring, and the `secret-tool lookup` floor for the same item;
+# then `lanyard api sscms /api/v1/users/1` against curl with the same header.
 #
 # Environment (set by run.sh): LANYARD_BIN, SSCMS (sim base URL), BENCH_OUT, RUNS, WARMUP,
 # TIMER (hyperfine|loop), BENCH_PY.
@@ -49,3 +50,16 @@ measure secret-tool-lookup secret-tool lookup service lanyard username "$key"
 measure cli-version "$LANYARD_BIN" --version
 
 printf '%s\n' "$((after - before))" >"$BENCH_OUT/cli-token.server-requests"
+
+# `lanyard api` (issue 13) against curl sending the same header to the same simulator route:
+# the floor is one HTTP request from a small C program. The header goes to curl from a private
+# file (`-H @file`), not its argv.
+header_file="$data_dir/header"
+(umask 077 && "$LANYARD_BIN" token sscms --as header >"$header_file")
+"$LANYARD_BIN" api sscms /api/v1/users/1 >/dev/null # must work before it is timed
+before=$(stats_count)
+measure cli-api "$LANYARD_BIN" api sscms /api/v1/users/1
+after=$(stats_count)
+measure curl-api curl -fsS -o /dev/null -H "@$header_file" "$SSCMS/api/v1/users/1"
+printf '%s\n' "$((after - before))" >"$BENCH_OUT/cli-api.server-requests"
+printf '%s\n' "$((RUNS + WARMUP))" >"$BENCH_OUT/cli-api.calls"
