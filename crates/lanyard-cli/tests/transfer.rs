@@ -495,3 +495,114 @@ async fn the_age_tool_decrypts_an_export() {
     assert_eq!(inside["accounts"].as_array().unwrap().len(), 2);
     sim.shutdown().await;
 }
+
+/// `lanyard ARGS` for `machine` on a pseudo-terminal: each `(prompt, typed)` pair waits for
+/// the prompt, then types the line. Returns the exit status and what the terminal showed.
+async fn on_terminal(machine: &Machine, args: &[&str], dialogue: &[(&str, &str)]) -> (i32, String) {
+    let line = std::iter::once(env!("CARGO_BIN_EXE_lanyard"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("LANYARD_DATA_DIR", machine.dir.path())
+        .env_remove("LANYARD_EXPORT_PASSPHRASE_FILE")
+        .env("NO_COLOR", "1")
+        .envs(machine.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start script");
+    let mut input = child.stdin.take().unwrap();
+    let mut output = child.stdout.take().unwrap();
+    let mut shown = Vec::new();
+    let mut seen = 0;
+    for (prompt, typed) in dialogue {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = String::from_utf8_lossy(&shown[seen..]).into_owned();
+            if let Some(at) = text.find(prompt) {
+                seen += at + prompt.len();
+                break;
+            }
+            let mut buf = [0u8; 1024];
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, output.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => shown.extend_from_slice(&buf[..n]),
+                _ => panic!(
+                    "the terminal never showed {prompt:?}:\n{}",
+                    String::from_utf8_lossy(&shown)
+                ),
+            }
+        }
+        // The prompt is written just before echo is turned off.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        input
+            .write_all(format!("{typed}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), output.read_to_end(&mut rest))
+        .await
+        .expect("lanyard finishes")
+        .unwrap();
+    shown.extend_from_slice(&rest);
+    drop(input);
+    let status = child.wait().await.unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&shown).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn on_a_terminal_the_passphrase_is_asked_without_echo_twice_for_an_export() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: util-linux `script` is not installed");
+        return;
+    }
+    let sim = lanyard_sim::start(SimConfig { port_base: None })
+        .await
+        .unwrap();
+    let old = old_machine(&sim).await;
+    let file = old.dir.path().join("by-hand.age");
+    let file_arg = file.to_str().unwrap();
+    // Two passphrases that differ are asked again.
+    let (code, shown) = on_terminal(
+        &old,
+        &["export", file_arg],
+        &[
+            ("New passphrase for the export file: ", "first try"),
+            ("Repeat the passphrase: ", "a typo"),
+            ("New passphrase for the export file: ", EXPORT_PASSPHRASE),
+            ("Repeat the passphrase: ", EXPORT_PASSPHRASE),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{shown}");
+    for typed in ["first try", "a typo", EXPORT_PASSPHRASE] {
+        assert!(!shown.contains(typed), "{typed:?} was echoed:\n{shown}");
+    }
+    assert!(shown.contains("the two passphrases differ, try again"), "{shown}");
+    assert!(shown.contains("Exported 2 account(s)"), "{shown}");
+
+    let new = Machine::file_store("another passphrase");
+    let (code, shown) = on_terminal(
+        &new,
+        &["import", file_arg],
+        &[("Passphrase of the export file: ", EXPORT_PASSPHRASE)],
+    )
+    .await;
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Imported sscms/demo."), "{shown}");
+    assert!(!shown.contains(EXPORT_PASSPHRASE), "echoed:\n{shown}");
+    sim.shutdown().await;
+}
