@@ -155,10 +155,7 @@ async fn log_out_remove_and_refresh_say_what_was_done_per_service() {
         .find(|(kind, _, _)| kind == "logout")
         .expect("a logout row");
     assert_eq!(logout.1, "forgotten_here", "{rows:?}");
-    assert!(
-        logout.2.contains("stays valid on the server"),
-        "{rows:?}"
-    );
+    assert!(logout.2.contains("stays valid on the server"), "{rows:?}");
     app.screenshot("details-forgotten-here-en-light").await;
 
     // SiteServer CMS: the server ended it.
@@ -171,10 +168,7 @@ async fn log_out_remove_and_refresh_say_what_was_done_per_service() {
     // Remove says beforehand and afterwards that the server ends a live session.
     app.click("remove-sscms/alice").await;
     let dialog = app.text("[data-testid=confirm-dialog]").await;
-    assert!(
-        dialog.contains("ended on the server first"),
-        "{dialog}"
-    );
+    assert!(dialog.contains("ended on the server first"), "{dialog}");
     app.screenshot("remove-confirm-en-light").await;
     app.click("confirm-remove").await;
     toast_saying(&app, "the server ended its session").await;
@@ -195,7 +189,11 @@ async fn log_out_remove_and_refresh_say_what_was_done_per_service() {
         "the zh-CN log line says forgotten here only: {rows:?}"
     );
     app.screenshot("details-forgotten-here-zh-CN-dark").await;
-    assert!(app.page_errors().await.is_empty(), "{:?}", app.page_errors().await);
+    assert!(
+        app.page_errors().await.is_empty(),
+        "{:?}",
+        app.page_errors().await
+    );
     app.quit().await;
 }
 
@@ -225,14 +223,12 @@ async fn the_add_form_proposes_a_free_name_and_known_addresses_and_errors_are_sa
     let second = format!("localhost:{port}");
     app.fill_add_form(&AccountForm::new("shopxo", "alice01", &second))
         .await;
-    let proposed = app
-        .eventually("a free name proposed", WAIT, || async {
-            let placeholder = app.attr_of("field-name", "placeholder").await?;
-            (placeholder != "shopxo/alice01" && placeholder.starts_with("shopxo/alice01"))
-                .then_some(placeholder)
-        })
-        .await;
-    assert_eq!(proposed, "shopxo/alice01@localhost");
+    // (While the address is half typed the proposal follows it; the last one counts.)
+    app.eventually("a free name proposed", WAIT, || async {
+        let placeholder = app.attr_of("field-name", "placeholder").await?;
+        (placeholder == "shopxo/alice01@localhost").then_some(())
+    })
+    .await;
     let note = app.text_of("endpoint-note").await;
     assert!(
         note.contains(&format!("http://localhost:{port}")),
@@ -258,7 +254,11 @@ async fn the_add_form_proposes_a_free_name_and_known_addresses_and_errors_are_sa
              return note.top >= scroll.top && note.bottom <= scroll.bottom;",
         )
         .await;
-    assert_eq!(in_view, Value::Bool(true), "the error is visible without scrolling");
+    assert_eq!(
+        in_view,
+        Value::Bool(true),
+        "the error is visible without scrolling"
+    );
     app.screenshot("add-form-name-taken-en-light").await;
 
     // Empty again: the proposal is what is used.
@@ -272,10 +272,16 @@ async fn the_add_form_proposes_a_free_name_and_known_addresses_and_errors_are_sa
     app.by_id("account-shopxo/alice01@localhost").await;
 
     // A password login needs no "Verify" step until the service asks for one.
-    assert!(!app.has("login-steps").await, "no Verify step before a captcha");
+    assert!(
+        !app.has("login-steps").await,
+        "no Verify step before a captcha"
+    );
     app.enter_password("secret123").await;
     app.captcha_image_loaded().await;
-    assert!(app.has("login-steps").await, "the captcha is the second step");
+    assert!(
+        app.has("login-steps").await,
+        "the captcha is the second step"
+    );
     let first = app.attr_of("captcha-image", "src").await;
     app.click("captcha-reload").await;
     app.eventually("a new captcha image", WAIT, || async {
@@ -320,13 +326,21 @@ async fn the_add_form_proposes_a_free_name_and_known_addresses_and_errors_are_sa
     assert_eq!(value_of(&app, "login-password").await, "kept-password-1");
     app.screenshot("login-network-error-en-light").await;
     app.close_dialog().await;
-    assert!(app.page_errors().await.is_empty(), "{:?}", app.page_errors().await);
+    assert!(
+        app.page_errors().await.is_empty(),
+        "{:?}",
+        app.page_errors().await
+    );
     app.quit().await;
 }
 
 /// No sentence of an error box appears twice.
 fn assert_repeats_nothing(text: &str) {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     for (i, line) in lines.iter().enumerate() {
         for other in &lines[i + 1..] {
             assert!(
@@ -353,7 +367,10 @@ async fn the_window_does_not_scroll_and_the_five_marks_differ_in_both_themes() {
         for (i, (mark, background, letters)) in marks.iter().enumerate() {
             for (other, other_background, _) in &marks[i + 1..] {
                 assert_ne!(mark, other, "two services share a mark: {marks:?}");
-                assert_ne!(background, other_background, "two tiles share a colour: {marks:?}");
+                assert_ne!(
+                    background, other_background,
+                    "two tiles share a colour: {marks:?}"
+                );
             }
             let ratio = contrast(&rgb(letters), &rgb(background));
             assert!(
