@@ -188,7 +188,15 @@ async fn log_out_remove_and_refresh_say_what_was_done_per_service() {
         logout.2.contains("仅在本机忘记"),
         "the zh-CN log line says forgotten here only: {rows:?}"
     );
-    app.screenshot("details-forgotten-here-zh-CN-dark").await;
+    // For people to look at: the log line in both languages and themes.
+    for (language, theme) in COMBINATIONS {
+        app.set_appearance(language, theme).await;
+        app.click("account-shopxo/alice01").await;
+        app.wait_for("[data-testid=event-row][data-kind=logout]")
+            .await;
+        app.screenshot(&format!("details-forgotten-here-{language}-{theme}"))
+            .await;
+    }
     assert!(
         app.page_errors().await.is_empty(),
         "{:?}",
@@ -196,6 +204,13 @@ async fn log_out_remove_and_refresh_say_what_was_done_per_service() {
     );
     app.quit().await;
 }
+
+const COMBINATIONS: [(&str, &str); 4] = [
+    ("en", "light"),
+    ("en", "dark"),
+    ("zh-CN", "light"),
+    ("zh-CN", "dark"),
+];
 
 #[tokio::test]
 async fn the_add_form_proposes_a_free_name_and_known_addresses_and_errors_are_said_once() {
@@ -236,6 +251,24 @@ async fn the_add_form_proposes_a_free_name_and_known_addresses_and_errors_are_sa
     );
     assert_eq!(app.text_of("known-endpoint").await, shopxo);
     app.screenshot("add-form-proposals-en-light").await;
+    // For people to look at: the proposals in both languages and themes.
+    app.close_dialog().await;
+    for (language, theme) in COMBINATIONS {
+        app.set_appearance(language, theme).await;
+        app.fill_add_form(&AccountForm::new("shopxo", "alice01", &second))
+            .await;
+        app.eventually("the proposals", WAIT, || async {
+            let placeholder = app.attr_of("field-name", "placeholder").await?;
+            (placeholder == "shopxo/alice01@localhost").then_some(())
+        })
+        .await;
+        app.screenshot(&format!("add-form-proposals-{language}-{theme}"))
+            .await;
+        app.close_dialog().await;
+    }
+    app.set_appearance("en", "light").await;
+    app.fill_add_form(&AccountForm::new("shopxo", "alice01", &second))
+        .await;
 
     // A taken name: said once, next to the field, in view.
     app.fill("field-name", "shopxo/alice01").await;
