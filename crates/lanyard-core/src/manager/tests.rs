@@ -1373,6 +1373,24 @@ async fn refresh_without_force_skips_a_fresh_session() {
 }
 
 #[tokio::test]
+async fn a_forced_refresh_says_what_it_did() {
+    let (_d, m) = manager();
+    // No refresh call, a remembered password: a silent login.
+    let user = unique_user();
+    let plain = add(&m, ServiceId::Steedos, &user, true).await;
+    login(&m, &plain.account.name, "pw").await;
+    let (_, done) = m.refresh_report(&plain.account.name, true).await.unwrap();
+    assert_eq!(done, RefreshDone::Relogged);
+    // No refresh call, no password: the server is asked whether the token still works.
+    let other = unique_user();
+    let query = add(&m, ServiceId::Shopxo, &other, false).await;
+    login(&m, &query.account.name, "pw").await;
+    let (_, done) = m.refresh_report(&query.account.name, true).await.unwrap();
+    assert_eq!(done, RefreshDone::Checked);
+    assert_eq!(count(&calls(&other).validate), 1);
+}
+
+#[tokio::test]
 async fn logout_tells_the_server_and_forgets_the_session() {
     let (_d, m) = manager();
     let user = unique_user();
