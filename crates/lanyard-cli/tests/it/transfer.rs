@@ -4,38 +4,18 @@
 //! log in there with what came along; conflicts are reported and nothing is overwritten; a
 //! wrong passphrase changes nothing; the file is age (`age -d` opens it) — issue 16 item 12.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-use lanyard_sim::{Running, SimConfig};
+use lanyard_sim::Running;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
+
+use crate::support::{
+    Outcome, Terminal, account_names, lanyard_in, mode, private_dir, run, start_sim,
+};
 
 const EXPORT_PASSPHRASE: &str = "moving day passphrase";
 const SSCMS_PASSWORD: &str = "demo1234";
 const SIYUAN_PASSWORD: &str = "secret123";
 const SIYUAN_API_TOKEN: &str = "lanyarddemotoken";
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    #[track_caller]
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
 
 /// One machine: a data dir and its secret store.
 struct Machine {
@@ -45,11 +25,10 @@ struct Machine {
 
 impl Machine {
     fn new(env: Vec<(&'static str, String)>) -> Machine {
-        let dir = tempfile::Builder::new()
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
-        Machine { dir, env }
+        Machine {
+            dir: private_dir(),
+            env,
+        }
     }
 
     fn file_store(passphrase: &str) -> Machine {
@@ -59,53 +38,21 @@ impl Machine {
         ])
     }
 
+    /// `lanyard ARGS` in this machine's data dir with its secret store.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = lanyard_in(self.dir.path());
+        cmd.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
     async fn run(&self, args: &[&str], stdin: &str) -> Outcome {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
-        cmd.args(args)
-            .env("LANYARD_DATA_DIR", self.dir.path())
-            .env_remove("LANYARD_PASSPHRASE")
-            .env_remove("LANYARD_PASSPHRASE_FILE")
-            .env_remove("LANYARD_EXPORT_PASSPHRASE_FILE")
-            .env("NO_COLOR", "1")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("spawn lanyard");
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).await.unwrap();
-        drop(input);
-        let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .expect("lanyard finishes within 120 s")
-            .unwrap();
-        Outcome {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        run(self.command(args), stdin).await
     }
 
     async fn list(&self) -> Value {
         let out = self.run(&["list", "--json"], "").await;
         out.assert_code(0);
         serde_json::from_str(&out.stdout).unwrap()
-    }
-
-    fn names(list: &Value) -> Vec<String> {
-        let mut names: Vec<String> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["name"].as_str().unwrap().to_owned())
-            .collect();
-        names.sort();
-        names
     }
 }
 
@@ -165,15 +112,9 @@ async fn old_machine(sim: &Running) -> Machine {
     old
 }
 
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
 #[tokio::test]
 async fn accounts_move_to_another_data_dir_and_log_in_there() {
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .unwrap();
+    let sim = start_sim().await;
     let old = old_machine(&sim).await;
     let out_dir = tempfile::tempdir().unwrap();
     let file = out_dir.path().join("accounts.age");
@@ -256,7 +197,7 @@ async fn accounts_move_to_another_data_dir_and_log_in_there() {
         "{}",
         wrong.stderr
     );
-    assert!(Machine::names(&new.list().await).is_empty());
+    assert!(account_names(&new.list().await).is_empty());
 
     let imported = new
         .run(&["import", file_arg], &format!("{EXPORT_PASSPHRASE}\n"))
@@ -274,7 +215,7 @@ async fn accounts_move_to_another_data_dir_and_log_in_there() {
         imported.stdout
     );
     let list = new.list().await;
-    assert_eq!(Machine::names(&list), ["siyuan/alice", "sscms/demo"]);
+    assert_eq!(account_names(&list), ["siyuan/alice", "sscms/demo"]);
     for account in list.as_array().unwrap() {
         assert_eq!(account["state"], "signed_out", "no session came along");
         assert_eq!(account["active"], true, "the active choice came along");
@@ -323,9 +264,7 @@ async fn accounts_move_to_another_data_dir_and_log_in_there() {
 
 #[tokio::test]
 async fn the_same_login_under_another_name_is_a_conflict_too() {
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .unwrap();
+    let sim = start_sim().await;
     let old = old_machine(&sim).await;
     let file = old.dir.path().join("out.age");
     let file_arg = file.to_str().unwrap();
@@ -373,7 +312,7 @@ async fn the_same_login_under_another_name_is_a_conflict_too() {
         out.stdout
     );
     let list = new.list().await;
-    assert_eq!(Machine::names(&list), ["mine", "siyuan/alice"]);
+    assert_eq!(account_names(&list), ["mine", "siyuan/alice"]);
     let mine = list
         .as_array()
         .unwrap()
@@ -427,21 +366,11 @@ async fn the_age_tool_decrypts_an_export() {
         eprintln!("SKIPPED: the `age` binary is not installed (apt-get install age)");
         return;
     }
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: util-linux `script` is not installed");
-        return;
-    }
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .unwrap();
+    let sim = start_sim().await;
     let old = old_machine(&sim).await;
     let dir = tempfile::tempdir().unwrap();
-    let file: PathBuf = dir.path().join("accounts.age");
-    let plain: PathBuf = dir.path().join("accounts.json");
+    let file = dir.path().join("accounts.age");
+    let plain = dir.path().join("accounts.json");
     old.run(
         &["export", file.to_str().unwrap()],
         &format!("{EXPORT_PASSPHRASE}\n"),
@@ -450,46 +379,14 @@ async fn the_age_tool_decrypts_an_export() {
     .assert_code(0);
 
     let line = format!("age -d -o '{}' '{}'", plain.display(), file.display());
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let mut output = child.stdout.take().unwrap();
-    let mut shown = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !String::from_utf8_lossy(&shown).contains("passphrase") {
-        let mut buf = [0u8; 256];
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, output.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => shown.extend_from_slice(&buf[..n]),
-            _ => panic!(
-                "age never asked for the passphrase: {}",
-                String::from_utf8_lossy(&shown)
-            ),
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    input
-        .write_all(format!("{EXPORT_PASSPHRASE}\n").as_bytes())
-        .await
-        .unwrap();
-    let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), output.read_to_end(&mut rest))
-        .await
-        .expect("age finishes")
-        .unwrap();
-    drop(input);
-    let status = child.wait().await.unwrap();
-    assert!(
-        status.success(),
-        "age -d failed: {}",
-        String::from_utf8_lossy(&rest)
-    );
+    // A plain `age` on the terminal: none of lanyard's settings.
+    let Some(mut term) = Terminal::start_shell(&Command::new("age"), &line) else {
+        return;
+    };
+    term.expect("passphrase", 1).await;
+    term.type_line(EXPORT_PASSPHRASE).await;
+    let (code, shown) = term.finish().await;
+    assert_eq!(code, 0, "age -d failed: {shown}");
     let inside: Value = serde_json::from_slice(&std::fs::read(&plain).unwrap()).unwrap();
     assert_eq!(inside["format"], "lanyard-export");
     assert_eq!(inside["accounts"].as_array().unwrap().len(), 2);
@@ -499,64 +396,13 @@ async fn the_age_tool_decrypts_an_export() {
 /// `lanyard ARGS` for `machine` on a pseudo-terminal: each `(prompt, typed)` pair waits for
 /// the prompt, then types the line. Returns the exit status and what the terminal showed.
 async fn on_terminal(machine: &Machine, args: &[&str], dialogue: &[(&str, &str)]) -> (i32, String) {
-    let line = std::iter::once(env!("CARGO_BIN_EXE_lanyard"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("LANYARD_DATA_DIR", machine.dir.path())
-        .env_remove("LANYARD_EXPORT_PASSPHRASE_FILE")
-        .env("NO_COLOR", "1")
-        .envs(machine.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start script");
-    let mut input = child.stdin.take().unwrap();
-    let mut output = child.stdout.take().unwrap();
-    let mut shown = Vec::new();
-    let mut seen = 0;
+    let mut term = Terminal::start(&machine.command(&[]), args)
+        .expect("util-linux `script` is needed for the terminal test");
     for (prompt, typed) in dialogue {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = String::from_utf8_lossy(&shown[seen..]).into_owned();
-            if let Some(at) = text.find(prompt) {
-                seen += at + prompt.len();
-                break;
-            }
-            let mut buf = [0u8; 1024];
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, output.read(&mut buf)).await {
-                Ok(Ok(n)) if n > 0 => shown.extend_from_slice(&buf[..n]),
-                _ => panic!(
-                    "the terminal never showed {prompt:?}:\n{}",
-                    String::from_utf8_lossy(&shown)
-                ),
-            }
-        }
-        // The prompt is written just before echo is turned off.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        input
-            .write_all(format!("{typed}\n").as_bytes())
-            .await
-            .unwrap();
+        term.expect_next(prompt).await;
+        term.type_line(typed).await;
     }
-    let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), output.read_to_end(&mut rest))
-        .await
-        .expect("lanyard finishes")
-        .unwrap();
-    shown.extend_from_slice(&rest);
-    drop(input);
-    let status = child.wait().await.unwrap();
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&shown).into_owned(),
-    )
+    term.finish().await
 }
 
 #[tokio::test]
@@ -569,9 +415,7 @@ async fn on_a_terminal_the_passphrase_is_asked_without_echo_twice_for_an_export(
         eprintln!("SKIPPED: util-linux `script` is not installed");
         return;
     }
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .unwrap();
+    let sim = start_sim().await;
     let old = old_machine(&sim).await;
     let file = old.dir.path().join("by-hand.age");
     let file_arg = file.to_str().unwrap();
@@ -591,7 +435,10 @@ async fn on_a_terminal_the_passphrase_is_asked_without_echo_twice_for_an_export(
     for typed in ["first try", "a typo", EXPORT_PASSPHRASE] {
         assert!(!shown.contains(typed), "{typed:?} was echoed:\n{shown}");
     }
-    assert!(shown.contains("the two passphrases differ, try again"), "{shown}");
+    assert!(
+        shown.contains("the two passphrases differ, try again"),
+        "{shown}"
+    );
     assert!(shown.contains("Exported 2 account(s)"), "{shown}");
 
     let new = Machine::file_store("another passphrase");

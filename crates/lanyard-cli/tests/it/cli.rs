@@ -3,211 +3,15 @@
 //! the keyring path is covered by lanyard-core's keyring test and `make bench`.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use lanyard_sim::{Running, SimConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+use crate::support::{FILE_STORE_PASSPHRASE, Outcome, World, finish, interact, mode, private_dir};
 
 const DEMO_APPID: &str = "LanyardDemoAppId0000000000000001";
 const DEMO_APPSECRET: &str = "LanyardDemoAppSecret000000000001";
-
-struct World {
-    sim: Running,
-    data: tempfile::TempDir,
-    http: reqwest::Client,
-}
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-    #[track_caller]
-    fn assert_ok(&self) -> &Self {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    #[track_caller]
-    fn assert_exit(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        assert!(
-            self.stdout.trim().is_empty() || code == 0,
-            "errors print nothing on stdout: {}",
-            self.stdout
-        );
-        assert_eq!(
-            self.stderr.trim().lines().count(),
-            1,
-            "an error is one line on stderr: {}",
-            self.stderr
-        );
-        self
-    }
-}
-
-impl World {
-    async fn new() -> World {
-        let sim = lanyard_sim::start(SimConfig { port_base: None })
-            .await
-            .expect("simulators start");
-        World {
-            sim,
-            data: private_dir(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn endpoint(&self, service: &str) -> String {
-        let e = self.sim.endpoints();
-        match service {
-            "steedos" => e.steedos.clone(),
-            "sscms" => e.sscms.clone(),
-            "coolkit" => e.coolkit.clone(),
-            "siyuan" => e.siyuan.clone(),
-            "shopxo" => e.shopxo.clone(),
-            other => panic!("no simulator {other}"),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
-        cmd.args(args)
-            .env("LANYARD_DATA_DIR", self.data.path())
-            .env("LANYARD_SECRET_STORE", "file")
-            .env("LANYARD_PASSPHRASE", "cli test passphrase")
-            .env("NO_COLOR", "1")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// Run with the given stdin lines, all written up front.
-    async fn run(&self, args: &[&str], stdin_lines: &[&str]) -> Outcome {
-        let mut child = self.command(args).spawn().expect("spawn lanyard");
-        let mut stdin = child.stdin.take().unwrap();
-        for line in stdin_lines {
-            stdin
-                .write_all(format!("{line}\n").as_bytes())
-                .await
-                .unwrap();
-        }
-        drop(stdin);
-        finish(child).await
-    }
-
-    /// Run a login that answers prompts as they come: `answer(prompt_line)` gives the reply
-    /// (e.g. read a captcha answer from the simulator when `captcha image:` appears).
-    async fn run_interactive<F, Fut>(
-        &self,
-        args: &[&str],
-        first_lines: &[&str],
-        mut answer: F,
-    ) -> Outcome
-    where
-        F: FnMut(String) -> Fut,
-        Fut: std::future::Future<Output = Option<String>>,
-    {
-        let mut child = self.command(args).spawn().expect("spawn lanyard");
-        let mut stdin = child.stdin.take().unwrap();
-        for line in first_lines {
-            stdin
-                .write_all(format!("{line}\n").as_bytes())
-                .await
-                .unwrap();
-        }
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut seen = String::new();
-        while let Ok(Some(line)) = stderr.next_line().await {
-            seen.push_str(&line);
-            seen.push('\n');
-            if let Some(reply) = answer(line).await {
-                stdin
-                    .write_all(format!("{reply}\n").as_bytes())
-                    .await
-                    .unwrap();
-            }
-        }
-        drop(stdin);
-        let mut outcome = finish(child).await;
-        outcome.stderr = seen + &outcome.stderr;
-        outcome
-    }
-
-    async fn sim_get(&self, service: &str, path: &str) -> Value {
-        let url = format!("{}{path}", control_base(&self.endpoint(service)));
-        self.http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn sim_post(&self, service: &str, path: &str, body: Value) {
-        let url = format!("{}{path}", control_base(&self.endpoint(service)));
-        let status = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "control call {path} failed: {status}");
-    }
-}
-
-/// A data dir as Lanyard makes one (0700): a looser one would be tightened with a notice on
-/// stderr, a line the one-line error checks would count.
-fn private_dir() -> tempfile::TempDir {
-    let mut builder = tempfile::Builder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o700));
-    }
-    builder.tempdir().unwrap()
-}
-
-/// The listener's root (CoolKit endpoints are `http://host:port/{region}` templates).
-fn control_base(endpoint: &str) -> String {
-    let url = url::Url::parse(&endpoint.replace("{region}", "us")).unwrap();
-    format!("{}://{}", url.scheme(), url.host_str().unwrap())
-        + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
-}
-
-async fn finish(child: Child) -> Outcome {
-    let output = child.wait_with_output().await.unwrap();
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 fn captcha_path(line: &str) -> Option<PathBuf> {
     line.strip_prefix("captcha image: ").map(PathBuf::from)
@@ -355,14 +159,8 @@ async fn sscms_full_lifecycle() {
 async fn an_sscms_v7_token_survives_a_check_the_server_cannot_answer() {
     let w = World::new().await;
     let endpoint = w.endpoint("sscms");
-    let r = w
-        .http
-        .post(format!("{endpoint}/__sim/config"))
-        .json(&json!({"version": "v7"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    w.sim_post("sscms", "/__sim/config", json!({"version": "v7"}))
+        .await;
     w.run(
         &[
             "add",
@@ -919,39 +717,6 @@ fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
     path
 }
 
-/// Drives a prepared command through the line protocol: `first_lines` up front, then
-/// `answer(prompt_line)` gives the reply.
-async fn interact<F, Fut>(mut cmd: Command, first_lines: &[&str], mut answer: F) -> Outcome
-where
-    F: FnMut(String) -> Fut,
-    Fut: std::future::Future<Output = Option<String>>,
-{
-    let mut child = cmd.spawn().expect("spawn lanyard");
-    let mut stdin = child.stdin.take().unwrap();
-    for line in first_lines {
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    while let Ok(Some(line)) = stderr.next_line().await {
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(reply) = answer(line).await {
-            stdin
-                .write_all(format!("{reply}\n").as_bytes())
-                .await
-                .unwrap();
-        }
-    }
-    drop(stdin);
-    let mut outcome = finish(child).await;
-    outcome.stderr = seen + &outcome.stderr;
-    outcome
-}
-
 async fn assert_no_accounts(w: &World) {
     let list = w.run(&["list", "--json"], &[]).await;
     assert_eq!(list.assert_ok().json(), json!([]), "no account stays");
@@ -1220,7 +985,7 @@ async fn a_failed_add_leaves_no_account_secret_or_event() {
                     .expect("registered before the login");
                 let id = row.account.id.clone();
                 let secrets =
-                    FileBackend::open(&secrets_file, "cli test passphrase".into()).unwrap();
+                    FileBackend::open(&secrets_file, FILE_STORE_PASSPHRASE.into()).unwrap();
                 assert!(
                     secrets
                         .get(&format!("account/{id}/option/appsecret"))
@@ -1251,7 +1016,7 @@ async fn a_failed_add_leaves_no_account_secret_or_event() {
     let store = Store::open(&db).unwrap();
     assert!(store.accounts().unwrap().is_empty());
     assert_eq!(store.events(None, 100).unwrap(), vec![], "no event stays");
-    let secrets = FileBackend::open(&secrets_file, "cli test passphrase".into()).unwrap();
+    let secrets = FileBackend::open(&secrets_file, FILE_STORE_PASSPHRASE.into()).unwrap();
     for key in ["option/appsecret", "password", "session"] {
         assert!(
             secrets
@@ -1354,16 +1119,6 @@ async fn an_svg_captcha_is_refused() {
 #[cfg(unix)]
 fn runtime_dir() -> tempfile::TempDir {
     private_dir()
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::symlink_metadata(path)
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 #[cfg(unix)]

@@ -5,12 +5,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lanyard_sim::{Running, SimConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdin, Command};
+use lanyard_sim::Running;
+use tokio::process::Command;
+
+use crate::support::{Outcome, Terminal, lanyard_in, mode, run, start_sim};
 
 const PASSPHRASE: &str = "cli secret store passphrase";
 /// The SSCMS simulator's demo user.
@@ -18,39 +18,17 @@ const USER: &str = "demo";
 const PASSWORD: &str = "demo1234";
 const ACCOUNT: &str = "sscms/demo";
 
-struct World {
+/// The simulators and a data dir not made yet, on the file store with no passphrase in the
+/// environment.
+struct NewDataDir {
     sim: Running,
     root: tempfile::TempDir,
 }
 
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    #[track_caller]
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    /// The error line (the last line on stderr).
-    fn error_line(&self) -> &str {
-        self.stderr.trim_end().lines().last().unwrap_or_default()
-    }
-}
-
-impl World {
-    async fn new() -> World {
-        World {
-            sim: lanyard_sim::start(SimConfig { port_base: None })
-                .await
-                .expect("simulators start"),
+impl NewDataDir {
+    async fn new() -> NewDataDir {
+        NewDataDir {
+            sim: start_sim().await,
             root: tempfile::tempdir().unwrap(),
         }
     }
@@ -65,39 +43,15 @@ impl World {
 
     /// `lanyard ARGS` on the file store with no passphrase in the environment; `env` adds some.
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
+        let mut cmd = lanyard_in(&self.data_dir());
         cmd.args(args)
-            .env("LANYARD_DATA_DIR", self.data_dir())
             .env("LANYARD_SECRET_STORE", "file")
-            .env_remove("LANYARD_PASSPHRASE")
-            .env_remove("LANYARD_PASSPHRASE_FILE")
-            .env("NO_COLOR", "1")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .envs(env.iter().copied());
         cmd
     }
 
     async fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Outcome {
-        let mut child = self.command(args, env).spawn().expect("spawn lanyard");
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).await.unwrap();
-        drop(input);
-        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("lanyard finishes within 60 s")
-            .unwrap();
-        Outcome {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        run(self.command(args, env), stdin).await
     }
 
     /// Adds the SSCMS demo account and logs it in.
@@ -128,19 +82,11 @@ impl World {
     }
 }
 
-fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path)
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777
-}
-
 // ---- where the passphrase comes from --------------------------------------------------------
 
 #[tokio::test]
 async fn a_passphrase_file_opens_the_file_store() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     let file = w.passphrase_file(&format!("{PASSPHRASE}\nsecond line is ignored\n"), 0o600);
     let file = file.to_str().unwrap();
     let with_file = [("LANYARD_PASSPHRASE_FILE", file)];
@@ -185,7 +131,7 @@ async fn a_passphrase_file_opens_the_file_store() {
 
 #[tokio::test]
 async fn without_a_passphrase_or_a_terminal_the_error_names_both_variables() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     w.add_demo(&[("LANYARD_PASSPHRASE", PASSPHRASE)])
         .await
         .assert_code(0);
@@ -209,7 +155,7 @@ async fn without_a_passphrase_or_a_terminal_the_error_names_both_variables() {
 
 #[tokio::test]
 async fn a_corrupted_secret_file_exits_7_and_is_left_untouched() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     let env = [("LANYARD_PASSPHRASE", PASSPHRASE)];
     w.add_demo(&env).await.assert_code(0);
     let mut damaged = std::fs::read(w.secrets_file()).unwrap();
@@ -256,7 +202,7 @@ async fn a_corrupted_secret_file_exits_7_and_is_left_untouched() {
 
 #[tokio::test]
 async fn a_missing_keyring_exits_7() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     let out = w
         .add_demo(&[
             ("LANYARD_SECRET_STORE", "keyring"),
@@ -281,109 +227,9 @@ async fn a_missing_keyring_exits_7() {
 
 // ---- the terminal prompt ---------------------------------------------------------------------
 
-/// `lanyard ARGS` on a pseudo-terminal (util-linux `script`), answered as a person would.
-struct Terminal {
-    child: Child,
-    input: ChildStdin,
-    output: Vec<u8>,
-    reader: tokio::process::ChildStdout,
-}
-
-impl Terminal {
-    fn start(w: &World, args: &[&str]) -> Option<Terminal> {
-        let line = std::iter::once(env!("CARGO_BIN_EXE_lanyard"))
-            .chain(args.iter().copied())
-            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-            .collect::<Vec<_>>()
-            .join(" ");
-        Self::start_shell(w, &line)
-    }
-
-    /// `sh -c LINE` on the terminal (LINE quoted by the caller).
-    fn start_shell(w: &World, line: &str) -> Option<Terminal> {
-        if std::process::Command::new("script")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "util-linux `script` is needed for the terminal test"
-            );
-            eprintln!("SKIPPED: util-linux `script` is not installed");
-            return None;
-        }
-        let mut cmd = w.command(&[], &[]);
-        let cmd = cmd.as_std_mut();
-        let mut script = Command::new("script");
-        script
-            .args(["-qec", line, "/dev/null"])
-            .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-            .env_remove("LANYARD_PASSPHRASE")
-            .env_remove("LANYARD_PASSPHRASE_FILE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = script.spawn().expect("start script");
-        Some(Terminal {
-            input: child.stdin.take().unwrap(),
-            reader: child.stdout.take().unwrap(),
-            child,
-            output: Vec::new(),
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output).into_owned()
-    }
-
-    /// Waits until the terminal shows `needle` `count` times in all.
-    async fn expect(&mut self, needle: &str, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.text().matches(needle).count() < count {
-            let mut buf = [0u8; 1024];
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.reader.read(&mut buf)).await {
-                Ok(Ok(0)) | Err(_) => panic!(
-                    "the terminal never showed {needle:?} ({count}x); it shows:\n{}",
-                    self.text()
-                ),
-                Ok(Ok(n)) => self.output.extend_from_slice(&buf[..n]),
-                Ok(Err(e)) => panic!("reading the terminal: {e}"),
-            }
-        }
-    }
-
-    /// Types `text` and Enter, a moment after the prompt appeared: the prompt is written just
-    /// before echo is turned off, and a person does not type faster than that.
-    async fn type_line(&mut self, text: &str) {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.input
-            .write_all(format!("{text}\n").as_bytes())
-            .await
-            .unwrap();
-        self.input.flush().await.unwrap();
-    }
-
-    async fn finish(mut self) -> (i32, String) {
-        let mut rest = Vec::new();
-        tokio::time::timeout(Duration::from_secs(60), self.reader.read_to_end(&mut rest))
-            .await
-            .expect("lanyard finishes within 60 s")
-            .unwrap();
-        self.output.extend_from_slice(&rest);
-        let shown = self.text();
-        drop(self.input);
-        let status = self.child.wait().await.unwrap();
-        (status.code().unwrap_or(-1), shown)
-    }
-}
-
 #[tokio::test]
 async fn on_a_terminal_a_new_store_asks_for_a_passphrase_twice_without_echo() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     let endpoint = w.sim.endpoints().sscms.clone();
     let args = [
         "add",
@@ -394,7 +240,7 @@ async fn on_a_terminal_a_new_store_asks_for_a_passphrase_twice_without_echo() {
         &endpoint,
         "--no-login",
     ];
-    let Some(mut term) = Terminal::start(&w, &args) else {
+    let Some(mut term) = Terminal::start(&w.command(&[], &[]), &args) else {
         return;
     };
     term.expect("New passphrase for Lanyard's secret file", 1)
@@ -436,7 +282,7 @@ async fn on_a_terminal_a_new_store_asks_for_a_passphrase_twice_without_echo() {
 
 #[tokio::test]
 async fn on_a_terminal_a_wrong_passphrase_can_be_typed_again() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     w.add_demo(&[("LANYARD_PASSPHRASE", PASSPHRASE)])
         .await
         .assert_code(0);
@@ -449,7 +295,7 @@ async fn on_a_terminal_a_wrong_passphrase_can_be_typed_again() {
         .await;
     expected.assert_code(0);
 
-    let Some(mut term) = Terminal::start(&w, &["token", ACCOUNT]) else {
+    let Some(mut term) = Terminal::start(&w.command(&[], &[]), &["token", ACCOUNT]) else {
         return;
     };
     term.expect("Passphrase for Lanyard's secret file", 1).await;
@@ -466,7 +312,7 @@ async fn on_a_terminal_a_wrong_passphrase_can_be_typed_again() {
     );
 
     // Three wrong ones: exit 7.
-    let Some(mut term) = Terminal::start(&w, &["token", ACCOUNT]) else {
+    let Some(mut term) = Terminal::start(&w.command(&[], &[]), &["token", ACCOUNT]) else {
         return;
     };
     for attempt in 1..=3 {
@@ -485,7 +331,7 @@ async fn on_a_terminal_a_wrong_passphrase_can_be_typed_again() {
 /// Ctrl-C at the prompt ends lanyard with 130 and leaves the terminal echoing again.
 #[tokio::test]
 async fn ctrl_c_at_the_prompt_exits_130_and_gives_the_terminal_back() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     w.add_demo(&[("LANYARD_PASSPHRASE", PASSPHRASE)])
         .await
         .assert_code(0);
@@ -493,13 +339,12 @@ async fn ctrl_c_at_the_prompt_exits_130_and_gives_the_terminal_back() {
         "'{}' token {ACCOUNT}; echo \"exit=$?\"; stty -a",
         env!("CARGO_BIN_EXE_lanyard")
     );
-    let Some(mut term) = Terminal::start_shell(&w, &line) else {
+    let Some(mut term) = Terminal::start_shell(&w.command(&[], &[]), &line) else {
         return;
     };
     term.expect("Passphrase for Lanyard's secret file", 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    term.input.write_all(b"\x03").await.unwrap();
-    term.input.flush().await.unwrap();
+    term.send(b"\x03").await;
     let (code, shown) = term.finish().await;
     assert_eq!(code, 0, "the shell line ends normally: {shown}");
     assert!(shown.contains("exit=130"), "{shown}");
@@ -514,7 +359,7 @@ async fn ctrl_c_at_the_prompt_exits_130_and_gives_the_terminal_back() {
 
 #[tokio::test]
 async fn a_new_data_dir_and_every_file_in_it_are_private() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     let out = w.add_demo(&[("LANYARD_PASSPHRASE", PASSPHRASE)]).await;
     out.assert_code(0);
     assert!(
@@ -541,7 +386,7 @@ async fn a_new_data_dir_and_every_file_in_it_are_private() {
 
 #[tokio::test]
 async fn a_loose_data_dir_is_tightened_with_a_notice() {
-    let w = World::new().await;
+    let w = NewDataDir::new().await;
     let env = [("LANYARD_PASSPHRASE", PASSPHRASE)];
     w.add_demo(&env).await.assert_code(0);
     let data = w.data_dir();

@@ -4,115 +4,38 @@
 //! to 127.0.0.1 (the simulators, an `openssl s_server`); "another machine" is a name behind a
 //! per-account proxy that is the simulator itself.
 
-use std::process::Stdio;
-
+use lanyard_sim::Running;
 use lanyard_sim::tls_fixture::TlsServer;
-use lanyard_sim::{Running, SimConfig};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-struct Outcome {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
+use crate::support::{
+    Outcome, lanyard_on_file_store, lines, private_dir, run, sim_get, sim_post, start_sim,
+};
 
-impl Outcome {
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-}
-
-/// A data directory (file secret store) and the binary run in it with a clean environment.
+/// A private data dir on the file store, and the binary run in it.
 struct Cli {
     data: tempfile::TempDir,
 }
 
 impl Cli {
     fn new() -> Cli {
-        let data = tempfile::tempdir().unwrap();
-        // Private already, so the binary has no permission notice to print first.
-        std::fs::set_permissions(
-            data.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        Cli { data }
+        Cli {
+            data: private_dir(),
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
-        cmd.args(args)
-            .env("LANYARD_DATA_DIR", self.data.path())
-            .env("LANYARD_SECRET_STORE", "file")
-            .env("LANYARD_PASSPHRASE", "transport test passphrase")
-            .env("NO_COLOR", "1")
-            .env_remove("SSL_CERT_FILE")
-            .env_remove("SSL_CERT_DIR")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("ALL_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("all_proxy")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
+        lanyard_on_file_store(self.data.path(), args)
     }
 
-    async fn run_with(&self, mut cmd: Command, stdin_lines: &[&str]) -> Outcome {
-        let mut child = cmd.spawn().expect("spawn lanyard");
-        let mut stdin = child.stdin.take().unwrap();
-        for line in stdin_lines {
-            stdin
-                .write_all(format!("{line}\n").as_bytes())
-                .await
-                .unwrap();
-        }
-        drop(stdin);
-        let out =
-            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-                .await
-                .expect("lanyard finishes")
-                .unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        }
+    async fn run_with(&self, cmd: Command, stdin_lines: &[&str]) -> Outcome {
+        run(cmd, &lines(stdin_lines)).await
     }
 
     async fn run(&self, args: &[&str], stdin_lines: &[&str]) -> Outcome {
         self.run_with(self.command(args), stdin_lines).await
     }
-}
-
-async fn sim_post(base: &str, path: &str, body: Value) {
-    let url = format!("{base}/__sim/{path}");
-    let resp = reqwest::Client::new()
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "POST {url}: {}", resp.status());
-}
-
-async fn sim_stats(base: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{base}/__sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// No C0 control other than a line break, no DEL, no C1 control, no bidi formatting character:
@@ -144,11 +67,9 @@ fn terminal_safe(what: &str, bytes: &[u8]) {
 
 #[tokio::test]
 async fn hostile_server_text_never_reaches_the_terminal() {
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .unwrap();
+    let sim = start_sim().await;
     let e = sim.endpoints().clone();
-    sim_post(&e.shopxo, "config", json!({"login_captcha": false})).await;
+    sim_post(&e.shopxo, "/__sim/config", json!({"login_captcha": false})).await;
     let cli = Cli::new();
     for (service, user, password, endpoint, name) in [
         (
@@ -161,7 +82,7 @@ async fn hostile_server_text_never_reaches_the_terminal() {
         ("sscms", "demo", "demo1234", &e.sscms, "演示"),
         ("shopxo", "alice01", "secret123", &e.shopxo, "alice01"),
     ] {
-        sim_post(endpoint, "faults", json!({"hostile_text": true})).await;
+        sim_post(endpoint, "/__sim/faults", json!({"hostile_text": true})).await;
         let add = [
             "add",
             service,
@@ -173,13 +94,13 @@ async fn hostile_server_text_never_reaches_the_terminal() {
         ];
         // A refusal: the server's words on stderr.
         let refused = cli.run(&add, &["not-the-password"]).await;
-        assert_eq!(refused.code, 4, "{service}: {}", refused.stderr());
-        terminal_safe(&format!("{service} refusal stderr"), &refused.stderr);
-        terminal_safe(&format!("{service} refusal stdout"), &refused.stdout);
+        assert_eq!(refused.code, 4, "{service}: {}", refused.stderr);
+        terminal_safe(&format!("{service} refusal stderr"), &refused.raw_stderr);
+        terminal_safe(&format!("{service} refusal stdout"), &refused.raw_stdout);
         assert!(
-            refused.stderr().contains("server said"),
+            refused.stderr.contains("server said"),
             "{service}: {}",
-            refused.stderr()
+            refused.stderr
         );
         let account = format!("{service}/{user}");
         let attempts: Vec<Vec<&str>> =
@@ -188,8 +109,8 @@ async fn hostile_server_text_never_reaches_the_terminal() {
         let mut logged_in = false;
         for args in attempts {
             let out = cli.run(&args, &[password]).await;
-            terminal_safe(&format!("{service} {} stdout", args[0]), &out.stdout);
-            terminal_safe(&format!("{service} {} stderr", args[0]), &out.stderr);
+            terminal_safe(&format!("{service} {} stdout", args[0]), &out.raw_stdout);
+            terminal_safe(&format!("{service} {} stderr", args[0]), &out.raw_stderr);
             if out.code == 0 {
                 logged_in = true;
                 break;
@@ -203,14 +124,14 @@ async fn hostile_server_text_never_reaches_the_terminal() {
             vec!["status", "--json"],
         ] {
             let out = cli.run(&args, &[]).await;
-            assert_eq!(out.code, 0, "{args:?}: {}", out.stderr());
-            terminal_safe(&format!("{args:?} stdout"), &out.stdout);
-            terminal_safe(&format!("{args:?} stderr"), &out.stderr);
+            assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+            terminal_safe(&format!("{args:?} stdout"), &out.raw_stdout);
+            terminal_safe(&format!("{args:?} stderr"), &out.raw_stderr);
         }
         // The name the server gave, without its escapes, is what is listed.
-        let listed = cli.run(&["list", "--json"], &[]).await.stdout();
+        let listed = cli.run(&["list", "--json"], &[]).await.stdout;
         assert!(listed.contains(name), "{service}: {listed}");
-        sim_post(endpoint, "faults", json!({})).await;
+        sim_post(endpoint, "/__sim/faults", json!({})).await;
     }
     sim.shutdown().await;
 }
@@ -221,9 +142,7 @@ async fn hostile_server_text_never_reaches_the_terminal() {
 /// 127.0.0.1. A loopback endpoint gets no warning.
 #[tokio::test]
 async fn plain_http_to_another_machine_warns_before_the_password() {
-    let sim: Running = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .unwrap();
+    let sim: Running = start_sim().await;
     let steedos = sim.endpoints().steedos.clone();
     let cli = Cli::new();
     let proxy_opt = format!("proxy={steedos}");
@@ -243,8 +162,8 @@ async fn plain_http_to_another_machine_warns_before_the_password() {
             &["secret123"],
         )
         .await;
-    assert_eq!(out.code, 0, "{}", out.stderr());
-    let stderr = out.stderr();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stderr = &out.stderr;
     let first = stderr.lines().next().unwrap_or_default();
     assert_eq!(
         first,
@@ -252,10 +171,10 @@ async fn plain_http_to_another_machine_warns_before_the_password() {
     );
     assert_eq!(stderr.matches("plain http").count(), 1, "{stderr}");
     // The login really went through the loopback proxy.
-    let stats = sim_stats(&steedos).await;
+    let stats = sim_get(&steedos, "/__sim/stats").await;
     assert_eq!(stats["requests"]["steedos.login"], 1, "{stats}");
     // `list --json` carries the mark the app shows.
-    let listed: Value = serde_json::from_slice(&cli.run(&["list", "--json"], &[]).await.stdout)
+    let listed: Value = serde_json::from_slice(&cli.run(&["list", "--json"], &[]).await.raw_stdout)
         .expect("list --json");
     let accounts = listed
         .as_array()
@@ -280,8 +199,8 @@ async fn plain_http_to_another_machine_warns_before_the_password() {
             &["demo1234"],
         )
         .await;
-    assert_eq!(out.code, 0, "{}", out.stderr());
-    assert!(!out.stderr().contains("plain http"), "{}", out.stderr());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("plain http"), "{}", out.stderr);
     sim.shutdown().await;
 }
 
@@ -315,8 +234,8 @@ async fn system_ca_store_and_ca_file_are_trusted() {
     };
 
     let untrusted = cli.run_with(run(args("a"), None), &["secret123"]).await;
-    assert_eq!(untrusted.code, 5, "{}", untrusted.stderr());
-    let msg = untrusted.stderr();
+    assert_eq!(untrusted.code, 5, "{}", untrusted.stderr);
+    let msg = untrusted.stderr;
     assert!(
         msg.contains(&format!(
             "could not connect to {}: TLS handshake failed",
@@ -328,24 +247,24 @@ async fn system_ca_store_and_ca_file_are_trusted() {
     let system = cli
         .run_with(run(args("b"), Some(&ca)), &["secret123"])
         .await;
-    assert_eq!(system.code, 5, "{}", system.stderr());
+    assert_eq!(system.code, 5, "{}", system.stderr);
     assert!(
-        system.stderr().contains(&format!(
+        system.stderr.contains(&format!(
             "unexpected answer from {}: an HTML page",
             server.host()
         )),
         "past TLS, s_server is no ShopXO: {}",
-        system.stderr()
+        system.stderr
     );
 
     let mut with_option = args("c");
     with_option.extend(["--opt".to_string(), format!("ca_file={ca}")]);
     let per_account = cli.run_with(run(with_option, None), &["secret123"]).await;
-    assert_eq!(per_account.code, 5, "{}", per_account.stderr());
+    assert_eq!(per_account.code, 5, "{}", per_account.stderr);
     assert!(
-        per_account.stderr().contains("an HTML page"),
+        per_account.stderr.contains("an HTML page"),
         "{}",
-        per_account.stderr()
+        per_account.stderr
     );
 
     // A CA file that does not exist is a usage error at add.
@@ -355,7 +274,7 @@ async fn system_ca_store_and_ca_file_are_trusted() {
         "ca_file=/nonexistent/ca.pem".to_string(),
     ]);
     let bad = cli.run_with(run(missing, None), &["secret123"]).await;
-    assert_eq!(bad.code, 2, "{}", bad.stderr());
-    assert!(bad.stderr().contains("ca_file"), "{}", bad.stderr());
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("ca_file"), "{}", bad.stderr);
     server.stop().await;
 }

@@ -3,39 +3,27 @@
 //! the renewed token, which is the stored one (persisted before it was shown).
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use lanyard_core::http::HttpConfig;
 use lanyard_core::keepalive::TestClock;
-use lanyard_core::manager::{LoginStep, Manager, NewAccount};
-use lanyard_core::secrets::Secrets;
-use lanyard_core::secrets::file::{FileBackend, KdfParams};
+use lanyard_core::manager::{LoginStep, NewAccount};
 use lanyard_core::{SecretString, ServiceId};
 use serde_json::{Value, json};
+
+use crate::support::{core_manager, lanyard, sim_hits, sim_post, start_sim};
 
 const PASSPHRASE: &str = "cli keepalive passphrase";
 const DEMO_APPID: &str = "LanyardDemoAppId0000000000000001";
 const DEMO_APPSECRET: &str = "LanyardDemoAppSecret000000000001";
 
-async fn refreshes(http: &reqwest::Client, root: &str) -> u64 {
-    let v: Value = http
-        .get(format!("{root}/__sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["requests"]["coolkit.v2.refresh"].as_u64().unwrap_or(0)
+async fn refreshes(root: &str) -> u64 {
+    sim_hits(root, "coolkit.v2.refresh").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_lanyard_token_processes_on_a_stale_session_refresh_once() {
-    let sim = lanyard_sim::start(lanyard_sim::SimConfig { port_base: None })
-        .await
-        .unwrap();
+    let sim = start_sim().await;
     let ep = sim.endpoints().clone();
     let root = ep.coolkit.trim_end_matches("/{region}").to_owned();
     let http = reqwest::Client::new();
@@ -44,23 +32,7 @@ async fn two_lanyard_token_processes_on_a_stale_session_refresh_once() {
     // The session is made by a clock 30 days minus 2 minutes behind: for everybody else it
     // expires in 2 minutes, inside the margin where `lanyard token` renews first. The secret
     // file gets cheap Argon2 parameters (the CLI reads them from its header).
-    let backend = FileBackend::open_with_params(
-        &data.path().join("secrets.enc"),
-        SecretString::new(PASSPHRASE),
-        KdfParams {
-            m_cost_kib: 256,
-            t_cost: 1,
-            p_cost: 1,
-        },
-    )
-    .unwrap();
-    let m = Manager::with_parts(
-        &data.path().join("lanyard.db"),
-        Secrets::from_backend(Arc::new(backend)),
-        HttpConfig::default(),
-    )
-    .unwrap()
-    .with_clock(TestClock::with_offset(
+    let m = core_manager(data.path(), PASSPHRASE).with_clock(TestClock::with_offset(
         TimeDelta::minutes(2) - TimeDelta::days(30),
     ));
     let name = m
@@ -91,22 +63,21 @@ async fn two_lanyard_token_processes_on_a_stale_session_refresh_once() {
         .await
         .unwrap();
     // A slow refresh, so the second process arrives while the first holds the lease.
-    http.post(format!("{root}/__sim/faults"))
-        .json(&json!({"latency_ms": 800, "times": 1}))
-        .send()
-        .await
-        .unwrap();
+    sim_post(
+        &root,
+        "/__sim/faults",
+        json!({"latency_ms": 800, "times": 1}),
+    )
+    .await;
 
     let run = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_lanyard"))
+        lanyard()
             .args(["--data-dir"])
             .arg(data.path())
             .args(["token", "ck"])
             .env("LANYARD_SECRET_STORE", "file")
             .env("LANYARD_PASSPHRASE", PASSPHRASE)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap()
             .wait_with_output()
@@ -122,7 +93,7 @@ async fn two_lanyard_token_processes_on_a_stale_session_refresh_once() {
         printed.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
     }
     assert_eq!(
-        refreshes(&http, &root).await,
+        refreshes(&root).await,
         1,
         "exactly one refresh reached the server"
     );
@@ -154,7 +125,7 @@ async fn two_lanyard_token_processes_on_a_stale_session_refresh_once() {
     assert_eq!(v["error"], 0);
 
     // A fresh session: `lanyard refresh` (not forced) leaves it alone.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_lanyard"))
+    let out = lanyard()
         .args(["--data-dir"])
         .arg(data.path())
         .args(["refresh", "ck"])
@@ -166,6 +137,6 @@ async fn two_lanyard_token_processes_on_a_stale_session_refresh_once() {
         .unwrap();
     assert!(out.status.success());
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(refreshes(&http, &root).await, 1);
+    assert_eq!(refreshes(&root).await, 1);
     sim.shutdown().await;
 }

@@ -3,169 +3,15 @@
 //! the encrypted file store so the suite runs without a desktop session.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use lanyard_sim::{Running, SimConfig};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, Command};
 
-struct World {
-    sim: Running,
-    data: tempfile::TempDir,
-    http: reqwest::Client,
-}
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-    #[track_caller]
-    fn assert_ok(&self) -> &Self {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    #[track_caller]
-    fn assert_exit(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-async fn start_sim() -> Running {
-    lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .expect("simulators start")
-}
-
-fn endpoint_of(sim: &Running, service: &str) -> String {
-    let e = sim.endpoints();
-    match service {
-        "steedos" => e.steedos.clone(),
-        "sscms" => e.sscms.clone(),
-        "coolkit" => e.coolkit.clone(),
-        "siyuan" => e.siyuan.clone(),
-        "shopxo" => e.shopxo.clone(),
-        other => panic!("no simulator {other}"),
-    }
-}
-
-/// The listener's root (CoolKit endpoints are `http://host:port/{region}` templates).
-fn control_base(endpoint: &str) -> String {
-    let url = url::Url::parse(&endpoint.replace("{region}", "us")).unwrap();
-    format!("{}://{}", url.scheme(), url.host_str().unwrap())
-        + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
-}
+use crate::support::{
+    FILE_STORE_PASSPHRASE, World, core_manager, endpoint_of, finish, sim_post, start_sim,
+};
 
 impl World {
-    async fn new() -> World {
-        let mut builder = tempfile::Builder::new();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        World {
-            sim: start_sim().await,
-            data: builder.tempdir().unwrap(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn endpoint(&self, service: &str) -> String {
-        endpoint_of(&self.sim, service)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
-        cmd.args(args)
-            .env("LANYARD_DATA_DIR", self.data.path())
-            .env("LANYARD_SECRET_STORE", "file")
-            .env("LANYARD_PASSPHRASE", "scripts test passphrase")
-            .env("NO_COLOR", "1")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("LANYARD_TOKEN")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// Runs with the given stdin lines, written up front.
-    async fn run(&self, args: &[&str], stdin_lines: &[&str]) -> Outcome {
-        let mut child = self.command(args).spawn().expect("spawn lanyard");
-        let mut stdin = child.stdin.take().unwrap();
-        for line in stdin_lines {
-            stdin
-                .write_all(format!("{line}\n").as_bytes())
-                .await
-                .unwrap();
-        }
-        drop(stdin);
-        finish(child).await
-    }
-
-    async fn token(&self, target: &str) -> String {
-        self.run(&["token", target], &[])
-            .await
-            .assert_ok()
-            .stdout
-            .trim()
-            .to_owned()
-    }
-
-    async fn control(&self, endpoint: &str, path: &str, body: Value) {
-        let url = format!("{}{path}", control_base(endpoint));
-        let status = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "control call {path} failed: {status}");
-    }
-
-    async fn sim_post(&self, service: &str, path: &str, body: Value) {
-        self.control(&self.endpoint(service), path, body).await;
-    }
-
-    /// How many times the simulator served `route` (e.g. `coolkit.v2.refresh`).
-    async fn hits(&self, service: &str, route: &str) -> u64 {
-        let url = format!("{}/__sim/stats", control_base(&self.endpoint(service)));
-        let stats: Value = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stats["requests"][route].as_u64().unwrap_or(0)
-    }
-
     /// Adds and logs in the seeded alice of `service` at this world's simulator (captchas off
     /// where a fresh simulator asks for one), remembering the password.
     async fn add_alice(&self, service: &str) -> String {
@@ -190,16 +36,14 @@ impl World {
                 ],
             ),
             "siyuan" => {
-                self.control(endpoint, "/__sim/config", json!({"captcha": false}))
-                    .await;
+                sim_post(endpoint, "/__sim/config", json!({"captcha": false})).await;
                 (
                     "alice",
                     vec!["--opt", "api_token=@-", "--opt", &siyuan_captcha],
                 )
             }
             "shopxo" => {
-                self.control(endpoint, "/__sim/config", json!({"login_captcha": false}))
-                    .await;
+                sim_post(endpoint, "/__sim/config", json!({"login_captcha": false})).await;
                 ("alice01", vec![])
             }
             other => panic!("no service {other}"),
@@ -225,15 +69,6 @@ impl World {
         };
         self.run(&args, stdin).await.assert_ok();
         name
-    }
-}
-
-async fn finish(child: Child) -> Outcome {
-    let output = child.wait_with_output().await.unwrap();
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
@@ -329,7 +164,7 @@ async fn exec_hands_the_token_to_the_command_and_returns_its_status() {
     let ran = w
         .run(&["exec", "sscms", "--", "sh", "-c", &script], &[])
         .await;
-    ran.assert_exit(7);
+    ran.assert_code(7);
     let token = w.token(&name).await;
     let seen = read(&out);
     let parts: Vec<&str> = seen.split('|').collect();
@@ -363,7 +198,7 @@ async fn exec_hands_the_token_to_the_command_and_returns_its_status() {
     // A command that cannot start is Lanyard's error, not a status of its own.
     w.run(&["exec", "sscms", "--", "/nonexistent/command"], &[])
         .await
-        .assert_exit(2);
+        .assert_code(2);
     w.sim.shutdown().await;
 }
 
@@ -373,7 +208,7 @@ async fn exec_reports_a_signal_death_as_128_plus_n() {
     w.add_alice("sscms").await;
     w.run(&["exec", "sscms", "--", "sh", "-c", "kill -KILL $$"], &[])
         .await
-        .assert_exit(128 + 9);
+        .assert_code(128 + 9);
     w.sim.shutdown().await;
 }
 
@@ -410,7 +245,7 @@ async fn exec_passes_sigterm_on_to_the_command() {
     let outcome = tokio::time::timeout(Duration::from_secs(20), finish(child))
         .await
         .expect("lanyard ends after its command");
-    outcome.assert_exit(3);
+    outcome.assert_code(3);
     assert_eq!(read(&marker).trim(), "got TERM");
     w.sim.shutdown().await;
 }
@@ -463,7 +298,7 @@ async fn exec_renews_a_session_expiring_within_min_ttl_first() {
         &[],
     )
     .await
-    .assert_exit(2);
+    .assert_code(2);
     w.sim.shutdown().await;
 }
 
@@ -549,7 +384,7 @@ async fn api_calls_each_service_with_its_own_credential() {
         )
         .await;
         let failed = w.run(&["api", &name, case.path], &[]).await;
-        failed.assert_exit(5);
+        failed.assert_code(5);
         assert_eq!(failed.stderr.trim().lines().count(), 1, "{}", failed.stderr);
 
         if case.service == "siyuan" {
@@ -558,7 +393,7 @@ async fn api_calls_each_service_with_its_own_credential() {
             w.sim_post("siyuan", "/__sim/config", json!({"api_token": "changed"}))
                 .await;
             let refused = w.run(&["api", &name, case.path], &[]).await;
-            refused.assert_exit(4);
+            refused.assert_code(4);
             assert!(refused.stderr.contains("401"), "{}", refused.stderr);
             continue;
         }
@@ -582,34 +417,15 @@ async fn api_calls_each_service_with_its_own_credential() {
 #[tokio::test]
 async fn api_renews_an_expired_session_before_the_call() {
     use chrono::TimeDelta;
-    use lanyard_core::http::HttpConfig;
     use lanyard_core::keepalive::TestClock;
-    use lanyard_core::manager::{LoginStep, Manager, NewAccount};
-    use lanyard_core::secrets::Secrets;
-    use lanyard_core::secrets::file::{FileBackend, KdfParams};
+    use lanyard_core::manager::{LoginStep, NewAccount};
     use lanyard_core::{SecretString, ServiceId};
 
     let w = World::new().await;
     // The session is made by a clock 30 days and a minute behind: CoolKit access tokens last
     // 30 days, so for everybody else it expired a minute ago. Cheap Argon2 for the file store
     // (the CLI reads the parameters from its header).
-    let backend = FileBackend::open_with_params(
-        &w.data.path().join("secrets.enc"),
-        SecretString::new("scripts test passphrase"),
-        KdfParams {
-            m_cost_kib: 256,
-            t_cost: 1,
-            p_cost: 1,
-        },
-    )
-    .unwrap();
-    let m = Manager::with_parts(
-        &w.data.path().join("lanyard.db"),
-        Secrets::from_backend(std::sync::Arc::new(backend)),
-        HttpConfig::default(),
-    )
-    .unwrap()
-    .with_clock(TestClock::with_offset(
+    let m = core_manager(w.data.path(), FILE_STORE_PASSPHRASE).with_clock(TestClock::with_offset(
         -TimeDelta::days(30) - TimeDelta::minutes(1),
     ));
     let name = m
@@ -701,8 +517,7 @@ async fn api_requests_and_answers_as_asked() {
         "{head}"
     );
     // Not a terminal: the body exactly as the server sent it.
-    let raw = w
-        .http
+    let raw = reqwest::Client::new()
         .get(format!("{}/accounts/user", w.endpoint("steedos")))
         .header("Authorization", format!("Bearer {}", w.token(&name).await))
         .send()
@@ -714,22 +529,22 @@ async fn api_requests_and_answers_as_asked() {
     assert_eq!(rest, raw);
 
     let missing = w.run(&["api", &name, "/no/such/route"], &[]).await;
-    missing.assert_exit(5);
+    missing.assert_code(5);
     assert!(missing.stderr.contains("HTTP 404"), "{}", missing.stderr);
 
     for elsewhere in ["http://127.0.0.2:9/x", "//127.0.0.2:9/x"] {
         let refused = w.run(&["api", &name, elsewhere], &[]).await;
-        refused.assert_exit(2);
+        refused.assert_code(2);
     }
     w.run(
         &["api", &name, "/accounts/user", "-H", "Authorization: mine"],
         &[],
     )
     .await
-    .assert_exit(2);
+    .assert_code(2);
     w.run(&["api", &name, "/accounts/user", "-f", "novalue"], &[])
         .await
-        .assert_exit(2);
+        .assert_code(2);
     w.sim.shutdown().await;
 }
 
@@ -737,10 +552,7 @@ async fn api_requests_and_answers_as_asked() {
 /// command a shell runs with the real curl reaches an endpoint that needs the session.
 #[tokio::test]
 async fn the_curl_command_of_each_service_works_in_a_shell() {
-    use lanyard_core::http::HttpConfig;
-    use lanyard_core::manager::{Manager, TokenFormat};
-    use lanyard_core::secrets::Secrets;
-    use lanyard_core::secrets::file::FileBackend;
+    use lanyard_core::manager::TokenFormat;
 
     if std::process::Command::new("curl")
         .arg("--version")
@@ -755,17 +567,7 @@ async fn the_curl_command_of_each_service_works_in_a_shell() {
     for case in api_cases() {
         names.push(w.add_alice(case.service).await);
     }
-    let backend = FileBackend::open(
-        &w.data.path().join("secrets.enc"),
-        lanyard_core::SecretString::new("scripts test passphrase"),
-    )
-    .unwrap();
-    let m = Manager::with_parts(
-        &w.data.path().join("lanyard.db"),
-        Secrets::from_backend(std::sync::Arc::new(backend)),
-        HttpConfig::default(),
-    )
-    .unwrap();
+    let m = core_manager(w.data.path(), FILE_STORE_PASSPHRASE);
     for (case, name) in api_cases().iter().zip(&names) {
         let command = m.token(name, TokenFormat::Curl).await.unwrap();
         assert!(command.starts_with("curl "), "{command}");
