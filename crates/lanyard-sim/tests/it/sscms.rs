@@ -1,33 +1,12 @@
-//! SSCMS simulator against protocols/sscms.md (v6 and v7), with hand-built requests.
+//! SSCMS simulator against docs/services/sscms.md (v6 and v7), with hand-built requests.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{FixedOffset, NaiveDateTime, TimeDelta, Utc};
-use lanyard_sim::{Running, SimConfig};
-use md5::{Digest, Md5};
+use lanyard_sim::Running;
 use serde_json::{Value, json};
 
-fn md5(p: &str) -> String {
-    hex::encode(Md5::digest(p.as_bytes()))
-}
-
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-    fn assert_error(&self, msg: &str) {
-        assert_eq!((self.status, self.json()), (400, json!({ "message": msg })));
-    }
-    fn assert_401_empty(&self) {
-        assert_eq!((self.status, self.text.as_str()), (401, ""));
-    }
-}
+use crate::support::{Reply, md5, send, sim};
 
 struct Sscms {
     _sim: Running,
@@ -37,9 +16,7 @@ struct Sscms {
 
 impl Sscms {
     async fn start() -> Sscms {
-        let sim = lanyard_sim::start(SimConfig { port_base: None })
-            .await
-            .unwrap();
+        let sim = sim().await;
         let base = sim.endpoints().sscms.clone();
         Sscms {
             _sim: sim,
@@ -64,21 +41,7 @@ impl Sscms {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Reply {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        Reply {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            text: r.text().await.unwrap(),
-        }
+        send(&self.http, &self.base, method, path, headers, body).await
     }
 
     async fn control(&self, path: &str, body: Value) -> Value {
@@ -472,7 +435,7 @@ async fn v7_token_is_a_bearer_token_and_the_v6_header_is_ignored() {
 async fn v7_user_lookup_needs_an_api_key_not_a_user_token() {
     let s = Sscms::v7().await;
     let t = s.demo_token().await;
-    // A real v7 server answers this route for API keys only (protocols/sscms.md §3.8).
+    // A real v7 server answers this route for API keys only (docs/services/sscms.md).
     s.get_user(
         "/api/v1/users/1",
         &[("authorization", &format!("Bearer {t}"))],

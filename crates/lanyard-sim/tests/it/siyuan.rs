@@ -1,20 +1,15 @@
 //! SiYuan simulator (kernel + cloud captcha host), driven with hand-built requests
-//! (protocols/siyuan.md).
+//! (docs/services/siyuan.md).
 
-use std::time::Duration;
-
-use lanyard_sim::{Running, SimConfig};
-use md5::{Digest, Md5};
+use lanyard_sim::Running;
 use serde_json::{Value, json};
+
+use crate::support::{client, control_post, md5, sim};
 
 const API_TOKEN: &str = "lanyarddemotoken";
 const ALICE_ID: &str = "1650000000001";
 const BOB_ID: &str = "1650000000002";
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
-
-fn md5(s: &str) -> String {
-    hex::encode(Md5::digest(s.as_bytes()))
-}
 
 struct Sy {
     sim: Running,
@@ -22,13 +17,8 @@ struct Sy {
 }
 
 async fn siyuan() -> Sy {
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .expect("sim starts");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let sim = sim().await;
+    let http = client();
     Sy { sim, http }
 }
 
@@ -92,15 +82,7 @@ impl Sy {
     }
 
     async fn control(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
+        control_post(&self.http, &self.url(path), body).await
     }
 
     async fn control_get(&self, path: &str) -> (u16, Value) {

@@ -4,21 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use lanyard_sim::{Running, SimConfig};
+use lanyard_sim::SimConfig;
 use serde_json::{Value, json};
 
-async fn sim() -> Running {
-    lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .expect("simulators start")
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
+use crate::support::{client, sim};
 
 async fn control(base: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
     let r = client()

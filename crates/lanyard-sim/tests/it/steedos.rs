@@ -1,41 +1,14 @@
-//! Steedos simulator against protocols/steedos.md, with hand-built requests.
+//! Steedos simulator against docs/services/steedos.md, with hand-built requests.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lanyard_sim::{Running, SimConfig};
-use reqwest::header::HeaderMap;
+use lanyard_sim::Running;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+
+use crate::support::{Reply, send, sha256, sim};
 
 const ALICE_PW: &str = "secret123";
 const BOB_PW: &str = "hunter22";
-
-fn sha(p: &str) -> String {
-    hex::encode(Sha256::digest(p.as_bytes()))
-}
-
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-    /// Asserts the accounts error shape: HTTP 400 `{"message": msg}`.
-    fn assert_error(&self, msg: &str) {
-        assert_eq!((self.status, self.json()), (400, json!({ "message": msg })));
-    }
-    fn cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-}
 
 struct Steedos {
     _sim: Running,
@@ -45,9 +18,7 @@ struct Steedos {
 
 impl Steedos {
     async fn start() -> Steedos {
-        let sim = lanyard_sim::start(SimConfig { port_base: None })
-            .await
-            .unwrap();
+        let sim = sim().await;
         let base = sim.endpoints().steedos.clone();
         Steedos {
             _sim: sim,
@@ -63,21 +34,7 @@ impl Steedos {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Reply {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        Reply {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            text: r.text().await.unwrap(),
-        }
+        send(&self.http, &self.base, method, path, headers, body).await
     }
 
     async fn login(&self, body: Value) -> Reply {
@@ -88,7 +45,7 @@ impl Steedos {
     /// Logs alice in by email + SHA-256 and returns the login reply body.
     async fn alice(&self) -> Value {
         let r = self
-            .login(json!({"user": "alice@example.com", "password": sha(ALICE_PW)}))
+            .login(json!({"user": "alice@example.com", "password": sha256(ALICE_PW)}))
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.json()
@@ -123,7 +80,7 @@ fn bearer(token: &str) -> String {
 async fn login_success_has_the_documented_shape_tokens_and_cookies() {
     let s = Steedos::start().await;
     let r = s
-        .login(json!({"user": "alice@example.com", "password": sha(ALICE_PW)}))
+        .login(json!({"user": "alice@example.com", "password": sha256(ALICE_PW)}))
         .await;
     assert_eq!(r.status, 200);
     let b = r.json();
@@ -189,7 +146,7 @@ async fn login_success_has_the_documented_shape_tokens_and_cookies() {
 #[tokio::test]
 async fn string_user_is_email_or_mobile_and_a_bare_username_fails() {
     let s = Steedos::start().await;
-    let pw = sha(ALICE_PW);
+    let pw = sha256(ALICE_PW);
     assert_eq!(
         s.login(json!({"user": "alice@example.com", "password": pw}))
             .await
@@ -210,7 +167,7 @@ async fn string_user_is_email_or_mobile_and_a_bare_username_fails() {
 #[tokio::test]
 async fn object_user_forms_and_case_insensitive_username() {
     let s = Steedos::start().await;
-    let pw = sha(ALICE_PW);
+    let pw = sha256(ALICE_PW);
     let id = s.alice().await["user"]["_id"].clone();
     for user in [
         json!({"username": "alice"}),
@@ -233,8 +190,8 @@ async fn only_the_lowercase_sha256_is_accepted_in_password() {
     let s = Steedos::start().await;
     let user = json!({"username": "alice"});
     for wrong in [
-        sha("wrong"),
-        sha(ALICE_PW).to_uppercase(),
+        sha256("wrong"),
+        sha256(ALICE_PW).to_uppercase(),
         ALICE_PW.to_owned(),
     ] {
         s.login(json!({"user": user, "password": wrong}))
@@ -242,7 +199,7 @@ async fn only_the_lowercase_sha256_is_accepted_in_password() {
             .assert_error("accounts.invalid_credentials");
     }
     // Unknown user: the same ambiguous message.
-    s.login(json!({"user": {"username": "nobody"}, "password": sha(ALICE_PW)}))
+    s.login(json!({"user": {"username": "nobody"}, "password": sha256(ALICE_PW)}))
         .await
         .assert_error("accounts.invalid_credentials");
 }
@@ -276,17 +233,17 @@ async fn password_unencrypted_is_hashed_by_the_server() {
 #[tokio::test]
 async fn malformed_requests_get_the_accounts_error_keys() {
     let s = Steedos::start().await;
-    let digest = json!({"digest": sha(ALICE_PW), "algorithm": "sha-256"});
+    let digest = json!({"digest": sha256(ALICE_PW), "algorithm": "sha-256"});
     s.login(json!({"user": {"username": "alice"}, "password": digest}))
         .await
         .assert_error("accounts.matchFailed");
-    s.login(json!({"user": 42, "password": sha(ALICE_PW)}))
+    s.login(json!({"user": 42, "password": sha256(ALICE_PW)}))
         .await
         .assert_error("accounts.matchFailed");
     for body in [
-        json!({"password": sha(ALICE_PW)}),
+        json!({"password": sha256(ALICE_PW)}),
         json!({"user": "alice@example.com"}),
-        json!({"user": "", "password": sha(ALICE_PW)}),
+        json!({"user": "", "password": sha256(ALICE_PW)}),
         json!({"user": "alice@example.com", "password": ""}),
     ] {
         s.login(body)
@@ -301,11 +258,11 @@ async fn lockout_after_failures_even_with_the_right_password_then_expires() {
     s.config(json!({"lockout_attempts": 3})).await;
     let user = json!({"username": "alice"});
     for _ in 0..3 {
-        s.login(json!({"user": user, "password": sha("bad")}))
+        s.login(json!({"user": user, "password": sha256("bad")}))
             .await
             .assert_error("accounts.invalid_credentials");
     }
-    s.login(json!({"user": user, "password": sha(ALICE_PW)}))
+    s.login(json!({"user": user, "password": sha256(ALICE_PW)}))
         .await
         .assert_error("账户已锁定，请联系管理员");
     s.send(
@@ -316,7 +273,7 @@ async fn lockout_after_failures_even_with_the_right_password_then_expires() {
     )
     .await;
     assert_eq!(
-        s.login(json!({"user": user, "password": sha(ALICE_PW)}))
+        s.login(json!({"user": user, "password": sha256(ALICE_PW)}))
             .await
             .status,
         200
@@ -328,18 +285,20 @@ async fn default_lockout_is_ten_failures() {
     let s = Steedos::start().await;
     let user = json!({"username": "alice"});
     for _ in 0..9 {
-        s.login(json!({"user": user, "password": sha("bad")})).await;
+        s.login(json!({"user": user, "password": sha256("bad")}))
+            .await;
     }
     assert_eq!(
-        s.login(json!({"user": user, "password": sha(ALICE_PW)}))
+        s.login(json!({"user": user, "password": sha256(ALICE_PW)}))
             .await
             .status,
         200
     );
     for _ in 0..10 {
-        s.login(json!({"user": user, "password": sha("bad")})).await;
+        s.login(json!({"user": user, "password": sha256("bad")}))
+            .await;
     }
-    s.login(json!({"user": user, "password": sha(ALICE_PW)}))
+    s.login(json!({"user": user, "password": sha256(ALICE_PW)}))
         .await
         .assert_error("账户已锁定，请联系管理员");
 }
@@ -350,7 +309,7 @@ async fn default_lockout_is_ten_failures() {
 async fn mfa_user_gets_next_step_then_logs_in_with_the_sms_code() {
     let s = Steedos::start().await;
     let r = s
-        .login(json!({"user": "bob@example.com", "password": sha(BOB_PW)}))
+        .login(json!({"user": "bob@example.com", "password": sha256(BOB_PW)}))
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -359,7 +318,7 @@ async fn mfa_user_gets_next_step_then_logs_in_with_the_sms_code() {
     );
     assert!(r.cookies().is_empty(), "no cookies before the code step");
     // A wrong password is still a wrong password.
-    s.login(json!({"user": "bob@example.com", "password": sha("x")}))
+    s.login(json!({"user": "bob@example.com", "password": sha256("x")}))
         .await
         .assert_error("accounts.invalid_credentials");
 
@@ -467,12 +426,12 @@ async fn send_code_to_unknown_user_answers_null_and_mfa_can_be_switched() {
 
     s.config(json!({"mfa_users": []})).await;
     let r = s
-        .login(json!({"user": "bob@example.com", "password": sha(BOB_PW)}))
+        .login(json!({"user": "bob@example.com", "password": sha256(BOB_PW)}))
         .await;
     assert!(r.json()["token"].is_string());
     s.config(json!({"mfa_users": ["alice"]})).await;
     let r = s
-        .login(json!({"user": "alice@example.com", "password": sha(ALICE_PW)}))
+        .login(json!({"user": "alice@example.com", "password": sha256(ALICE_PW)}))
         .await;
     assert_eq!(r.json()["_next"], "TO_MOBILE_CODE_LOGIN");
 }
@@ -714,11 +673,11 @@ async fn password_change_through_control_route() {
         Some(json!({"user": "alice", "password": "n3w-pass"})),
     )
     .await;
-    s.login(json!({"user": "alice@example.com", "password": sha(ALICE_PW)}))
+    s.login(json!({"user": "alice@example.com", "password": sha256(ALICE_PW)}))
         .await
         .assert_error("accounts.invalid_credentials");
     assert_eq!(
-        s.login(json!({"user": "alice@example.com", "password": sha("n3w-pass")}))
+        s.login(json!({"user": "alice@example.com", "password": sha256("n3w-pass")}))
             .await
             .status,
         200

@@ -1,10 +1,12 @@
 //! The ShopXO simulator against hand-built requests, compared with the bytes a real ShopXO
-//! v6.9.0 sent (protocols/shopxo-observed.md).
+//! v6.9.0 sent (docs/services/shopxo.md).
 
 use chrono::{DateTime, FixedOffset};
-use lanyard_sim::{Running, SimConfig};
+use lanyard_sim::Running;
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
+
+use crate::support::{control_post, sim};
 
 /// The query the official app client sends (minus the per-request parts).
 const APP: &str = "application=app&application_client_type=h5";
@@ -59,9 +61,7 @@ impl Answer {
 }
 
 async fn shop() -> Shop {
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .expect("sim starts");
+    let sim = sim().await;
     let base = sim.endpoints().shopxo.clone();
     Shop {
         _sim: sim,
@@ -172,15 +172,7 @@ impl Shop {
     }
 
     async fn control(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}/__sim/{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
+        control_post(&self.http, &format!("{}/__sim/{path}", self.base), body).await
     }
 
     async fn config(&self, body: Value) -> Value {

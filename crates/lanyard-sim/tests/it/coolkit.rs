@@ -1,14 +1,16 @@
-//! CoolKit simulator, driven with hand-built requests (protocols/coolkit.md).
+//! CoolKit simulator, driven with hand-built requests (docs/services/coolkit.md).
 //! Signatures are computed here independently of the simulator's own code.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use lanyard_sim::{Running, SimConfig};
+use lanyard_sim::Running;
 use serde_json::{Value, json};
 use sha2::Sha256;
+
+use crate::support::{client, control_post, sim};
 
 const APPID: &str = "LanyardDemoAppId0000000000000001";
 const SECRET: &str = "LanyardDemoAppSecret000000000001";
@@ -44,18 +46,13 @@ struct Ck {
 }
 
 async fn coolkit() -> Ck {
-    let sim = lanyard_sim::start(SimConfig { port_base: None })
-        .await
-        .expect("sim starts");
+    let sim = sim().await;
     let root = sim
         .endpoints()
         .coolkit
         .trim_end_matches("/{region}")
         .to_owned();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let http = client();
     Ck { sim, root, http }
 }
 
@@ -74,15 +71,7 @@ impl Ck {
     }
 
     async fn control(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.root))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
+        control_post(&self.http, &format!("{}{path}", self.root), body).await
     }
 
     async fn advance_clock(&self, secs: i64) {
