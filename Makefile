@@ -18,7 +18,7 @@ APP_BINARY := $(TARGET_DIR)/debug/lanyard-desktop
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian 12 packages for building WebKitGTK/Tauri apps, running them headless, the
-# Secret Service, and the e2e tools (platform-notes.md lists what was measured to suffice).
+# Secret Service, and the e2e tools (measured to suffice for `make test`).
 DEBIAN_PACKAGES := build-essential pkg-config curl file libwebkit2gtk-4.1-dev libxdo-dev \
 	libssl-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver \
 	dbus-x11 gnome-keyring libsecret-tools keyutils xdotool xclip imagemagick \

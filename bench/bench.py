@@ -462,7 +462,7 @@ def rows_cli(a):
          f"(LANYARD_SECRET_STORE=keyring, dbus-run-session); {requests} server requests during "
          f"the runs; {runs}; load {a.load}")
     emit(a.rows, "CLI floor: secret-tool lookup", fmt_stats(floor),
-         f"the same session item, same keyring, same timer; {runs}; platform-notes reference: "
+         f"the same session item, same keyring, same timer; {runs}; earlier reference measurement: "
          f"14 ms mean")
     emit(a.rows, "CLI: token vs floor",
          f"{tok['median'] / floor['median']:.2f}x median ({tok['median'] - floor['median']:+.1f} ms)",

@@ -1,4 +1,4 @@
-//! The command line, as DESIGN.md "CLI contract" fixes it.
+//! The command line, as the CLI contract fixes it (docs/architecture.md "CLI contract").
 
 use std::path::PathBuf;
 

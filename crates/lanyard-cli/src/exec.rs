@@ -1,6 +1,6 @@
 //! `lanyard exec <name|service> [--min-ttl DURATION] -- CMD [ARG]...`: runs CMD with a fresh
-//! token in its environment (DESIGN.md "CLI contract"). The token goes only into the child's
-//! environment: never into an argument, never onto Lanyard's own output.
+//! token in its environment (docs/architecture.md "CLI contract"). The token goes only into
+//! the child's environment: never into an argument, never onto Lanyard's own output.
 
 use std::ffi::OsString;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! `lanyard`: the scripting companion of the desktop app (contract: DESIGN.md "CLI contract").
+//! `lanyard`: the scripting companion of the desktop app (contract: docs/architecture.md,
+//! "CLI contract").
 //! Every command is a thin call into `lanyard_core::Manager`.
 
 /// `print!` that survives a closed pipe: see [`emit`].

@@ -35,8 +35,8 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Exit codes of the CLI contract (DESIGN.md "CLI contract"): 2 usage, 3 needs login,
-    /// 4 credentials rejected, 5 network or server error, 6 challenge failed, 7 secret store
+    /// Exit codes of the CLI contract (docs/architecture.md "CLI contract"): 2 usage, 3 needs
+    /// login, 4 credentials rejected, 5 network or server error, 6 challenge failed, 7 secret store
     /// unavailable (locked, missing, wrong passphrase, corrupted). What the contract has no
     /// code for, a broken metadata database or a bug, exits 1.
     pub fn exit_code(self) -> i32 {

@@ -1,6 +1,6 @@
 //! How a token is handed to people and scripts: the four `--as` formats of the CLI contract
-//! (DESIGN.md): `raw`, `header`, `json`, `env`; and `query`, the `name=value` form of services
-//! that take the token as a query parameter (ShopXO), which the desktop app copies.
+//! (docs/architecture.md): `raw`, `header`, `json`, `env`; and `query`, the `name=value` form
+//! of services that take the token as a query parameter (ShopXO), which the desktop app copies.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,5 @@
-//! lanyard-sim: faithful simulators of the five services (DESIGN.md "Simulators").
+//! lanyard-sim: faithful simulators of the five services (docs/architecture.md, "Simulator and
+//! tests").
 //!
 //! One listener per service on 127.0.0.1. Each service module exposes `router(shared) -> Router`
 //! holding its protocol routes and its own `/__sim/*` control routes, and `demo_users()` for

@@ -1,5 +1,5 @@
 //! ShopXO v6.9.0 user API (`api.php`), byte-compatible with a real server where
-//! `protocols/shopxo-observed.md` knows the bytes, and following `protocols/shopxo.md` elsewhere.
+//! its answers were recorded, and following the protocol of docs/services/shopxo.md elsewhere.
 //!
 //! What is modelled:
 //! - Routing `/api.php?s=<controller>/<action>` (case-insensitive). `application`,

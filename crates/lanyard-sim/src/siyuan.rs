@@ -1,4 +1,4 @@
-//! SiYuan simulator (protocols/siyuan.md): the local kernel's cloud-account routes and, on the
+//! SiYuan simulator (docs/services/siyuan.md): the local kernel's cloud-account routes and, on the
 //! same listener, the cloud account host's captcha image.
 //!
 //! Kernel routes (all `POST`, JSON, HTTP 200 `{"code","msg","data"}` unless said otherwise):
@@ -11,7 +11,7 @@
 //! | `/api/setting/logoutCloudUser` | local only; the cloud token stays valid |
 //! | `/api/system/version` | (also GET) a cheap call to check the kernel and its API token |
 //!
-//! Kernel auth (`CheckAuth`, §1.2): `Authorization: Token|token|Bearer|bearer <t>` must equal the
+//! Kernel auth (`CheckAuth`): `Authorization: Token|token|Bearer|bearer <t>` must equal the
 //! API token (else HTTP 401 `{"code":-1,"msg":"Auth failed [header: Authorization]"}`); else a
 //! `?token=` query likewise (`[query: token]`); no credentials at all → allowed (loopback, no
 //! lock-screen password).
@@ -25,7 +25,7 @@
 //!   with a fresh `userTokenExpireTime`, and the token sent stops working. A refresh therefore
 //!   succeeded iff `data.userToken` differs from the token sent.
 //! - With an invalid/expired/revoked token: if it is the token of the user the kernel has stored,
-//!   `data` is that stored user unchanged (the kernel keeps the old user, §1.6); otherwise
+//!   `data` is that stored user unchanged (the kernel keeps the old user); otherwise
 //!   `data` is null (the real kernel would show whatever user it stored; null keeps the failure
 //!   detectable). `getCloudUser {}` answers the stored user, refreshing it over the "network"
 //!   first when it expires within 3 days, as the kernel does.

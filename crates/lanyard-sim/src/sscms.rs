@@ -1,4 +1,4 @@
-//! SiteServer CMS (SSCMS) user API simulator (protocols/sscms.md), v6 by default, v7 by
+//! SiteServer CMS (SSCMS) user API simulator (docs/services/sscms.md), v6 by default, v7 by
 //! `POST /__sim/config {"version":"v7"}`.
 //!
 //! | route | v6 | v7 |
@@ -577,8 +577,8 @@ async fn get_user(
     sim.shared.stats.hit("sscms.user");
     let inner = sim.lock();
     let version = inner.config.version;
-    // v7 looks users up for API keys only (protocols/sscms.md §3.8): a user's own token, valid
-    // or not, is refused like no credential at all.
+    // v7 looks users up for API keys only (docs/services/sscms.md "Refresh and validation"): a
+    // user's own token, valid or not, is refused like no credential at all.
     let me = match version {
         Version::V6 => authenticate(&sim, &inner, &headers, &query),
         Version::V7 => None,

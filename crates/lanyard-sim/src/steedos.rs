@@ -1,4 +1,4 @@
-//! Steedos accounts simulator (protocols/steedos.md): the vendored accounts-js fork under
+//! Steedos accounts simulator (docs/services/steedos.md): the vendored accounts-js fork under
 //! `/accounts`, plus `/api/v4/users/validate`.
 //!
 //! | route | behaviour |

@@ -122,7 +122,8 @@ impl KeepAliveHandle {
     }
 
     /// Stops the engine: running checks get `shutdown_grace` to finish (a refresh cut short is
-    /// safe, see DESIGN.md "Rotated tokens are persisted before they are used"), then it returns.
+    /// safe: rotated tokens are saved before they are used, docs/architecture.md "Storage"),
+    /// then it returns.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {

@@ -1,4 +1,4 @@
-//! Keep-alive: one engine keeps every session usable (DESIGN.md "Keep-alive").
+//! Keep-alive: one engine keeps every session usable (docs/architecture.md "Keep-alive").
 //!
 //! - [`clock`]: the [`Clock`] seam (system clock, and a [`TestClock`] that can jump);
 //! - [`policy`]: when to look at an account next and what to do then (pure, unit-tested);

@@ -1,4 +1,4 @@
-//! CoolKit / eWeLink cloud, API v1 and v2, HMAC-signed (protocols/coolkit.md).
+//! CoolKit / eWeLink cloud, API v1 and v2, HMAC-signed (docs/services/coolkit.md).
 //!
 //! - [`sign`]: HMAC-SHA256/Base64 over the exact bytes sent (POST body, or sorted GET query).
 //! - [`v1`]: `/api/user/login` (301 region redirect), `GET /api/user/refresh`, and a device
@@ -104,13 +104,13 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 };
 
 /// The template the Manager stores when the user gives no endpoint. It stands for "the official
-/// hosts", which differ per API version and region (protocols/coolkit.md §1.1, §1.8):
+/// hosts", which differ per API version and region (docs/services/coolkit.md "Hosts and regions"):
 /// v2 `https://{region}-apia.coolkit.cc` (cn: `https://cn-apia.coolkit.cn`),
 /// v1 `https://{region}-api.coolkit.cc:8080` (cn: `https://cn-api.coolkit.cn:8080`).
 /// Any other template is a plain `{region}` substitution (simulators, proxies, mirrors).
 pub const OFFICIAL_TEMPLATE: &str = "https://{region}-apia.coolkit.cc";
 
-/// Documented token lifetimes: "at is valid for one month and rt for two months" (§1.4).
+/// Documented token lifetimes: "at is valid for one month and rt for two months".
 /// The server sends no expiry, so these are estimates; validation tells the truth.
 const AT_LIFETIME_DAYS: i64 = 30;
 const RT_LIFETIME_DAYS: i64 = 60;
@@ -327,7 +327,7 @@ fn bearer(session: &Session) -> Result<HeaderValue> {
 }
 
 /// A CoolKit answer: the body's `error` code (0 when absent: v1 successes carry none) and
-/// the JSON. The body decides, whatever the HTTP status (§1.4); a non-JSON 4xx answer
+/// the JSON. The body decides, whatever the HTTP status; a non-JSON 4xx answer
 /// stands for its status code.
 struct Answer {
     code: i64,
@@ -355,7 +355,7 @@ impl Answer {
         }
     }
 
-    /// The server's words: `msg` or `info` (both occur, §1.4).
+    /// The server's words: `msg` or `info` (both occur).
     fn text(&self) -> String {
         ["msg", "info"]
             .iter()
@@ -586,7 +586,7 @@ impl Service for Coolkit {
     async fn logout(&self, ctx: &Ctx<'_>, session: &Session) -> Result<()> {
         let cfg = Config::new(ctx, Some(session))?;
         match cfg.api {
-            // v1 documents no logout (§1.7): forgetting the tokens is all there is.
+            // v1 documents no logout: forgetting the tokens is all there is.
             Api::V1 => Ok(()),
             Api::V2 => v2::logout(&cfg, session).await,
         }
@@ -599,7 +599,7 @@ impl Service for Coolkit {
         }
     }
 
-    /// The host of the region the session was issued in (§2: a session belongs to its region).
+    /// The host of the region the session was issued in (a session belongs to its region).
     fn api_base(&self, ctx: &Ctx<'_>, session: &Session) -> Result<Url> {
         let cfg = Config::new(ctx, Some(session))?;
         cfg.url(&cfg.region, "")
@@ -607,7 +607,7 @@ impl Service for Coolkit {
 
     /// `Authorization: Bearer <at>`, and on v2 the `X-CK-Appid` header. Only the calls made
     /// before there is a session (login, refresh, region lookup) are signed; after login every
-    /// call is Bearer (protocols/coolkit.md §1.3, §2).
+    /// call is Bearer (docs/services/coolkit.md "Signatures").
     fn api_target(
         &self,
         ctx: &Ctx<'_>,

@@ -1,4 +1,4 @@
-//! ShopXO user API: `api.php?s=user/login` (protocols/shopxo.md, shopxo-observed.md).
+//! ShopXO user API: `api.php?s=user/login` (docs/services/shopxo.md).
 //!
 //! - **Every call** goes to `{endpoint}/api.php?s=<controller>/<action>` with
 //!   `application=app` (without it no token comes back), `application_client_type` (option
@@ -661,7 +661,8 @@ impl Service for Shopxo {
     }
 
     /// `path` is the `s=` route (`personal/index`), optionally followed by `?k=v&…`; the client
-    /// parameters every app call carries and the `token` are added (§ "request envelope").
+    /// parameters every app call carries and the `token` are added (docs/services/shopxo.md,
+    /// "Request envelope").
     fn api_target(
         &self,
         ctx: &Ctx<'_>,

@@ -1,4 +1,4 @@
-//! SiYuan cloud account through the local kernel: `/api/account/login` (protocols/siyuan.md).
+//! SiYuan cloud account through the local kernel: `/api/account/login` (docs/services/siyuan.md).
 //!
 //! Flow: `POST /api/account/login {userName, userPassword: md5hex, captcha, cloudRegion}` →
 //! `code 0` token | `code 1` + `needCaptcha` (image from the cloud account site) | `code 10`
@@ -433,7 +433,7 @@ enum Renewal {
     /// A new token, or the same one with a later expiry.
     Renewed(CloudUser),
     /// The kernel answered its stored copy unchanged: what it does when the cloud refuses the
-    /// token (siyuan.md §1.6: on failure `data` keeps the old user).
+    /// token (on failure `data` keeps the old user).
     Refused,
     /// No user at all: neither the cloud nor the kernel knows the token.
     Unknown,
@@ -544,7 +544,7 @@ async fn next(
 
 /// The SiYuan service.
 ///
-/// Choices where the protocol leaves room (see protocols/siyuan.md):
+/// Choices where the protocol leaves room (docs/services/siyuan.md says what they mean for users):
 /// - **Wrong captcha**: the cloud answers `code 1` with a fresh `needCaptcha`; `answer` returns
 ///   `ChallengeFailed` and stores the new value in the step's shared cell. The step is
 ///   [`Pending::retryable`]: the caller's copy stays usable, and it should `reload_captcha`
@@ -555,7 +555,7 @@ async fn next(
 ///   conclude it changed.
 /// - **Refresh** is `getCloudUser {token}`, which may rotate the token (the simulator does,
 ///   and the old token dies). It succeeded iff the answer carries a different token or a later
-///   expiry: on failure the kernel answers its stored copy unchanged (§1.6), which is then
+///   expiry: on failure the kernel answers its stored copy unchanged, which is then
 ///   `NeedsLogin`. When the kernel knows nothing of our token but holds a newer one for the
 ///   same user (it renews on its own: a 2-hourly job, and `getCloudUser {}` near expiry), that
 ///   one is verified the same way and adopted.
@@ -776,7 +776,7 @@ impl Service for Siyuan {
     }
 
     /// A kernel API call: the kernel knows the cloud session itself and wants its API token,
-    /// `Authorization: Token <api_token>` (protocols/siyuan.md §1.2), when the account has one.
+    /// `Authorization: Token <api_token>`, when the account has one.
     fn api_target(
         &self,
         ctx: &Ctx<'_>,

@@ -1,4 +1,4 @@
-//! SiteServer CMS v6/v7 user API: `POST /api/v1/users/actions/login` (protocols/sscms.md).
+//! SiteServer CMS v6/v7 user API: `POST /api/v1/users/actions/login` (docs/services/sscms.md).
 //!
 //! - **Request**: `{"account", "password": lowercase hex MD5, "isAutoLogin": true,
 //!   "isPersistent": true}` (v6 reads the first flag, v7 the second: a 7-day token instead of 1).
@@ -22,11 +22,11 @@
 //! - **No refresh endpoint**: tokens are stateless; renewing is a silent re-login, which the
 //!   Manager does with the remembered password. `refresh` is therefore `Unsupported`.
 //! - **Validate, v6**: `GET /api/v1/users/{id}` with `X-SS-USER-TOKEN` (the route answers the
-//!   token's own user, §3.6). 200 → valid; 401/404 (its answers for a refused token or a user
+//!   token's own user). 200 → valid; 401/404 (its answers for a refused token or a user
 //!   that is gone) → `Invalid(Expired)` if `expires_at` has passed, else `Invalid(Revoked)`.
 //!   A 403 is not among its answers (a proxy or firewall refusing): an error, the session kept.
 //! - **Validate, v7**: `Unverifiable`, without a request. v7's `GET /api/v1/users/{account}`
-//!   answers API keys only (§3.8), so a valid user token gets 401 there, and v7 has no other
+//!   answers API keys only, so a valid user token gets 401 there, and v7 has no other
 //!   user route that only checks a token (logout ends the cached session). The session is kept
 //!   until its JWT `exp`; a silent re-login with the remembered password renews it.
 //! - **Logout**: `POST /api/v1/users/actions/logout`. It only clears a cookie (v6) or a cached
@@ -402,7 +402,7 @@ impl Service for Sscms {
         }
     }
 
-    /// The user's own record (§3.8: on v7 that route wants an API key, which a curl user adds).
+    /// The user's own record (on v7 that route wants an API key, which a curl user adds).
     fn api_example(&self, session: &Session) -> (&'static str, String) {
         let id = session.info.user_id.as_deref().unwrap_or("1");
         ("GET", format!("/api/v1/users/{id}"))

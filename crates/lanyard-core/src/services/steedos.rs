@@ -1,4 +1,4 @@
-//! Steedos: `POST /accounts/password/login` (protocols/steedos.md).
+//! Steedos: `POST /accounts/password/login` (docs/services/steedos.md).
 //!
 //! - **User field**: always the object form, by the shape of `account.user`: an e-mail →
 //!   `{"email"}`, a phone number (digits, optional `+`, spaces or dashes) → `{"mobile"}`, anything
@@ -29,9 +29,9 @@
 //!   `NeedsLogin`. Network and 5xx failures are returned as they are (transient).
 //! - **Validate**: `GET /accounts/user` with `Authorization: Bearer <token>` (no space id: the
 //!   /accounts loader would take the space id for the token). It answers any user token: 200
-//!   with the user, or 400 `userNotFound` for a token it does not know (protocols/steedos.md
-//!   §2.5); 400/401 → `Invalid(Revoked)`. A 403 is not this route's answer about the token
-//!   (a proxy or firewall refusing): an error, and the session is kept.
+//!   with the user, or 400 `userNotFound` for a token it does not know; 400/401 →
+//!   `Invalid(Revoked)`. A 403 is not this route's answer about the token (a proxy or firewall
+//!   refusing): an error, and the session is kept.
 //! - **Logout**: `POST /accounts/logout` with the bare `Authorization: <token>`: the handler
 //!   mangles a `Bearer ` prefix and would silently not log out.
 //! - **Credential**: `Authorization: Bearer <spaceId>,<token>` with the space from option
@@ -534,8 +534,9 @@ impl Service for Steedos {
     }
 
     /// The `/accounts/*` routes read the token from `Authorization: Bearer <token>` and take the
-    /// FIRST part of a comma pair (protocols/steedos.md §2.4), so they get the bare token; every
-    /// other route gets the documented `Bearer <spaceId>,<token>` (or `X-Auth-Token`).
+    /// FIRST part of a comma pair (docs/services/steedos.md "Where the token goes"), so they get
+    /// the bare token; every other route gets the documented `Bearer <spaceId>,<token>` (or
+    /// `X-Auth-Token`).
     fn api_target(
         &self,
         ctx: &Ctx<'_>,
@@ -554,7 +555,7 @@ impl Service for Steedos {
         crate::api::default_target(&base, credential, path)
     }
 
-    /// The current user (protocols/steedos.md §2.4).
+    /// The current user.
     fn api_example(&self, _session: &Session) -> (&'static str, String) {
         ("GET", "/accounts/user".to_owned())
     }

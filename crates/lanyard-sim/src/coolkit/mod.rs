@@ -1,4 +1,4 @@
-//! CoolKit / eWeLink account API simulator (protocols/coolkit.md): v1 ("version": 8) and v2,
+//! CoolKit / eWeLink account API simulator (docs/services/coolkit.md): v1 ("version": 8) and v2,
 //! four regions `cn`, `as`, `eu`, `us` as path prefixes `/{region}` on one listener.
 //!
 //! Routes under each `/{region}` prefix:
@@ -16,7 +16,7 @@
 //! | `GET /v2/utils/get-region` | v2 country → region lookup (also at the root, the global host) |
 //!
 //! Sessions: one per login. A login drops the user's earlier sessions *of the same app* ("one
-//! account cannot be logged in by several clients of the same app", §1.4), so their `at`/`rt`
+//! account cannot be logged in by several clients of the same app"), so their `at`/`rt`
 //! answer 401 afterwards. A token is only good on its own region's prefix and with its own app.
 //!
 //! **Refresh is crash-tolerant (the simulator's choice; the notes leave it open).** A refresh
@@ -79,14 +79,14 @@ pub use sign::sign;
 /// Seeded app (docs/simulator-control.md).
 pub const DEMO_APPID: &str = "LanyardDemoAppId0000000000000001";
 pub const DEMO_APPSECRET: &str = "LanyardDemoAppSecret000000000001";
-/// The app id/secret of the official docs' examples (§1.3), so the documented test vectors can
+/// The app id/secret of the official docs' examples, so the documented test vectors can
 /// also be replayed over HTTP.
 pub const DOC_APPID: &str = "McFJj4Noke1mGDZCR1QarGW7P9Ycp0Vr";
 pub const DOC_APPSECRET: &str = "OdPuCZ4PkPPi0rVKRVcGmll2NM6vVk0c";
 
 /// Allowed distance of a v1 `ts` from the clock.
 pub const TS_SKEW_SECS: i64 = 300;
-/// at: one month, rt: two months (§1.4 "Token semantics").
+/// at: one month, rt: two months (the documented lifetimes).
 pub const DEFAULT_AT_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 pub const DEFAULT_RT_LIFETIME_SECS: i64 = 60 * 24 * 3600;
 

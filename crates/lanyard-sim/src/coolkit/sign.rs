@@ -1,5 +1,5 @@
-//! CoolKit request signatures (protocols/coolkit.md §1.3): HMAC-SHA256 keyed with the app
-//! secret, Base64 (standard alphabet, padded), sent as `Authorization: Sign <b64>`.
+//! CoolKit request signatures (docs/services/coolkit.md "Signatures"): HMAC-SHA256 keyed with
+//! the app secret, Base64 (standard alphabet, padded), sent as `Authorization: Sign <b64>`.
 //!
 //! - POST: over the exact body bytes as sent.
 //! - GET: over the query parameters sorted by name and joined `k=v&…` with raw values.
@@ -124,7 +124,7 @@ mod tests {
 
     const DOC_SECRET: &str = "OdPuCZ4PkPPi0rVKRVcGmll2NM6vVk0c";
 
-    /// The four vectors of protocols/coolkit.md §1.3.
+    /// The four test vectors of CoolKit's v1 developer docs (`CoolKit-Technologies/apiDocs`).
     #[test]
     fn documented_test_vectors_verify() {
         let vectors: [(&str, &str); 4] = [

@@ -1,4 +1,4 @@
-//! CoolKit open API v1 ("version": 8), protocols/coolkit.md §1.2–§1.7.
+//! CoolKit open API v1 ("version": 8), docs/services/coolkit.md.
 //!
 //! Every answer is HTTP 200; failures are `{"error": <int>, "msg"|"info": …}` in the body,
 //! successes carry no `error` key (login, refresh) or `"error": 0` (device list, region).
@@ -80,7 +80,7 @@ pub(super) async fn login(
         Err(r) => return r,
     };
     sim.shared.stats.hit("coolkit.v1.login");
-    // Content-Type is not checked: clients send application/json, text/plain or nothing (§1.2).
+    // Content-Type is not checked: clients send application/json, text/plain or nothing.
     let Ok(obj) = serde_json::from_slice::<Map<String, Value>>(&body) else {
         return params_error();
     };
@@ -195,7 +195,7 @@ pub(super) async fn device(
     sim.shared.stats.hit("coolkit.v1.device");
     let at = bearer(&headers).unwrap_or("");
     if at.is_empty() {
-        // Observed with an empty or absent token (§1.7).
+        // Observed with an empty or absent token.
         return err(406, r#"{"error":401,"msg":"Bearer:accessToken is empty"}"#);
     }
     let p = query_map(&q.unwrap_or_default());

@@ -1,4 +1,4 @@
-//! CoolKit API v2, protocols/coolkit.md §1.8.
+//! CoolKit API v2 (docs/services/coolkit.md).
 //!
 //! Envelope `{"error": int, "msg": str, "data": {…}}`, always HTTP 200. `X-CK-Appid` is
 //! required on every `/v2/user/*` call; `Sign` (over the exact body, or the sorted query for

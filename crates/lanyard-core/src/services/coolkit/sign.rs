@@ -1,4 +1,4 @@
-//! CoolKit request signatures (protocols/coolkit.md §1.3), shared by v1 and v2.
+//! CoolKit request signatures (docs/services/coolkit.md "Signatures"), shared by v1 and v2.
 //!
 //! HMAC-SHA256 keyed with the app secret over the exact bytes that are sent, Base64 (standard
 //! alphabet, padded). POST bodies are serialised once, signed and sent as the same bytes; GET

@@ -1,4 +1,4 @@
-//! CoolKit API v1, "version 8" (protocols/coolkit.md §1.2–§1.7, §1.9). Legacy: CoolKit has
+//! CoolKit API v1, "version 8" (docs/services/coolkit.md). Legacy: CoolKit has
 //! stopped maintaining it, but accounts configured for it must keep working.
 //!
 //! Every call carries `appid`, `nonce`, `ts`, `version` (body for POST, query for GET).
@@ -182,7 +182,7 @@ fn refresh_error(code: i64, answer: &Answer) -> Error {
     }
 }
 
-/// v1 has no user-info call; the documented device list is the cheapest Bearer call (§1.7).
+/// v1 has no user-info call; the documented device list is the cheapest Bearer call.
 pub(super) async fn validate(cfg: &Config<'_>, session: &Session) -> Result<Validation> {
     let query = signed_query(cfg, &[("lang", "en")]);
     let rb = cfg
@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn doc_login_vector_signs_like_the_node_demo() {
-        // §1.3 vector 1: this body, built by our serialiser, must give the documented signature.
+        // The v1 docs' first signature example: this body, built by our serialiser, must give
+        // the documented signature.
         let body = login_body(
             "McFJj4Noke1mGDZCR1QarGW7P9Ycp0Vr",
             &LoginId::Phone("+8613123456789".into()),

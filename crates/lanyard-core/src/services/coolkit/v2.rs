@@ -1,4 +1,4 @@
-//! CoolKit API v2 (protocols/coolkit.md §1.8): `X-CK-Appid`, `Sign` before login, `Bearer`
+//! CoolKit API v2 (docs/services/coolkit.md): `X-CK-Appid`, `Sign` before login, `Bearer`
 //! after; the envelope is always `{"error", "msg", "data"}`.
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -94,7 +94,7 @@ fn login_error(code: i64, answer: &Answer) -> Error {
         return e;
     }
     let err = match code {
-        // 10014 is handled like 10001 by homebridge-ewelink (§1.8).
+        // 10014 is handled like 10001 by homebridge-ewelink.
         10001 | 10014 => Error::credentials_rejected("CoolKit rejected the password"),
         10003 => {
             Error::credentials_rejected("CoolKit has no account with this email or phone number")
