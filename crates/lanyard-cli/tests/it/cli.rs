@@ -153,8 +153,8 @@ async fn sscms_full_lifecycle() {
     w.sim.shutdown().await;
 }
 
-/// SSCMS v7 cannot check a user token (its user route wants an API key, protocols/sscms.md
-/// §3.8): a check keeps the session, and `token` keeps working (exit 0) instead of exit 3.
+/// SSCMS v7 cannot check a user token (its user route wants an API key; docs/services/sscms.md,
+/// "Validation, v7"): a check keeps the session, and `token` keeps working (exit 0) instead of exit 3.
 #[tokio::test]
 async fn an_sscms_v7_token_survives_a_check_the_server_cannot_answer() {
     let w = World::new().await;
