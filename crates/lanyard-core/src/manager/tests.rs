@@ -815,7 +815,7 @@ async fn resolve_by_name_or_by_service() {
     assert_eq!(m.resolve("sscms").await.unwrap().account.name, "sscms/b");
     assert!(!m.get("sscms/a").await.unwrap().account.active);
     // A second endpoint's account is active there, but the service id keeps standing for the
-    // account chosen last, until another is chosen (DESIGN.md, CLI contract).
+    // account chosen last, until another is chosen (docs/architecture.md, CLI contract).
     let other = m
         .add_account(NewAccount {
             name: Some("other".into()),

@@ -1,0 +1,108 @@
+//! The event log and the events broadcast to subscribers. No secret ever appears in a message.
+
+use super::*;
+
+/// What changed, broadcast to the UI.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    AccountAdded {
+        account: String,
+    },
+    /// State, session, options or the active flag changed.
+    AccountChanged {
+        account: String,
+    },
+    AccountRenamed {
+        from: String,
+        to: String,
+    },
+    AccountRemoved {
+        account: String,
+    },
+    /// A row was added to the event log.
+    Logged {
+        event: EventRecord,
+    },
+    /// The state an account shows changed (a renewal, a failure, or the clock alone: valid →
+    /// expiring → expired). Sent by the keep-alive engine.
+    StateChanged {
+        account: String,
+        state: State,
+    },
+    /// A session was renewed without a person (`how`: `refresh` or `relogin`).
+    Refreshed {
+        account: String,
+        how: String,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// A renewal failed. `permanent`: the account needs a login now (the message says why);
+    /// otherwise it is tried again at `next_attempt`.
+    RefreshFailed {
+        account: String,
+        permanent: bool,
+        message: String,
+        next_attempt: Option<DateTime<Utc>>,
+    },
+    /// "This session will die in X and cannot be renewed without you": the desktop app turns
+    /// it into a notification.
+    ExpiringUnattended {
+        account: String,
+        expires_at: DateTime<Utc>,
+        remaining_secs: i64,
+        message: String,
+    },
+}
+
+impl Manager {
+    /// The newest `limit` events, newest first; of one account when a name is given.
+    pub async fn events(&self, name: Option<&str>, limit: usize) -> Result<Vec<EventRecord>> {
+        let id = match name {
+            Some(n) => Some(self.account(n).await?.id),
+            None => None,
+        };
+        self.db(move |s| s.events(id.as_deref(), limit)).await
+    }
+
+    pub(crate) async fn log_event(
+        &self,
+        account: &Account,
+        kind: &str,
+        outcome: &str,
+        message: String,
+    ) {
+        self.log(Some(account), kind, outcome, message).await;
+    }
+
+    pub(crate) fn emit_event(&self, event: Event) {
+        self.emit(event);
+    }
+
+    /// Writes an event row and broadcasts it. A failure to log is reported, never fatal.
+    pub(super) async fn log(
+        &self,
+        account: Option<&Account>,
+        kind: &str,
+        outcome: &str,
+        message: String,
+    ) {
+        let ids = account.map(|a| (a.id.clone(), a.name.clone()));
+        let (kind, outcome) = (kind.to_owned(), outcome.to_owned());
+        let at = self.now();
+        let written = self
+            .db(move |s| {
+                let account = ids.as_ref().map(|(id, name)| (id.as_str(), name.as_str()));
+                s.add_event(account, at, &kind, &outcome, &message)
+            })
+            .await;
+        match written {
+            Ok(event) => self.emit(Event::Logged { event }),
+            Err(e) => tracing::warn!(error = %e.message, "cannot write an event"),
+        }
+    }
+
+    pub(super) fn emit(&self, event: Event) {
+        // No receiver is fine (the CLI never subscribes).
+        let _ = self.events.send(event);
+    }
+}

@@ -1,0 +1,595 @@
+//! Renewal: single flight per account (an in-process mutex plus a lease in the database for
+//! other processes), refresh, re-login with the remembered password, and when a renewal is due.
+
+use super::*;
+
+/// What a renewal did (the keep-alive engine plans the next check from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Renewal {
+    /// Another flight renewed or checked the account meanwhile, or nothing was due: nothing
+    /// was sent.
+    Skipped,
+    /// A new session was stored (the service's refresh, or a stored session kept from one).
+    Renewed,
+    /// A new session was stored by a silent re-login with the remembered password.
+    Relogged,
+    /// The server confirmed the session.
+    Validated,
+    /// Nothing can renew the session without a person now (a re-login met a captcha or a code,
+    /// or the service has no unattended way), but it stays usable until it expires.
+    Unattended,
+}
+
+/// What "refresh now" did, for the person who asked (the UI and the CLI name it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshDone {
+    /// The service handed out a new session (refresh token or the like).
+    Renewed,
+    /// The server confirmed the session; nothing new was handed out (e.g. ShopXO).
+    Checked,
+    /// A silent login with the remembered password gave a new session.
+    Relogged,
+    /// Nothing could check or renew the session without a person (no check call, the server
+    /// could not tell, or a re-login asked for a captcha or a code); it is kept as it was.
+    NotChecked,
+    /// Another renewal had just done it; nothing was sent.
+    Unchanged,
+}
+
+impl From<Renewal> for RefreshDone {
+    fn from(renewal: Renewal) -> Self {
+        match renewal {
+            Renewal::Skipped => RefreshDone::Unchanged,
+            Renewal::Renewed => RefreshDone::Renewed,
+            Renewal::Relogged => RefreshDone::Relogged,
+            Renewal::Validated => RefreshDone::Checked,
+            Renewal::Unattended => RefreshDone::NotChecked,
+        }
+    }
+}
+
+impl Manager {
+    /// Keep-alive now. Without `force`, only when the session is due (inside its warning
+    /// window, expired, failing, or without a known expiry) and no other flight just did it.
+    pub async fn refresh(&self, name: &str, force: bool) -> Result<AccountView> {
+        Ok(self.refresh_report(name, force).await?.0)
+    }
+
+    /// [`Manager::refresh`], saying what was done: renewed, checked, logged in again, or not
+    /// checkable without a person.
+    pub async fn refresh_report(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<(AccountView, RefreshDone)> {
+        let name = name.to_owned();
+        let row = self
+            .db(move |s| s.account_by_name(&name)?.ok_or_else(|| no_account(&name)))
+            .await?;
+        if row.session.info.is_none() {
+            return Err(not_logged_in(&row.account));
+        }
+        self.wake_keepalive();
+        let renewal = self.flight(&row, force, Due::ForRefresh).await?;
+        Ok((
+            self.view_by_id(&row.account.id).await?,
+            RefreshDone::from(renewal),
+        ))
+    }
+
+    /// One renewal at a time per account: in this process (mutex) and across processes (lease).
+    /// A waiter whose account was renewed meanwhile (the generation moved: another thread or
+    /// another process renewed it while this one waited for the lock or the lease) takes that
+    /// result: it re-reads the stored session instead of renewing again.
+    pub(super) async fn flight(&self, seen: &AccountRow, force: bool, due: Due) -> Result<Renewal> {
+        let account_lock = self.account_lock(&seen.account.id);
+        let _guard = account_lock.lock().await;
+        let lease = self.lease(&seen.account).await?;
+        let result = async {
+            let row = self.row_by_id(&seen.account.id).await?;
+            if let Some(saved) = self.save_unsaved(&row.account).await? {
+                return Ok(saved);
+            }
+            if !force && row.session.generation != seen.session.generation {
+                return Ok(Renewal::Skipped);
+            }
+            let window = self.db(|s| Ok(warning_setting(s))).await?;
+            if !force && !due.is_due(&row.session, window, self.now()) {
+                return Ok(Renewal::Skipped);
+            }
+            let intent = if force { Intent::Force } else { due.intent() };
+            self.renew(&row, intent, window).await
+        }
+        .await;
+        lease.release().await;
+        result
+    }
+
+    /// Refresh → validation → silent re-login → needs login, per the service's capabilities
+    /// and why the renewal runs.
+    async fn renew(
+        &self,
+        row: &AccountRow,
+        intent: Intent,
+        window: Option<i64>,
+    ) -> Result<Renewal> {
+        let account = &row.account;
+        let service = self.service(account.service);
+        let caps = service.spec().capabilities;
+        let now = self.now();
+        let info = row.session.info.clone().unwrap_or_default();
+        let session = self.load_session(row).await?;
+        let expired = info.expires_at.is_some_and(|t| t <= now);
+        let refresh_expired = info.refresh_expires_at.is_some_and(|t| t <= now);
+        let near_expiry = info
+            .expires_at
+            .is_some_and(|t| now >= t - warning_window(&info, window));
+        // Renew now even if the session is not near its end yet.
+        let early = matches!(intent, Intent::Force | Intent::Renew);
+        let password = if account.remember_password {
+            self.secrets.get(&key_password(&account.id)).await?
+        } else {
+            None
+        };
+        let secret_options = self.secret_options(account).await?;
+        let ctx = Ctx {
+            http: &self.http,
+            account,
+            secret_options: &secret_options,
+            now,
+        };
+
+        // Why the session cannot be used any more, once we know it cannot.
+        let mut lost: Option<NeedsLoginReason> = if session.is_none() {
+            Some(NeedsLoginReason::Revoked)
+        } else {
+            None
+        };
+        // A refresh answered without a later expiry (Steedos when its refreshTokens is broken):
+        // a re-login is the way to renew.
+        let mut refresh_stalled = false;
+
+        // 1. Refresh, where the service can (a scheduled validation only when the session is
+        //    at its end anyway).
+        if let Some(session) = &session
+            && caps.refresh
+            && (intent != Intent::Validate || expired || near_expiry)
+        {
+            if refresh_expired {
+                lost = Some(NeedsLoginReason::RefreshTokenExpired);
+            } else {
+                match service.refresh(&ctx, session).await {
+                    Ok(outcome) => {
+                        let later = match (outcome.session.info.expires_at, info.expires_at) {
+                            (Some(new), Some(old)) => new > old,
+                            _ => true,
+                        };
+                        if later || password.is_none() || !(early || expired || near_expiry) {
+                            self.finish_login(account, outcome, None, "refresh").await?;
+                            return Ok(Renewal::Renewed);
+                        }
+                        self.log(
+                            Some(account),
+                            "refresh",
+                            "ok",
+                            "the server accepted the session but gave no later expiry; logging in again"
+                                .to_owned(),
+                        )
+                        .await;
+                        refresh_stalled = true;
+                    }
+                    // Treated like a service without refresh.
+                    Err(e) if e.code == ErrorCode::Unsupported => {}
+                    Err(e) if e.code.is_transient() => {
+                        return Err(self.transient(account, "refresh", e).await);
+                    }
+                    Err(e) => {
+                        self.log(Some(account), "refresh", "failed", e.display_line())
+                            .await;
+                        lost = Some(lost_reason(&e));
+                    }
+                }
+            }
+        }
+
+        // 2. No refresh: re-login when due and a password is remembered; otherwise ask the
+        //    server whether the session still works (services without expiry, forced checks).
+        if let Some(session) = &session
+            && lost.is_none()
+        {
+            let relogin_now =
+                password.is_some() && (expired || near_expiry || early || refresh_stalled);
+            if !relogin_now {
+                if expired {
+                    lost = Some(NeedsLoginReason::Expired);
+                } else if !caps.validate {
+                    // Still valid and nothing can renew it unattended: nothing to do yet.
+                    return Ok(Renewal::Unattended);
+                } else {
+                    match service.validate(&ctx, session).await {
+                        Ok(Validation::Valid(fresh)) => {
+                            let mut info = info.clone();
+                            if let Some(fresh) = fresh {
+                                merge_info(&mut info, fresh);
+                            }
+                            self.save_info(&account.id, info, Some(now)).await?;
+                            self.log(
+                                Some(account),
+                                "validate",
+                                "ok",
+                                "the server accepts the session".to_owned(),
+                            )
+                            .await;
+                            self.emit(Event::AccountChanged {
+                                account: account.name.clone(),
+                            });
+                            return Ok(Renewal::Validated);
+                        }
+                        Ok(Validation::Invalid(reason)) => {
+                            self.log(
+                                Some(account),
+                                "validate",
+                                "failed",
+                                reason.describe().to_owned(),
+                            )
+                            .await;
+                            lost = Some(reason);
+                        }
+                        Ok(Validation::Unverifiable(why)) => {
+                            // Not a revocation: the session stays until its known expiry.
+                            let until = info.expires_at.map_or_else(
+                                || "the session is kept".to_owned(),
+                                |t| format!("the session is kept until it expires at {}", when(t)),
+                            );
+                            self.log(
+                                Some(account),
+                                "validate",
+                                "unverifiable",
+                                format!("could not check the session: {why}; {until}"),
+                            )
+                            .await;
+                            return Ok(Renewal::Unattended);
+                        }
+                        Err(e) if e.code == ErrorCode::Unsupported => {
+                            return Ok(Renewal::Unattended);
+                        }
+                        Err(e) if e.code.is_transient() => {
+                            return Err(self.transient(account, "validate", e).await);
+                        }
+                        Err(e) => {
+                            self.log(Some(account), "validate", "failed", e.display_line())
+                                .await;
+                            if !matches!(
+                                e.code,
+                                ErrorCode::NeedsLogin | ErrorCode::CredentialsRejected
+                            ) {
+                                return Err(e);
+                            }
+                            lost = Some(NeedsLoginReason::Revoked);
+                        }
+                    }
+                }
+            }
+        }
+
+        // 3. Silent re-login with the remembered password, when no person is needed.
+        if let Some(password) = &password {
+            match service.begin_login(&ctx, Some(password)).await {
+                Ok(Progress::Done(outcome)) => {
+                    self.finish_login(account, *outcome, Some(password), "relogin")
+                        .await?;
+                    return Ok(Renewal::Relogged);
+                }
+                Ok(Progress::Challenge { challenge, .. }) => {
+                    if lost.is_none() && !expired {
+                        // An early renewal met a person's step: the session still works; keep
+                        // it and let keep-alive warn before it ends.
+                        let until = info.expires_at.map_or_else(
+                            || "it stays usable".to_owned(),
+                            |t| format!("the session stays usable until {}", when(t)),
+                        );
+                        self.log(
+                            Some(account),
+                            "relogin",
+                            "challenge",
+                            format!("{}; {until}", describe_challenge(&challenge)),
+                        )
+                        .await;
+                        return Ok(Renewal::Unattended);
+                    }
+                    self.log(
+                        Some(account),
+                        "relogin",
+                        "failed",
+                        describe_challenge(&challenge),
+                    )
+                    .await;
+                    lost = Some(NeedsLoginReason::ChallengeRequired);
+                }
+                Err(e) if e.code.is_transient() => {
+                    return Err(self.transient(account, "relogin", e).await);
+                }
+                Err(e) => {
+                    self.log(Some(account), "relogin", "failed", e.display_line())
+                        .await;
+                    lost = Some(match (e.code, lost) {
+                        (ErrorCode::CredentialsRejected, _) => NeedsLoginReason::PasswordChanged,
+                        (ErrorCode::ChallengeFailed, _) => NeedsLoginReason::ChallengeRequired,
+                        (ErrorCode::NeedsLogin, known) => {
+                            known.unwrap_or(NeedsLoginReason::Revoked)
+                        }
+                        (_, Some(known)) => known,
+                        // The session is not known to be lost (it was only due): keep it.
+                        (_, None) => return Err(e),
+                    });
+                }
+            }
+        }
+
+        // 4. A person must log in.
+        let reason = lost.unwrap_or(NeedsLoginReason::Expired);
+        let id = account.id.clone();
+        let stored = StoredState::NeedsLogin(reason.clone());
+        self.db(move |s| s.set_state(&id, &stored)).await?;
+        self.log(
+            Some(account),
+            "keepalive",
+            "needs_login",
+            reason.describe().to_owned(),
+        )
+        .await;
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        self.emit(Event::RefreshFailed {
+            account: account.name.clone(),
+            permanent: true,
+            message: format!("needs a new login: {}", reason.describe()),
+            next_attempt: None,
+        });
+        Err(Error::needs_login(format!(
+            "'{}' needs a new login: {}",
+            account.name,
+            reason.describe()
+        )))
+    }
+
+    /// Records a transient failure (state retrying, next attempt backed off) and returns it.
+    pub(super) async fn transient(&self, account: &Account, kind: &str, e: Error) -> Error {
+        let id = account.id.clone();
+        let attempts = self
+            .row_by_id(&id)
+            .await
+            .ok()
+            .map_or(0, |r| match r.session.state {
+                StoredState::Retrying { attempts, .. } => attempts,
+                _ => 0,
+            });
+        let next = self.now() + retry_delay(attempts);
+        let message = e.display_line();
+        let stored = message.clone();
+        if let Err(db) = self.db(move |s| s.record_retry(&id, next, &stored)).await {
+            tracing::warn!(error = %db.message, "cannot record a retry");
+        }
+        self.log(
+            Some(account),
+            kind,
+            "retrying",
+            format!("{message}; next attempt at {}", when(next)),
+        )
+        .await;
+        self.emit(Event::AccountChanged {
+            account: account.name.clone(),
+        });
+        self.emit(Event::RefreshFailed {
+            account: account.name.clone(),
+            permanent: false,
+            message,
+            next_attempt: Some(next),
+        });
+        e
+    }
+
+    /// The account's lock and then its lease: what every write of a session, a password or a
+    /// secret option holds, so none of them can interleave with an edit or a removal.
+    pub(super) async fn guard(
+        &self,
+        account: &Account,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Lease)> {
+        let guard = self.account_lock(&account.id).lock_owned().await;
+        let lease = self.lease(account).await?;
+        Ok((guard, lease))
+    }
+
+    /// Under the guard: the account as stored now, if it is still the one `seen` was (same id,
+    /// user and endpoint). A login or renewal that finishes after a removal or such an edit
+    /// saves nothing.
+    pub(super) async fn still_current(&self, seen: &Account) -> Result<AccountRow> {
+        let id = seen.id.clone();
+        let row = self.db(move |s| s.account_by_id(&id)).await?;
+        match row {
+            None => Err(Error::not_found(format!(
+                "'{}' was removed meanwhile; nothing was saved",
+                seen.name
+            ))),
+            Some(row) if row.account.user != seen.user || row.account.endpoint != seen.endpoint => {
+                Err(Error::needs_login(format!(
+                    "'{}' was changed to another user or endpoint meanwhile; nothing was saved, log in again",
+                    row.account.name
+                )))
+            }
+            Some(row) => Ok(row),
+        }
+    }
+
+    pub(super) fn account_lock(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.locks)
+            .entry(account_id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Waits for the account's cross-process lease.
+    /// Held, the lease is extended every third of its time-to-live (a renewal can outlast it:
+    /// a slow server, several requests of a re-login, a secret store that retries), so no other
+    /// process starts a second renewal meanwhile. A crashed holder stops extending it; a dead
+    /// holder's lease is taken over at once (see `store::holder_is_dead`).
+    pub(super) async fn lease(&self, account: &Account) -> Result<Lease> {
+        let holder = store::new_lease_holder();
+        let ttl = self.lease_ttl();
+        let deadline = Instant::now() + ttl + Duration::from_secs(5);
+        loop {
+            let (id, h) = (account.id.clone(), holder.clone());
+            if self.db(move |s| s.try_acquire_lease(&id, &h, ttl)).await? {
+                let heartbeat = {
+                    let (store, id, holder) =
+                        (self.store.clone(), account.id.clone(), holder.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(ttl / 3).await;
+                            let (store, id, holder) = (store.clone(), id.clone(), holder.clone());
+                            let extended = tokio::task::spawn_blocking(move || {
+                                store.try_acquire_lease(&id, &holder, ttl)
+                            })
+                            .await;
+                            match extended {
+                                Ok(Ok(true)) => {}
+                                Ok(Ok(false)) => {
+                                    tracing::warn!("another process took over a renewal lease");
+                                    return;
+                                }
+                                // The account was removed, or the database failed.
+                                _ => return,
+                            }
+                        }
+                    })
+                };
+                return Ok(Lease {
+                    store: Some(self.store.clone()),
+                    account_id: account.id.clone(),
+                    holder,
+                    heartbeat: Some(heartbeat),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::storage(format!(
+                    "another Lanyard process is still renewing '{}'; try again",
+                    account.name
+                )));
+            }
+            tokio::time::sleep(store::LEASE_POLL).await;
+        }
+    }
+}
+
+/// Releases the lease on drop too (a cancelled call), so only a crash leaves one to expire.
+pub(super) struct Lease {
+    store: Option<Arc<Store>>,
+    account_id: String,
+    holder: String,
+    /// Extends the lease while it is held.
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Lease {
+    pub(super) async fn release(mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
+        if let Some(store) = self.store.take() {
+            let (id, holder) = (self.account_id.clone(), self.holder.clone());
+            let _ = tokio::task::spawn_blocking(move || store.release_lease(&id, &holder)).await;
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
+        if let Some(store) = self.store.take() {
+            let (id, holder) = (
+                std::mem::take(&mut self.account_id),
+                std::mem::take(&mut self.holder),
+            );
+            let release = move || {
+                let _ = store.release_lease(&id, &holder);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(release);
+                }
+                Err(_) => release(),
+            }
+        }
+    }
+}
+
+/// When a flight should go ahead (re-checked after waiting for the lock).
+#[derive(Clone, Copy)]
+pub(super) enum Due {
+    /// `token()`: expired or within the refresh margin.
+    ForToken,
+    /// `exec --min-ttl`: expired or expiring within this much; renewed early like a planned
+    /// renewal, since the caller needs the session to last.
+    Within(chrono::Duration),
+    /// `api`: the server refused the session; renew unless another flight did meanwhile (the
+    /// generation tells).
+    Rejected,
+    /// `refresh()`: inside the warning window, expired, failing, or no known expiry.
+    ForRefresh,
+    /// The keep-alive engine's planned check: due by its plan (unless another flight changed
+    /// the session meanwhile, which the generation tells).
+    Planned(CheckKind),
+}
+
+impl Due {
+    fn is_due(self, row: &SessionRow, window: Option<i64>, now: DateTime<Utc>) -> bool {
+        let Some(info) = &row.info else { return false };
+        match self {
+            Due::ForToken => info
+                .expires_at
+                .is_some_and(|t| now >= t - refresh_margin(info)),
+            Due::Within(ttl) => info.expires_at.is_some_and(|t| now >= t - ttl),
+            Due::Rejected => true,
+            Due::ForRefresh => {
+                !matches!(row.state, StoredState::Valid)
+                    || info
+                        .expires_at
+                        .is_none_or(|t| now >= t - warning_window(info, window))
+            }
+            Due::Planned(_) => !matches!(
+                row.state,
+                StoredState::SignedOut | StoredState::NeedsLogin(_)
+            ),
+        }
+    }
+
+    fn intent(self) -> Intent {
+        match self {
+            Due::ForToken | Due::ForRefresh => Intent::OnDemand,
+            Due::Within(_) => Intent::Renew,
+            Due::Rejected => Intent::Force,
+            Due::Planned(CheckKind::Refresh | CheckKind::Relogin) => Intent::Renew,
+            Due::Planned(_) => Intent::Validate,
+        }
+    }
+}
+
+/// Back-off after a transient failure: the keep-alive policy's (exponential, capped, jittered,
+/// so many accounts do not retry in step).
+fn retry_delay(attempts: u32) -> chrono::Duration {
+    Policy::default().backoff(attempts, rand::random())
+}
+
+/// Why a refresh that failed for good lost the session: the service says `NeedsLogin` when the
+/// refresh token is no longer accepted, anything else means the session was revoked.
+fn lost_reason(e: &Error) -> NeedsLoginReason {
+    if e.code == ErrorCode::NeedsLogin {
+        NeedsLoginReason::RefreshTokenExpired
+    } else {
+        NeedsLoginReason::Revoked
+    }
+}

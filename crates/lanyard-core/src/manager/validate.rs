@@ -1,0 +1,227 @@
+//! Checks of what a person types: account names, users, endpoints and service options.
+
+use super::*;
+
+pub(super) fn check_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(Error::invalid_input("an account name cannot be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(Error::invalid_input(
+            "an account name is limited to 200 characters",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "an account name cannot contain control characters",
+        ));
+    }
+    if name.starts_with('-') {
+        return Err(Error::invalid_input(format!(
+            "account name '{name}' cannot start with '-'"
+        )));
+    }
+    if name.parse::<ServiceId>().is_ok() {
+        return Err(Error::invalid_input(format!(
+            "'{name}' is a service id (it picks the service's active account); choose another account name"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+pub(super) fn check_user(raw: &str) -> Result<String> {
+    let user = raw.trim();
+    if user.is_empty() {
+        return Err(Error::invalid_input("the user cannot be empty"));
+    }
+    if user.chars().count() > 320 || user.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "the user must be at most 320 characters, without control characters",
+        ));
+    }
+    Ok(user.to_owned())
+}
+
+/// Trims, checks it is an http(s) URL without credentials, query or fragment, and writes it in
+/// one canonical form without a trailing `/`. CoolKit keeps its `{region}` template.
+pub(crate) fn normalize_endpoint(spec: &ServiceSpec, raw: &str) -> Result<String> {
+    const PLACEHOLDER: &str = "lanyard-region-placeholder";
+    let with_scheme = with_assumed_scheme(raw.trim());
+    let trimmed = with_scheme.trim_end_matches('/');
+    let bad = |why: &str| Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()));
+    if trimmed.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    let templated = spec.id == ServiceId::Coolkit && trimmed.contains("{region}");
+    let probe = if templated {
+        trimmed.replace("{region}", PLACEHOLDER)
+    } else {
+        trimmed.to_owned()
+    };
+    if probe.contains(['{', '}']) {
+        return Err(bad(if spec.id == ServiceId::Coolkit {
+            "the only template it may hold is {region}"
+        } else {
+            "templates like {region} are for CoolKit endpoints only"
+        }));
+    }
+    let url = Url::parse(&probe)
+        .map_err(|e| bad(&format!("{e}; expected an http:// or https:// URL")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("use an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("put no user name or password in the URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not have a query (?…) or fragment (#…)"));
+    }
+    let text = url.as_str().trim_end_matches('/').to_owned();
+    Ok(if templated {
+        text.replace(PLACEHOLDER, "{region}")
+    } else {
+        text
+    })
+}
+
+pub(super) fn option_spec(spec: &ServiceSpec, key: &str) -> Result<&'static OptionSpec> {
+    services::option_spec(spec, key).ok_or_else(|| {
+        let known: Vec<&str> = services::all_options(spec).map(|o| o.key).collect();
+        Error::invalid_input(format!(
+            "unknown option '{key}' for {}; it takes: {}",
+            spec.display_name,
+            known.join(", ")
+        ))
+    })
+}
+
+pub(super) fn check_option_value(
+    spec: &ServiceSpec,
+    opt: &OptionSpec,
+    value: &str,
+) -> Result<String> {
+    let v = if opt.secret {
+        value.to_owned()
+    } else {
+        value.trim().to_owned()
+    };
+    if v.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "option '{}' needs a value",
+            opt.key
+        )));
+    }
+    match opt.kind {
+        OptionKind::Choice(choices) if !choices.contains(&v.as_str()) => {
+            Err(Error::invalid_input(format!(
+                "option '{}' of {} must be one of: {}",
+                opt.key,
+                spec.display_name,
+                choices.join(", ")
+            )))
+        }
+        OptionKind::Url => {
+            // The value is not repeated: the person sees what they typed.
+            let url = Url::parse(&v).map_err(|e| {
+                Error::invalid_input(format!(
+                    "option '{}' must be an http:// or https:// URL ({e})",
+                    opt.key
+                ))
+            })?;
+            // Every URL option (proxy, captcha host) is reached over HTTP(S); file://, ftp://
+            // or socks:// would fail only at the first login, or do something else entirely.
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty)
+            {
+                return Err(Error::invalid_input(format!(
+                    "option '{}' must be an http:// or https:// URL with a host, not a {}: URL",
+                    opt.key,
+                    url.scheme()
+                )));
+            }
+            if url.password().is_some() {
+                // It would be stored in plain text.
+                return Err(Error::invalid_input(format!(
+                    "option '{}' must not contain a password (it would be stored in plain text)",
+                    opt.key
+                )));
+            }
+            Ok(v.trim_end_matches('/').to_owned())
+        }
+        _ if !opt.secret && v.chars().any(char::is_control) => Err(Error::invalid_input(format!(
+            "option '{}' cannot contain control characters",
+            opt.key
+        ))),
+        // Must exist and hold at least one certificate; kept as an absolute path.
+        _ if opt.key == crate::http::CA_FILE_OPTION => crate::http::check_ca_file(&v),
+        _ => Ok(v),
+    }
+}
+
+/// Checks the options against the spec and splits them: non-secret ones (defaults filled in)
+/// for the database, secret ones for the secret store.
+pub(super) fn split_options(
+    spec: &ServiceSpec,
+    given: BTreeMap<String, String>,
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, SecretString>)> {
+    let mut plain = BTreeMap::new();
+    let mut secret = BTreeMap::new();
+    for (key, value) in given {
+        let opt = option_spec(spec, &key)?;
+        let value = check_option_value(spec, opt, &value)?;
+        if opt.secret {
+            secret.insert(key, SecretString::new(value));
+        } else {
+            plain.insert(key, value);
+        }
+    }
+    for opt in services::all_options(spec) {
+        let present = if opt.secret {
+            secret.contains_key(opt.key)
+        } else {
+            plain.contains_key(opt.key)
+        };
+        if present {
+            continue;
+        }
+        match opt.default {
+            Some(d) if !opt.secret => {
+                plain.insert(opt.key.to_owned(), d.to_owned());
+            }
+            _ if opt.required => {
+                return Err(Error::invalid_input(format!(
+                    "{} needs option '{}' ({}): {}",
+                    spec.display_name, opt.key, opt.label, opt.help
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok((plain, secret))
+}
+
+/// An address typed without a scheme gets the one its intent makes clear: plain http for this
+/// machine (`localhost:8080`, `127.0.0.1:9000`, `[::1]`), where servers under test and
+/// development run without TLS; https for everything else (`shop.example.com`).
+fn with_assumed_scheme(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.is_empty() || raw.contains("://") {
+        return raw.into();
+    }
+    let host_port = raw.split('/').next().unwrap_or(raw);
+    let host = match host_port.find(']') {
+        Some(end) if host_port.starts_with('[') => &host_port[..=end],
+        _ => host_port.split(':').next().unwrap_or(host_port),
+    }
+    .to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{raw}").into()
+}
