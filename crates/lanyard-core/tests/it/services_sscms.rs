@@ -1,16 +1,15 @@
 //! SiteServer CMS (v6 and v7) against the in-process simulator over real HTTP on loopback.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use chrono::{TimeDelta, Utc};
-use common::{Sim, account, ctx, done, fails_with, sim};
 use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::sscms::Sscms;
 use lanyard_core::services::{Credential, Ctx, Service, Validation};
 use lanyard_core::{Account, ErrorCode, SecretString, ServiceId, Session};
 use serde_json::json;
+
+use crate::support::{Sim, account, ctx, done, fails_with, sim};
 
 fn no_secrets() -> BTreeMap<String, SecretString> {
     BTreeMap::new()
@@ -103,7 +102,7 @@ async fn v7_login_validate_and_credential() {
             format!("Bearer {}", s.tokens.access.expose())
         )
     );
-    // v7 looks users up for API keys only (protocols/sscms.md §3.8): a 401 there says nothing
+    // v7 looks users up for API keys only (docs/services/sscms.md): a 401 there says nothing
     // about the token, so validation does not ask and says it could not check.
     let base = sim.endpoints().sscms.clone();
     let secrets = no_secrets();

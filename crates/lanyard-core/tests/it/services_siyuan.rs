@@ -1,11 +1,8 @@
 //! SiYuan (cloud account through the kernel) against the in-process simulator over real HTTP.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use chrono::{TimeDelta, Utc};
-use common::{Sim, account, ctx, done, fails_with, secrets, sim};
 use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::{
     Challenge, CodeChannel, Credential, LoginOutcome, Pending, Progress, Service, Validation,
@@ -13,6 +10,8 @@ use lanyard_core::services::{
 };
 use lanyard_core::{Account, ErrorCode, Result, SecretString, ServiceId, Session};
 use serde_json::{Value, json};
+
+use crate::support::{Sim, account, ctx, done, fails_with, secrets, sim};
 
 const API_TOKEN: &str = "lanyarddemotoken";
 

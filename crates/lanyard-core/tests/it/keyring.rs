@@ -8,7 +8,7 @@
 //! or gnome-keyring installed, the tests skip with a printed reason (fail with
 //! LANYARD_REQUIRE_KEYRING=1).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -16,43 +16,28 @@ use lanyard_core::secrets::keyring::{KeyringBackend, SERVICE};
 use lanyard_core::secrets::{SecretBackend, SecretStoreKind, Secrets};
 use lanyard_core::{ErrorCode, SecretString};
 
-/// What the private keyring looks like when a child starts (scripts/with-secret-service.sh's
-/// `--state`).
-#[derive(Clone, Copy)]
-enum KeyringState {
-    Unlocked,
-    Locked,
-    NoLoginKeyring,
-}
-
-impl KeyringState {
-    fn as_arg(self) -> &'static str {
-        match self {
-            KeyringState::Unlocked => "unlocked",
-            KeyringState::Locked => "locked",
-            KeyringState::NoLoginKeyring => "no-login-keyring",
-        }
-    }
-}
+use crate::support::{
+    CHILD_ENV, KeyringState, in_private_keyring, own_test, run_child, usable_keyring,
+};
 
 #[test]
 fn set_get_overwrite_delete_round_trip() {
-    in_private_keyring(KeyringState::Unlocked, "round_trip_child");
+    in_private_keyring(KeyringState::Unlocked, "keyring::round_trip_child");
 }
 
 #[test]
 fn a_missing_key_reads_as_none() {
-    in_private_keyring(KeyringState::Unlocked, "missing_key_child");
+    in_private_keyring(KeyringState::Unlocked, "keyring::missing_key_child");
 }
 
 #[test]
 fn concurrent_calls_each_keep_their_own_key() {
-    in_private_keyring(KeyringState::Unlocked, "concurrent_child");
+    in_private_keyring(KeyringState::Unlocked, "keyring::concurrent_child");
 }
 
 #[test]
 fn health_probe_passes() {
-    in_private_keyring(KeyringState::Unlocked, "health_child");
+    in_private_keyring(KeyringState::Unlocked, "keyring::health_child");
 }
 
 #[tokio::test]
@@ -150,8 +135,7 @@ async fn health_child() {
 /// (changing the environment of this multi-threaded process would be unsound).
 #[test]
 fn without_a_session_bus_the_error_says_what_to_do() {
-    let mut child = Command::new(std::env::current_exe().unwrap());
-    child.args(child_test_args("no_session_bus_child"));
+    let mut child = own_test("keyring::no_session_bus_child");
     child.env(
         "DBUS_SESSION_BUS_ADDRESS",
         "unix:path=/nonexistent/lanyard-test-bus",
@@ -193,7 +177,7 @@ fn no_session_bus_child() {
 /// so no unlock prompt can appear).
 #[test]
 fn a_locked_keyring_says_how_to_unlock() {
-    in_private_keyring(KeyringState::Locked, "locked_keyring_child");
+    in_private_keyring(KeyringState::Locked, "keyring::locked_keyring_child");
 }
 
 #[tokio::test]
@@ -244,7 +228,10 @@ async fn locked_keyring_child() {
 /// a locked one, with its own advice.
 #[test]
 fn without_a_login_keyring_says_how_to_create_one() {
-    in_private_keyring(KeyringState::NoLoginKeyring, "no_login_keyring_child");
+    in_private_keyring(
+        KeyringState::NoLoginKeyring,
+        "keyring::no_login_keyring_child",
+    );
 }
 
 #[tokio::test]
@@ -294,33 +281,6 @@ async fn no_login_keyring_child() {
     );
 }
 
-const CHILD_ENV: &str = "LANYARD_KEYRING_TEST_CHILD";
-
-/// The keyring of the child's private session, once a probe write succeeds (a Secret Service
-/// that has just started can refuse the first calls).
-async fn usable_keyring() -> Secrets {
-    assert_eq!(
-        std::env::var(CHILD_ENV).as_deref(),
-        Ok("1"),
-        "only meaningful in a child process"
-    );
-    let keyring = Secrets::keyring()
-        .unwrap_or_else(|e| panic!("the private keyring is required here: {}", e.message));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let health = keyring.health().await;
-        if health.ok {
-            return keyring;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the keyring never became usable: {}",
-            health.message
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// The private keyring's directory, as scripts/with-secret-service.sh announces it.
 fn keyrings_dir() -> PathBuf {
     assert_eq!(
@@ -332,88 +292,6 @@ fn keyrings_dir() -> PathBuf {
         std::env::var_os("LANYARD_TEST_KEYRINGS_DIR")
             .expect("scripts/with-secret-service.sh sets LANYARD_TEST_KEYRINGS_DIR"),
     )
-}
-
-/// Runs the child test `child` in a new private keyring in `state`. No display: a locked or
-/// missing keyring must fail, not wait for a person at an unlock prompt.
-fn in_private_keyring(state: KeyringState, child: &str) {
-    if !tools_or_skip(
-        child,
-        &[
-            "dbus-run-session",
-            "dbus-send",
-            "gnome-keyring-daemon",
-            "secret-tool",
-        ],
-    ) {
-        return;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/with-secret-service.sh");
-    let mut command = Command::new(script);
-    command
-        .args(["--state", state.as_arg()])
-        .arg(std::env::current_exe().unwrap())
-        .args(child_test_args(child))
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY");
-    run_child(command);
-}
-
-fn child_test_args(name: &str) -> [&str; 5] {
-    [
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]
-}
-
-/// Runs a re-invocation of this test binary and expects its one test to pass.
-fn run_child(mut command: Command) {
-    let out = command
-        .env(CHILD_ENV, "1")
-        .output()
-        .expect("cannot start the child process");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "the child failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "the child test did not run:\n{stdout}\n{stderr}"
-    );
-    // Shown with --nocapture: the message a person would get.
-    println!("{stdout}");
-}
-
-/// Whether the programs are installed; if not, skips (with the reason printed) unless
-/// LANYARD_REQUIRE_KEYRING=1, where it fails.
-fn tools_or_skip(test: &str, programs: &[&str]) -> bool {
-    let missing: Vec<&str> = programs
-        .iter()
-        .copied()
-        .filter(|p| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {p}")])
-                .output()
-                .map_or(true, |o| !o.status.success())
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert_ne!(
-        std::env::var("LANYARD_REQUIRE_KEYRING").as_deref(),
-        Ok("1"),
-        "{test} needs {missing:?} installed"
-    );
-    eprintln!("SKIPPED {test}: {missing:?} not installed");
-    false
 }
 
 /// A unique key for this run, deleted from the keyring when dropped (even if the test fails).

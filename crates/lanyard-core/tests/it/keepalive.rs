@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ use lanyard_sim::coolkit::{DEMO_APPID, DEMO_APPSECRET};
 use serde_json::{Value, json};
 use sha2::Digest;
 use tokio::sync::broadcast;
+
+use crate::support::{options_map, own_test};
 
 const PASSPHRASE: &str = "keepalive-test-passphrase";
 /// Cheap Argon2 for the shared secret file (every process reads the parameters from its header).
@@ -180,10 +182,7 @@ impl World {
                 service,
                 user: user.into(),
                 endpoint: Some(endpoint.into()),
-                options: options
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                options: options_map(options),
                 remember_password: remember,
             })
             .await
@@ -1032,17 +1031,8 @@ async fn an_sscms_v7_session_is_kept_when_the_server_cannot_check_it() {
 // ------------------------------------------------------------------------ child processes
 
 fn child(helper: &str, env: &[(&str, &str)]) -> Child {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "--ignored",
-        "--exact",
-        helper,
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    let mut cmd = own_test(&format!("keepalive::{helper}"));
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     for (k, v) in env {
         cmd.env(k, v);
     }

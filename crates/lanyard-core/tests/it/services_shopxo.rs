@@ -1,10 +1,7 @@
 //! ShopXO against the in-process simulator over real HTTP on loopback.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{Sim, account, ctx, done, fails_with, sim};
 use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::shopxo::Shopxo;
 use lanyard_core::services::{
@@ -12,6 +9,8 @@ use lanyard_core::services::{
 };
 use lanyard_core::{Account, ErrorCode, SecretString, ServiceId, Session};
 use serde_json::{Value, json};
+
+use crate::support::{Sim, account, ctx, done, fails_with, sim};
 
 const USER: &str = "alice01";
 const MOBILE: &str = "13800000001";

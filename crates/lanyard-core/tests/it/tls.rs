@@ -6,19 +6,17 @@
 //! environment. Plain http: the account view says when the password would cross a network
 //! unencrypted (no traffic needed: accounts are only added and edited).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{account, ctx};
 use lanyard_core::http::{Http, HttpConfig};
 use lanyard_core::manager::{AccountEdit, NewAccount};
-use lanyard_core::secrets::Secrets;
 use lanyard_core::services::Service;
 use lanyard_core::services::shopxo::Shopxo;
-use lanyard_core::{ErrorCode, Manager, SecretString, ServiceId};
+use lanyard_core::{ErrorCode, SecretString, ServiceId};
 use lanyard_sim::tls_fixture::TlsServer;
+
+use crate::support::{account, ctx, memory_manager, options_map};
 
 fn http() -> Http {
     Http::new(HttpConfig {
@@ -94,12 +92,7 @@ async fn the_account_ca_file_gets_past_tls() {
 async fn ca_file_is_checked_at_add() {
     let server = TlsServer::start().await.expect("openssl s_server");
     let dir = tempfile::tempdir().unwrap();
-    let m = Manager::with_parts(
-        &dir.path().join("lanyard.db"),
-        Secrets::memory(),
-        HttpConfig::default(),
-    )
-    .unwrap();
+    let m = memory_manager(dir.path());
     let new = |user: &str, ca: &str| NewAccount {
         name: None,
         service: ServiceId::Shopxo,
@@ -164,21 +157,13 @@ async fn ca_file_is_checked_at_add() {
 #[tokio::test]
 async fn the_view_says_when_a_password_would_travel_unencrypted() {
     let dir = tempfile::tempdir().unwrap();
-    let m = Manager::with_parts(
-        &dir.path().join("lanyard.db"),
-        Secrets::memory(),
-        HttpConfig::default(),
-    )
-    .unwrap();
+    let m = memory_manager(dir.path());
     let add = |user: &str, endpoint: &str, options: &[(&str, &str)]| NewAccount {
         name: None,
         service: ServiceId::Sscms,
         user: user.into(),
         endpoint: Some(endpoint.into()),
-        options: options
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        options: options_map(options),
         remember_password: false,
     };
     let remote = m

@@ -1,16 +1,15 @@
 //! Steedos against the in-process simulator over real HTTP on loopback.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use chrono::{TimeDelta, Utc};
-use common::{Sim, account, ctx, done, fails_with, sim};
 use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::steedos::{ACCESS_JWT, Steedos};
 use lanyard_core::services::{Challenge, CodeChannel, Credential, Progress, Service, Validation};
 use lanyard_core::{Account, ErrorCode, SecretString, ServiceId, Session};
 use serde_json::json;
+
+use crate::support::{Sim, account, ctx, done, fails_with, sim};
 
 const ALICE: &str = "alice@example.com"; // username alice, mobile 13800000001, secret123
 const BOB: &str = "bob@example.com"; // mobile 13800000002, hunter22, MFA by SMS

@@ -5,12 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use lanyard_core::ServiceId;
-use lanyard_core::http::HttpConfig;
-use lanyard_core::manager::{AccountEdit, Manager, NewAccount};
-use lanyard_core::secrets::Secrets;
+use lanyard_core::manager::{AccountEdit, NewAccount};
+
+use crate::support::{memory_manager, own_test};
 
 const DIR_VAR: &str = "LANYARD_TEST_CHILD_DIR";
 const PREFIX_VAR: &str = "LANYARD_TEST_CHILD_PREFIX";
@@ -26,31 +25,14 @@ fn unix_ms() -> u128 {
 const PER_PROCESS: usize = 50;
 const ENDPOINT: &str = "https://cms.example.com";
 
-fn manager(dir: &Path) -> Manager {
-    Manager::with_parts(
-        &dir.join("lanyard.db"),
-        Secrets::memory(),
-        HttpConfig::default(),
-    )
-    .unwrap()
-}
-
 #[test]
 fn two_processes_add_and_edit_accounts_without_losing_anything() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let start = (unix_ms() + 1500).to_string();
     let children: Vec<_> = ["a", "b"]
         .into_iter()
         .map(|prefix| {
-            Command::new(&exe)
-                .args([
-                    "--ignored",
-                    "--exact",
-                    "child_writer",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
+            own_test("two_processes::child_writer")
                 .env(DIR_VAR, dir.path())
                 .env(PREFIX_VAR, prefix)
                 .env(START_VAR, &start)
@@ -63,7 +45,7 @@ fn two_processes_add_and_edit_accounts_without_losing_anything() {
     }
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let m = manager(dir.path());
+    let m = memory_manager(dir.path());
     let accounts = rt.block_on(m.list()).unwrap();
     assert_eq!(
         accounts.len(),
@@ -134,7 +116,7 @@ fn child_writer() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let m = manager(Path::new(&dir));
+        let m = memory_manager(Path::new(&dir));
         for i in 0..PER_PROCESS {
             m.add_account(NewAccount {
                 name: Some(format!("{prefix}-{i}")),

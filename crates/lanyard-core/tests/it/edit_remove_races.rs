@@ -7,10 +7,9 @@
 //! a temporary directory; they list what is left with `secret-tool search --all`. Without the
 //! tools they skip with the reason printed (fail with LANYARD_REQUIRE_KEYRING=1).
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::TimeDelta;
 use lanyard_core::http::HttpConfig;
@@ -22,7 +21,7 @@ use lanyard_core::{ErrorCode, SecretString, ServiceId};
 use lanyard_sim::coolkit::{DEMO_APPID, DEMO_APPSECRET};
 use serde_json::{Value, json};
 
-const CHILD_ENV: &str = "LANYARD_KEYRING_TEST_CHILD";
+use crate::support::{KeyringState, in_private_keyring, options_map, usable_keyring};
 
 fn root(endpoint: &str) -> String {
     endpoint.trim_end_matches("/{region}").to_owned()
@@ -55,10 +54,7 @@ async fn add_coolkit(m: &Manager, endpoint: &str) -> (String, String) {
             service: ServiceId::Coolkit,
             user: "alice@example.com".into(),
             endpoint: Some(endpoint.into()),
-            options: [("appid", DEMO_APPID), ("appsecret", DEMO_APPSECRET)]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            options: options_map(&[("appid", DEMO_APPID), ("appsecret", DEMO_APPSECRET)]),
             remember_password: true,
         })
         .await
@@ -79,70 +75,14 @@ fn keyring_items() -> String {
     )
 }
 
-async fn keyring() -> Secrets {
-    assert_eq!(std::env::var(CHILD_ENV).as_deref(), Ok("1"));
-    let keyring = Secrets::keyring().unwrap_or_else(|e| panic!("{}", e.message));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !keyring.health().await.ok {
-        assert!(Instant::now() < deadline, "the keyring never became usable");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    keyring
-}
-
-fn in_private_keyring(child: &str) {
-    let missing: Vec<&str> = ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"]
-        .into_iter()
-        .filter(|p| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {p}")])
-                .output()
-                .map_or(true, |o| !o.status.success())
-        })
-        .collect();
-    if !missing.is_empty() {
-        assert_ne!(
-            std::env::var("LANYARD_REQUIRE_KEYRING").as_deref(),
-            Ok("1"),
-            "{child} needs {missing:?}"
-        );
-        eprintln!("SKIPPED {child}: {missing:?} not installed");
-        return;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/with-secret-service.sh");
-    let out = Command::new(script)
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            child,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("cannot start the child process");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "the child failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "the child did not run:\n{stdout}\n{stderr}"
-    );
-}
-
 // ----------------------------------------------------------------------------- specifications
 
 #[test]
 fn remove_racing_a_slow_login_leaves_no_account_session_or_secret() {
-    in_private_keyring("slow_login_child");
+    in_private_keyring(
+        KeyringState::Unlocked,
+        "edit_remove_races::slow_login_child",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +96,7 @@ async fn slow_login_child() {
     let m = Arc::new(
         Manager::with_parts(
             &dir.path().join("lanyard.db"),
-            keyring().await,
+            usable_keyring().await,
             HttpConfig::default(),
         )
         .unwrap(),
@@ -202,7 +142,7 @@ async fn slow_login_child() {
 
 #[test]
 fn remove_racing_a_refresh_leaves_no_account_session_or_secret() {
-    in_private_keyring("refresh_child");
+    in_private_keyring(KeyringState::Unlocked, "edit_remove_races::refresh_child");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +156,7 @@ async fn refresh_child() {
     let m = Arc::new(
         Manager::with_parts(
             &dir.path().join("lanyard.db"),
-            keyring().await,
+            usable_keyring().await,
             HttpConfig::default(),
         )
         .unwrap(),
@@ -367,7 +307,10 @@ fn signal(pid: u32, sig: &str) {
 /// out, and once the keyring answers again the next attempt stores it, without a second refresh.
 #[test]
 fn a_rotated_token_survives_a_keyring_frozen_during_the_save() {
-    in_private_keyring("frozen_keyring_child");
+    in_private_keyring(
+        KeyringState::Unlocked,
+        "edit_remove_races::frozen_keyring_child",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,7 +325,9 @@ async fn frozen_keyring_child() {
     let m = Arc::new(
         Manager::with_parts(
             &db,
-            keyring().await.with_timeout(Duration::from_millis(700)),
+            usable_keyring()
+                .await
+                .with_timeout(Duration::from_millis(700)),
             HttpConfig::default(),
         )
         .unwrap(),
@@ -425,7 +370,7 @@ async fn frozen_keyring_child() {
         "no second refresh"
     );
     // Another manager (another process would be the same) reads it from the keyring.
-    let fresh = Manager::with_parts(&db, keyring().await, HttpConfig::default()).unwrap();
+    let fresh = Manager::with_parts(&db, usable_keyring().await, HttpConfig::default()).unwrap();
     assert_eq!(fresh.token(&name, TokenFormat::Raw).await.unwrap(), rotated);
     sim.shutdown().await;
 }

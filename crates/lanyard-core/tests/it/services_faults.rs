@@ -3,13 +3,10 @@
 //! proxies. Every failure must be a clear error of the right code, within the deadline, naming
 //! the host and never a secret.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Sim, account, ctx, done, fails_with, sim};
 use lanyard_core::http::{Http, HttpConfig};
 use lanyard_core::services::shopxo::Shopxo;
 use lanyard_core::services::sscms::Sscms;
@@ -19,6 +16,8 @@ use lanyard_core::{Account, Error, ErrorCode, SecretString, ServiceId};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::support::{self, Sim, account, ctx, done, fails_with, sim};
 
 const PASSWORD: &str = "secret123";
 
@@ -674,7 +673,7 @@ impl PasswordLogin {
 /// One password login per service, each ready to succeed on the simulator as it is.
 async fn password_logins(sim: &Sim) -> Vec<PasswordLogin> {
     let e = sim.endpoints().clone();
-    let shopxo_base = common::listener_root(&e.shopxo);
+    let shopxo_base = support::listener_root(&e.shopxo);
     sim.control_post(&shopxo_base, "config", json!({"login_captcha": false}))
         .await;
     vec![
@@ -683,7 +682,7 @@ async fn password_logins(sim: &Sim) -> Vec<PasswordLogin> {
             account: account(ServiceId::Steedos, "alice@example.com", &e.steedos, &[]),
             secrets: no_secrets(),
             password: "secret123",
-            base: common::listener_root(&e.steedos),
+            base: support::listener_root(&e.steedos),
             login_target: "/accounts/password/login",
         },
         PasswordLogin {
@@ -691,7 +690,7 @@ async fn password_logins(sim: &Sim) -> Vec<PasswordLogin> {
             account: account(ServiceId::Sscms, "demo", &e.sscms, &[]),
             secrets: no_secrets(),
             password: "demo1234",
-            base: common::listener_root(&e.sscms),
+            base: support::listener_root(&e.sscms),
             login_target: "/api/v1/users/actions/login",
         },
         PasswordLogin {
@@ -706,9 +705,9 @@ async fn password_logins(sim: &Sim) -> Vec<PasswordLogin> {
                     ("region", "us"),
                 ],
             ),
-            secrets: common::secrets(&[("appsecret", "LanyardDemoAppSecret000000000001")]),
+            secrets: support::secrets(&[("appsecret", "LanyardDemoAppSecret000000000001")]),
             password: "secret123",
-            base: common::listener_root(&e.coolkit),
+            base: support::listener_root(&e.coolkit),
             login_target: "/v2/user/login",
         },
         PasswordLogin {
@@ -722,9 +721,9 @@ async fn password_logins(sim: &Sim) -> Vec<PasswordLogin> {
                     ("captcha_endpoint", &e.siyuan_captcha),
                 ],
             ),
-            secrets: common::secrets(&[("api_token", "lanyarddemotoken")]),
+            secrets: support::secrets(&[("api_token", "lanyarddemotoken")]),
             password: "secret123",
-            base: common::listener_root(&e.siyuan),
+            base: support::listener_root(&e.siyuan),
             login_target: "/api/account/login",
         },
         PasswordLogin {

@@ -1,15 +1,14 @@
 //! CoolKit (v1 and v2) against the in-process simulator over real HTTP on loopback.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use chrono::{TimeDelta, Utc};
-use common::{Sim, account, ctx, done, fails_with, secrets, sim};
 use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::{Credential, LoginOutcome, Service, Validation, coolkit::Coolkit};
 use lanyard_core::{Account, ErrorCode, Result, SecretString, ServiceId, Session};
 use serde_json::json;
+
+use crate::support::{Sim, account, ctx, done, fails_with, secrets, sim};
 
 const APPID: &str = "LanyardDemoAppId0000000000000001";
 const APPSECRET: &str = "LanyardDemoAppSecret000000000001";
