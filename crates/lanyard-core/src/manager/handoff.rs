@@ -12,7 +12,6 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::http::Response;
 use crate::model::{Account, Session};
 use crate::secret::SecretString;
-use crate::services::Ctx;
 use crate::store::AccountRow;
 use crate::token::{self, TokenFormat, TokenParts};
 
@@ -65,12 +64,7 @@ impl Manager {
         token::render(TokenFormat::Raw, &parts)?;
         let mut vars = token::env_vars(&parts);
         let secret_options = self.secret_options(&row.account).await?;
-        let ctx = Ctx {
-            http: &self.http,
-            account: &row.account,
-            secret_options: &secret_options,
-            now: self.now(),
-        };
+        let ctx = self.ctx(&row.account, &secret_options);
         let base = service.api_base(&ctx, &session)?;
         vars.push(("LANYARD_ENDPOINT", SecretString::new(base.to_string())));
         Ok(Handoff {
@@ -128,12 +122,7 @@ impl Manager {
         session: &Session,
     ) -> Result<SecretString> {
         let secret_options = self.secret_options(&row.account).await?;
-        let ctx = Ctx {
-            http: &self.http,
-            account: &row.account,
-            secret_options: &secret_options,
-            now: self.now(),
-        };
+        let ctx = self.ctx(&row.account, &secret_options);
         let service = self.service(row.account.service);
         let (method, path) = service.api_example(session);
         let target = service.api_target(&ctx, session, &path)?;
@@ -147,12 +136,7 @@ impl Manager {
         call: &ApiCall,
     ) -> Result<Response> {
         let secret_options = self.secret_options(&row.account).await?;
-        let ctx = Ctx {
-            http: &self.http,
-            account: &row.account,
-            secret_options: &secret_options,
-            now: self.now(),
-        };
+        let ctx = self.ctx(&row.account, &secret_options);
         let service = self.service(row.account.service);
         let target = service.api_target(&ctx, session, &call.path)?;
         let mut url = target.url;

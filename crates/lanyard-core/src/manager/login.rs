@@ -102,12 +102,7 @@ impl Manager {
             None => None,
         };
         let secret_options = self.secret_options(&account).await?;
-        let ctx = Ctx {
-            http: &self.http,
-            account: &account,
-            secret_options: &secret_options,
-            now: self.now(),
-        };
+        let ctx = self.ctx(&account, &secret_options);
         let result = self
             .service(account.service)
             .begin_login(&ctx, password.as_ref())
@@ -136,12 +131,7 @@ impl Manager {
         let (id, mut f) = self.take_flow(flow, answer.is_none())?;
         let account = self.account_by_id(&f.account_id).await?;
         let secret_options = self.secret_options(&account).await?;
-        let ctx = Ctx {
-            http: &self.http,
-            account: &account,
-            secret_options: &secret_options,
-            now: self.now(),
-        };
+        let ctx = self.ctx(&account, &secret_options);
         let service = self.service(account.service);
         let backup = f.pending.try_clone();
         let pending = std::mem::replace(&mut f.pending, Pending::new(()));

@@ -398,6 +398,21 @@ impl Manager {
         }
         Ok(out)
     }
+
+    /// What a service call needs: the client, the account, its secret options (read with
+    /// [`Manager::secret_options`]) and the time now.
+    fn ctx<'a>(
+        &'a self,
+        account: &'a Account,
+        secret_options: &'a BTreeMap<String, SecretString>,
+    ) -> Ctx<'a> {
+        Ctx {
+            http: &self.http,
+            account,
+            secret_options,
+            now: self.now(),
+        }
+    }
 }
 
 /// A secret store that could not be opened: every call reports why.

@@ -134,10 +134,8 @@ impl Manager {
         };
         let secret_options = self.secret_options(account).await?;
         let ctx = Ctx {
-            http: &self.http,
-            account,
-            secret_options: &secret_options,
             now,
+            ..self.ctx(account, &secret_options)
         };
 
         // Why the session cannot be used any more, once we know it cannot.

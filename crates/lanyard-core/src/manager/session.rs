@@ -349,12 +349,7 @@ impl Manager {
             return Ok(forgotten_here());
         }
         let secret_options = self.secret_options(account).await?;
-        let ctx = Ctx {
-            http: &self.http,
-            account,
-            secret_options: &secret_options,
-            now: self.now(),
-        };
+        let ctx = self.ctx(account, &secret_options);
         Ok(match service.logout(&ctx, &session).await {
             Ok(()) => (
                 LogoutOutcome::EndedOnServer,
