@@ -600,22 +600,24 @@ pub fn carries_credentials(request: &reqwest::Request) -> bool {
 pub fn is_credential_query_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     matches!(n.as_str(), "code" | "pwd" | "sid" | "jwt")
-        || [
-            "token",
-            "auth",
-            "key",
-            "secret",
-            "sign",
-            "session",
-            "password",
-            "passwd",
-            "nonce",
-            "credential",
-            "ticket",
-        ]
-        .iter()
-        .any(|w| n.contains(w))
+        || CREDENTIAL_WORDS
+            .iter()
+            .chain(&["passwd", "ticket"])
+            .any(|w| n.contains(w))
 }
+
+/// Words that mark a query parameter or an `X-` header as carrying a credential.
+const CREDENTIAL_WORDS: [&str; 9] = [
+    "token",
+    "auth",
+    "key",
+    "secret",
+    "sign",
+    "session",
+    "password",
+    "nonce",
+    "credential",
+];
 
 /// What to do about a certificate the server's chain does not satisfy.
 fn tls_hint(reason: &str) -> &'static str {
@@ -757,19 +759,7 @@ pub fn is_credential_header(name: &HeaderName) -> bool {
             || rest.starts_with("auth")
             || rest.starts_with("space")
             || rest.starts_with("user")
-            || [
-                "token",
-                "auth",
-                "key",
-                "secret",
-                "sign",
-                "session",
-                "password",
-                "nonce",
-                "credential",
-            ]
-            .iter()
-            .any(|w| rest.contains(w));
+            || CREDENTIAL_WORDS.iter().any(|w| rest.contains(w));
     }
     false
 }
