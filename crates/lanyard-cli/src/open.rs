@@ -59,13 +59,29 @@ fn needs_secrets(command: &Command) -> bool {
 async fn ask_on_terminal(path: PathBuf, command: &Command) -> Result<SecretString> {
     #[cfg(unix)]
     let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-    let passphrase = tokio::task::spawn_blocking(move || ask_passphrase(&path))
+    // On a Windows console Ctrl-C is a console event, not a key the prompt reads: with a
+    // handler registered it would only be swallowed, so the prompt is raced against it and
+    // Ctrl-C exits 130 here as on Unix (not with the default STATUS_CONTROL_C_EXIT).
+    #[cfg(windows)]
+    let mut interrupt = tokio::signal::windows::ctrl_c().ok();
+    let asking = tokio::task::spawn_blocking(move || ask_passphrase(&path));
+    #[cfg(windows)]
+    let asking = async {
+        match interrupt.as_mut() {
+            Some(ctrl_c) => tokio::select! {
+                answer = asking => answer,
+                _ = ctrl_c.recv() => std::process::exit(130),
+            },
+            None => asking.await,
+        }
+    };
+    let passphrase = asking
         .await
         .map_err(|_| Error::internal("asking for the passphrase failed unexpectedly"))??;
     // tokio's handler stays for the rest of the process, so Ctrl-C must still end a command
     // that does not watch for it itself (add and login do: main.rs `until_interrupted`; exec
     // passes it on to its command: exec.rs).
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     if let Some(mut interrupt) = interrupt
         && !matches!(
             command,
