@@ -23,6 +23,10 @@ DEBIAN_PACKAGES := build-essential pkg-config curl file libwebkit2gtk-4.1-dev li
 	libssl-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver \
 	dbus-x11 gnome-keyring libsecret-tools keyutils xdotool xclip imagemagick \
 	fonts-wqy-microhei lintian appstream desktop-file-utils man-db x11-utils
+# Windows: the MinGW-w64 C compiler that -sys crates need for x86_64-pc-windows-gnu, and Wine 8
+# to run the Windows lanyard.exe in the CLI's tests (scripts/windows/; 23 s to install here).
+WINDOWS_DEBIAN_PACKAGES := gcc-mingw-w64-x86-64 wine64
+WINDOWS_TARGET := x86_64-pc-windows-gnu
 
 # One cargo invocation builds every workspace target, the app binary included, so the unit
 # tests, the lints' build scripts and the e2e suite all reuse the same artifacts instead of
@@ -60,11 +64,11 @@ help:
 
 ## ---- setup ------------------------------------------------------------------------------
 
-setup: system-packages ui/node_modules/.package-lock.json tauri-driver
+setup: system-packages ui/node_modules/.package-lock.json tauri-driver windows-target
 
 system-packages:
 	@missing=""; \
-	for package in $(DEBIAN_PACKAGES); do \
+	for package in $(DEBIAN_PACKAGES) $(WINDOWS_DEBIAN_PACKAGES); do \
 		dpkg -s "$$package" >/dev/null 2>&1 || missing="$$missing $$package"; \
 	done; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
@@ -79,6 +83,9 @@ system-packages:
 ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json
 	cd ui && $(NPM) ci --no-audit --no-fund
 	@touch $@
+
+windows-target:
+	@rustup target list --installed | grep -qx '$(WINDOWS_TARGET)' || rustup target add '$(WINDOWS_TARGET)'
 
 tauri-driver:
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version '^2'
