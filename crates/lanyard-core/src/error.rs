@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The caller gave something malformed (bad option, unknown service, empty user...).
@@ -61,13 +61,15 @@ impl ErrorCode {
     }
 }
 
-#[derive(Debug, Clone, thiserror::Error, Serialize)]
+#[derive(Debug, Clone, thiserror::Error, Serialize, ts_rs::TS)]
 #[error("{message}")]
+#[ts(rename = "CommandError")]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
     /// The server's own text, verbatim (e.g. "帐号或密码错误"), when it gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub server_message: Option<String>,
 }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::secret::SecretString;
 
 /// The five protocols Lanyard speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceId {
     Steedos,
@@ -59,7 +59,7 @@ impl FromStr for ServiceId {
 }
 
 /// What kind of value an option takes; the UI builds its form controls from this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "type", content = "choices", rename_all = "snake_case")]
 pub enum OptionKind {
     Text,
@@ -68,7 +68,7 @@ pub enum OptionKind {
     Choice(&'static [&'static str]),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct OptionSpec {
     pub key: &'static str,
     pub label: &'static str,
@@ -80,7 +80,7 @@ pub struct OptionSpec {
     pub secret: bool,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ts_rs::TS)]
 pub struct Capabilities {
     /// The service can renew a session without the password (CoolKit rt, SiYuan getCloudUser...).
     pub refresh: bool,
@@ -98,7 +98,7 @@ pub struct Capabilities {
     pub expires: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ServiceSpec {
     pub id: ServiceId,
     pub display_name: &'static str,
@@ -121,7 +121,7 @@ impl ServiceSpec {
 }
 
 /// A user's login at one endpoint of one service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Account {
     /// Stable internal id (a UUID); secret-store keys are derived from it.
     pub id: String,
@@ -164,7 +164,7 @@ impl fmt::Debug for SessionTokens {
 }
 
 /// The non-secret half of a session: stored in the metadata database.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SessionInfo {
     pub obtained_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -183,7 +183,7 @@ pub struct Session {
 }
 
 /// Why an account needs a person to log in again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum NeedsLoginReason {
     /// The session expired and the service has no unattended way to renew it.
@@ -218,7 +218,7 @@ impl NeedsLoginReason {
 }
 
 /// The state of an account, shown everywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
     SignedOut,
@@ -254,7 +254,7 @@ impl State {
 }
 
 /// An account as lists show it: the account, its session facts and its state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AccountView {
     #[serde(flatten)]
     pub account: Account,

@@ -26,7 +26,7 @@ const THEME: &str = "desktop.theme";
 const CLOSE_NOTICE_SHOWN: &str = "desktop.close_to_tray_notice_shown";
 
 /// The UI language: the system's, or a fixed one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub enum Language {
     #[default]
     #[serde(rename = "system")]
@@ -38,7 +38,7 @@ pub enum Language {
 }
 
 /// The UI theme: the system's, or a fixed one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Theme {
     #[default]
@@ -49,7 +49,7 @@ pub enum Theme {
 
 /// Everything the settings screen shows. The desktop IPC contract (docs/desktop-ipc.md) is this
 /// shape, field for field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// 0 = never clear.

@@ -54,7 +54,7 @@ pub struct AccountEdit {
 }
 
 /// The add form's proposals (see [`Manager::add_draft`]).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AddDraft {
     /// The endpoint as it would be stored (scheme added, case and slashes normalised).
     pub endpoint: Option<String>,

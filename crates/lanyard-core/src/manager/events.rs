@@ -3,8 +3,9 @@
 use super::*;
 
 /// What changed, broadcast to the UI.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[ts(rename = "CoreEvent")]
 pub enum Event {
     AccountAdded {
         account: String,

@@ -21,7 +21,7 @@ pub(crate) enum Renewal {
 }
 
 /// What "refresh now" did, for the person who asked (the UI and the CLI name it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RefreshDone {
     /// The service handed out a new session (refresh token or the like).

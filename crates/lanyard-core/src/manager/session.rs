@@ -10,7 +10,7 @@ const SAVE_BACKOFF: Duration = Duration::from_millis(200);
 
 /// What a logout or a removal did to the session on the server. Its `code` is the outcome
 /// recorded in the event log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum LogoutOutcome {
     /// The service's logout call succeeded: the token no longer works anywhere.

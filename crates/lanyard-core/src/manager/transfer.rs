@@ -65,7 +65,7 @@ struct ExportedAccount {
 }
 
 /// What [`Manager::export_to_file`] wrote.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ExportSummary {
     pub path: PathBuf,
     /// How many accounts are in the file.
@@ -75,7 +75,7 @@ pub struct ExportSummary {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
 pub struct ImportReport {
     /// Names of the accounts added, in the file's order.
     pub imported: Vec<String>,
@@ -85,7 +85,7 @@ pub struct ImportReport {
     pub with_password: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ImportSkip {
     pub name: String,
     /// `already_exists` for a conflict, else the code of the error that stopped it.

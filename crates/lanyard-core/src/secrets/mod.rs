@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::secret::SecretString;
 
 /// Which kind of store holds the secrets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum SecretStoreKind {
     Keyring,
@@ -109,7 +109,7 @@ struct KeyOrder {
 }
 
 /// Result of [`Secrets::health`], shown by the UI and `lanyard status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SecretStoreHealth {
     pub kind: SecretStoreKind,
     pub ok: bool,

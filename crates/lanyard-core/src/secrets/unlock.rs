@@ -14,7 +14,7 @@ use crate::secret::SecretString;
 use crate::store;
 
 /// What the Manager waits for before it can open: a passphrase for the secret file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PassphraseRequest {
     /// No secret file yet: the person chooses a passphrase (and should type it twice).
     pub first_use: bool,

@@ -49,7 +49,7 @@ impl Ctx<'_> {
 }
 
 /// Where a second-factor code was sent, or which kind it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum CodeChannel {
     Totp,
@@ -58,7 +58,7 @@ pub enum CodeChannel {
 }
 
 /// What a login needs from a person before it can go on.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Challenge {
     Captcha {

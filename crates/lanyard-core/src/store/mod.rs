@@ -149,7 +149,7 @@ pub struct Schedule {
 }
 
 /// One row of the event log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct EventRecord {
     pub id: i64,
     pub account_id: Option<String>,
