@@ -158,6 +158,42 @@ impl App {
             .unwrap_or_else(|e| panic!("run a script in the window: {e}"))
     }
 
+    /// Presses keys on whatever has the focus, as a person at the keyboard would (WebDriver
+    /// key codes: `"\u{e004}"` Tab, `"\u{e007}"` Enter, `"\u{e00c}"` Escape, arrows
+    /// `"\u{e012}"`..`"\u{e015}"` left, up, right, down).
+    pub async fn press(&self, keys: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("the focused element")
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("press {keys:?}: {e}"));
+    }
+
+    /// What has the focus: its test id, else its tag (with its role, if any); `body` when
+    /// nothing has.
+    pub async fn focused(&self) -> String {
+        self.eval(
+            "const e = document.activeElement; \
+             if (!e) return 'none'; \
+             return e.dataset.testid || e.tagName.toLowerCase() + \
+               (e.getAttribute('role') ? '[role=' + e.getAttribute('role') + ']' : '');",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Resizes the app's window (its outer size, as a person drags it).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize the window to {width}x{height}: {e}"));
+    }
+
     /// Whether an element with this test id is there now (no waiting).
     pub async fn has(&self, id: &str) -> bool {
         self.exists(&tid(id)).await
