@@ -41,8 +41,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::wire::{ClockAdvance, ClockState, RequestStats};
+pub use crate::wire::{FaultBody, FaultSpec, HOSTILE_KEYS, HOSTILE_PREFIX, HOSTILE_SUFFIX};
 use sha2::{Digest, Sha256};
 
 /// Wall clock plus an offset that tests move forward through `/__sim/clock`.
@@ -109,84 +111,6 @@ impl Stats {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
     }
-}
-
-/// A fault as posted to `/__sim/faults`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSpec {
-    /// Sleep this long before answering (combines with the others).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<u64>,
-    /// Answer with this status and a short text body (with `body`: the status of that body).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Replace the answer's body.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<FaultBody>,
-    /// Close the TCP connection without answering.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub drop: bool,
-    /// Answer with a redirect to this URL (absolute or relative) and an empty body; the status
-    /// is `status` when it is a 3xx, else 307.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// Answer normally, but with terminal escape sequences, C1 controls and bidi overrides
-    /// ([`HOSTILE_PREFIX`], [`HOSTILE_SUFFIX`]) around every message and display-name string of
-    /// a JSON answer (the keys in [`HOSTILE_KEYS`]).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub hostile_text: bool,
-    /// Milliseconds between the bytes of a `drip` body (default 200).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drip_ms: Option<u64>,
-    /// Apply only to requests whose target (path and query, as sent) contains this text;
-    /// the others are served normally and do not count against `times`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_contains: Option<String>,
-    /// How many protocol requests this applies to; `None` = until cleared.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub times: Option<u32>,
-}
-
-/// Put in front of each [`HOSTILE_KEYS`] string by the `hostile_text` fault: clear the screen
-/// (CSI 2J), write "pwned" to the clipboard (OSC 52), then a right-to-left override.
-pub const HOSTILE_PREFIX: &str = "\u{1b}[2J\u{1b}]52;c;cHduZWQ=\u{7}\u{202e}";
-/// Put after each [`HOSTILE_KEYS`] string: a C1 CSI (colour red), a first-strong isolate and
-/// a right-to-left mark, and a bare BEL.
-pub const HOSTILE_SUFFIX: &str = "\u{9b}31m\u{2068}\u{200f}\u{7}";
-/// The JSON keys (at any depth) whose string values the `hostile_text` fault decorates: the
-/// services' error texts and display names. Ids and log-in names are left alone (clients send
-/// them back).
-pub const HOSTILE_KEYS: [&str; 12] = [
-    "message",
-    "error",
-    "msg",
-    "Message",
-    "errmsg",
-    "info",
-    "name",
-    "nickname",
-    "displayName",
-    "DisplayName",
-    "userNickname",
-    "user_name_view",
-];
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FaultBody {
-    /// Truncated JSON, `application/json`.
-    Malformed,
-    /// An nginx-style HTML error page (`text/html`); status from `status`, else 200.
-    Html,
-    /// [`HUGE_BODY_LEN`] bytes of JSON-looking data, streamed.
-    Huge,
-    /// A small JSON answer sent one byte at a time, `drip_ms` apart (a server that is alive
-    /// but hardly moving); with the default 200 ms it takes over a minute.
-    Drip,
-    /// JSON-looking data that never ends (chunked, no length), 64 KiB chunks as fast as the
-    /// client reads them.
-    Endless,
 }
 
 /// Size of the `huge` fault body.
@@ -280,29 +204,26 @@ async fn faults_get(State(s): State<Shared>) -> Json<Value> {
     Json(json!({ "fault": s.faults.current() }))
 }
 
-#[derive(Deserialize)]
-struct ClockBody {
-    #[serde(default)]
-    advance_secs: i64,
-}
-async fn clock_advance(State(s): State<Shared>, Json(b): Json<ClockBody>) -> Json<Value> {
+async fn clock_advance(State(s): State<Shared>, Json(b): Json<ClockAdvance>) -> Json<ClockState> {
     s.clock.advance(b.advance_secs);
     clock_get(State(s)).await
 }
-async fn clock_get(State(s): State<Shared>) -> Json<Value> {
-    Json(json!({
-        "now": s.clock.now().to_rfc3339(),
-        "unix": s.clock.unix(),
-        "offset_secs": s.clock.offset_secs(),
-    }))
+async fn clock_get(State(s): State<Shared>) -> Json<ClockState> {
+    Json(ClockState {
+        now: s.clock.now().to_rfc3339(),
+        unix: s.clock.unix(),
+        offset_secs: s.clock.offset_secs(),
+    })
 }
 
-async fn stats_get(State(s): State<Shared>) -> Json<Value> {
-    Json(json!({ "requests": s.stats.snapshot() }))
+async fn stats_get(State(s): State<Shared>) -> Json<RequestStats> {
+    Json(RequestStats {
+        requests: s.stats.snapshot(),
+    })
 }
-async fn stats_reset(State(s): State<Shared>) -> Json<Value> {
+async fn stats_reset(State(s): State<Shared>) -> Json<RequestStats> {
     s.stats.reset();
-    Json(json!({ "requests": {} }))
+    Json(RequestStats::default())
 }
 
 // ---------------------------------------------------------------------------------------------

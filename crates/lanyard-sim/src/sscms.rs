@@ -64,12 +64,7 @@ const V6_HEADER: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
 /// The one API key (scope users) the simulated v7 server has issued.
 pub const API_KEY: &str = "LanyardSimSscmsApiKey";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Version {
-    V6,
-    V7,
-}
+pub use crate::wire::SscmsVersion as Version;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -90,13 +85,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigPatch {
-    version: Option<Version>,
-    lockout_attempts: Option<u32>,
-    lockout_hours: Option<u32>,
-}
+use crate::wire::SscmsConfigPatch as ConfigPatch;
 
 #[derive(Debug, Clone)]
 struct User {

@@ -76,13 +76,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ConfigPatch {
-    mfa_users: Option<Vec<String>>,
-    accept_plain_password: Option<bool>,
-    lockout_attempts: Option<u32>,
-    refresh_tokens_work: Option<bool>,
-}
+use crate::wire::SteedosConfigPatch as ConfigPatch;
 
 #[derive(Debug, Clone)]
 struct User {

@@ -166,17 +166,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigPatch {
-    login_captcha: Option<bool>,
-    common_captcha: Option<bool>,
-    register_captcha: Option<bool>,
-    svg_captcha: Option<bool>,
-    login_types: Option<Vec<String>>,
-    verify_interval_secs: Option<u32>,
-    verify_expire_secs: Option<u32>,
-}
+use crate::wire::ShopxoConfigPatch as ConfigPatch;
 
 #[derive(Debug, Clone)]
 struct User {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod control;
 mod coolkit;
 mod framework;
 mod shopxo;
