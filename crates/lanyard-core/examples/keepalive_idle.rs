@@ -80,24 +80,24 @@ async fn run() {
     let now = m.now();
     for i in 0..accounts {
         let service = ServiceId::ALL[i % ServiceId::ALL.len()];
-        let (endpoint, options, lifetime) = match service {
-            ServiceId::Coolkit => (
+        let (endpoint, options, lifetime) = match service.as_str() {
+            "coolkit" => (
                 None,
                 vec![("appid", "app"), ("appsecret", "secret")],
                 Some(TimeDelta::days(30)),
             ),
-            ServiceId::Siyuan => (None, vec![], Some(TimeDelta::days(30))),
-            ServiceId::Sscms => (
+            "siyuan" => (None, vec![], Some(TimeDelta::days(30))),
+            "sscms" => (
                 Some("https://cms.example.invalid"),
                 vec![],
                 Some(TimeDelta::days(7)),
             ),
-            ServiceId::Steedos => (
+            "steedos" => (
                 Some("https://steedos.example.invalid"),
                 vec![],
                 Some(TimeDelta::days(90)),
             ),
-            ServiceId::Shopxo => (Some("https://shop.example.invalid"), vec![], None),
+            _ => (Some("https://shop.example.invalid"), vec![], None),
         };
         let view = m
             .add_account(NewAccount {

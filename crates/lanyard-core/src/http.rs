@@ -667,6 +667,29 @@ pub fn clean_server_text(text: &str) -> String {
     out.trim().to_string()
 }
 
+/// The server's own error text from a JSON answer: the first non-empty string among
+/// `message`, `msg`, `Message`, `error`, `info`, `errmsg` (top level, or inside `error`),
+/// cleaned of control and bidi characters ([`clean_server_text`]) and capped at 300 characters.
+/// Never call it on a success body (it holds tokens).
+pub fn server_message(json: &serde_json::Value) -> Option<String> {
+    const KEYS: [&str; 6] = ["message", "msg", "Message", "error", "info", "errmsg"];
+    let obj = json.as_object()?;
+    for key in KEYS {
+        match obj.get(key) {
+            Some(serde_json::Value::String(s)) if !clean_server_text(s).is_empty() => {
+                return Some(clean_server_text(s).chars().take(300).collect());
+            }
+            Some(inner @ serde_json::Value::Object(_)) if key == "error" => {
+                if let Some(s) = server_message(inner) {
+                    return Some(s);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Control characters (C0, DEL, C1) and the bidi formatting characters.
 pub fn is_unsafe_char(c: char) -> bool {
     c.is_control()
@@ -929,7 +952,7 @@ impl Response {
     /// if short and textual.
     pub fn server_text(&self) -> Option<String> {
         let v: serde_json::Value = self.json().ok()?;
-        crate::services::server_message(&v)
+        server_message(&v)
     }
 }
 
@@ -954,6 +977,29 @@ fn html_title(bytes: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+
+    #[test]
+    fn server_message_picks_the_text() {
+        use serde_json::json;
+        assert_eq!(
+            server_message(&json!({"message":"accounts.invalid_credentials"})).as_deref(),
+            Some("accounts.invalid_credentials")
+        );
+        assert_eq!(
+            server_message(&json!({"msg":"密码错误","code":-4})).as_deref(),
+            Some("密码错误")
+        );
+        assert_eq!(
+            server_message(&json!({"error":{"message":"x"}})).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            server_message(&json!({"error":406,"msg":"sign"})).as_deref(),
+            Some("sign")
+        );
+        assert_eq!(server_message(&json!({"message":""})), None);
+        assert_eq!(server_message(&json!(null)), None);
+    }
 
     fn resp(status: u16, ct: &str, body: &'static [u8]) -> Response {
         let mut headers = HeaderMap::new();

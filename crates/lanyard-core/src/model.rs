@@ -9,19 +9,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
+use crate::services::Service;
 
-/// The five protocols Lanyard speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceId {
-    Steedos,
-    Sscms,
-    Coolkit,
-    Siyuan,
-    Shopxo,
+/// Which service an account belongs to: the service's short id (`steedos`, `sscms`…, as stored
+/// and typed) together with its implementation, so that every lookup of a service or its spec
+/// is total. Ids compare, hash and sort by name (the built-in five first, in display order).
+/// Strings become ids only through a [`crate::services::Registry`] (or, for the built-in five,
+/// `FromStr`), so an id always names a service someone registered.
+#[derive(Clone, Copy)]
+pub struct ServiceId {
+    name: &'static str,
+    service: &'static dyn Service,
 }
 
+#[allow(non_upper_case_globals)]
 impl ServiceId {
+    pub const Steedos: ServiceId = ServiceId::new("steedos", &crate::services::steedos::Steedos);
+    pub const Sscms: ServiceId = ServiceId::new("sscms", &crate::services::sscms::Sscms);
+    pub const Coolkit: ServiceId = ServiceId::new("coolkit", &crate::services::coolkit::Coolkit);
+    pub const Siyuan: ServiceId = ServiceId::new("siyuan", &crate::services::siyuan::Siyuan);
+    pub const Shopxo: ServiceId = ServiceId::new("shopxo", &crate::services::shopxo::Shopxo);
+
+    /// The built-in services, in display order.
     pub const ALL: [ServiceId; 5] = [
         ServiceId::Steedos,
         ServiceId::Sscms,
@@ -30,31 +39,111 @@ impl ServiceId {
         ServiceId::Shopxo,
     ];
 
+    /// The id of a service: `name` must be the one its spec's `id` carries.
+    pub const fn new(name: &'static str, service: &'static dyn Service) -> ServiceId {
+        ServiceId { name, service }
+    }
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceId::Steedos => "steedos",
-            ServiceId::Sscms => "sscms",
-            ServiceId::Coolkit => "coolkit",
-            ServiceId::Siyuan => "siyuan",
-            ServiceId::Shopxo => "shopxo",
-        }
+        self.name
+    }
+
+    /// The implementation of the service.
+    pub fn service(self) -> &'static dyn Service {
+        self.service
+    }
+
+    /// The service's spec.
+    pub fn spec(self) -> &'static ServiceSpec {
+        self.service.spec()
+    }
+
+    /// Built-in services sort in display order, any other after them by name.
+    fn rank(self) -> (usize, &'static str) {
+        let builtin = ServiceId::ALL.iter().position(|b| b.name == self.name);
+        (builtin.unwrap_or(ServiceId::ALL.len()), self.name)
+    }
+}
+
+impl PartialEq for ServiceId {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for ServiceId {}
+
+impl std::hash::Hash for ServiceId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl PartialOrd for ServiceId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ServiceId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl fmt::Debug for ServiceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
     }
 }
 
 impl fmt::Display for ServiceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.name)
     }
 }
 
+/// The built-in services only; a Manager resolves the ids of its own registry
+/// ([`crate::services::Registry::resolve`]).
 impl FromStr for ServiceId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        ServiceId::ALL.into_iter().find(|id| id.as_str() == s).ok_or_else(|| {
-            Error::invalid_input(format!(
-                "unknown service '{s}'; expected one of: steedos, sscms, coolkit, siyuan, shopxo"
-            ))
-        })
+        crate::services::Registry::builtin().resolve(s)
+    }
+}
+
+/// In TypeScript, the ids of the built-in services (a window only ever shows those).
+impl ts_rs::TS for ServiceId {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name(_: &ts_rs::Config) -> String {
+        let names: Vec<String> = ServiceId::ALL
+            .iter()
+            .map(|id| format!("\"{}\"", id.as_str()))
+            .collect();
+        names.join(" | ")
+    }
+    fn inline(cfg: &ts_rs::Config) -> String {
+        <Self as ts_rs::TS>::name(cfg)
+    }
+}
+
+impl Serialize for ServiceId {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse()
+            .map_err(|e: Error| serde::de::Error::custom(e.message))
     }
 }
 

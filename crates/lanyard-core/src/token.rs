@@ -45,14 +45,9 @@ impl TokenFormat {
     }
 
     /// The form a service expects the token in when it is handed over as is (the tray's copy):
-    /// the query parameter for ShopXO, the header line for everyone else.
+    /// what the service says ([`crate::services::Service::copy_format`]).
     pub fn for_service(service: ServiceId) -> TokenFormat {
-        match service {
-            ServiceId::Shopxo => TokenFormat::Query,
-            ServiceId::Steedos | ServiceId::Sscms | ServiceId::Coolkit | ServiceId::Siyuan => {
-                TokenFormat::Header
-            }
-        }
+        service.service().copy_format()
     }
 }
 
@@ -209,7 +204,7 @@ pub fn env_vars(parts: &TokenParts<'_>) -> Vec<(&'static str, SecretString)> {
 }
 
 fn service_name(id: ServiceId) -> &'static str {
-    crate::services::spec(id).display_name
+    id.spec().display_name
 }
 
 fn has_control(s: &str) -> bool {

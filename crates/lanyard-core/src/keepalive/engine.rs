@@ -397,7 +397,7 @@ fn facts<'a>(
     window: TimeDelta,
 ) -> Facts<'a> {
     Facts {
-        service: row.account.service,
+        revalidates_despite_expiry: row.account.service.service().revalidates_despite_expiry(),
         caps: manager.capabilities(row.account.service),
         remember_password: row.account.remember_password,
         state: &row.session.state,

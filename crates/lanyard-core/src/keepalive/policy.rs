@@ -7,8 +7,9 @@
 //!   expiry, never earlier than half the lifetime (a warning window wider than half the lifetime
 //!   would otherwise renew without pause), and never after the refresh token's own expiry minus
 //!   the warning window.
-//! - **Re-validation** of sessions without expiry (ShopXO), and of Steedos sessions, whose
-//!   session token has no server-side expiry: every 4 h ± 10 % after the last check.
+//! - **Re-validation** of sessions without expiry (ShopXO), and of sessions whose service asks
+//!   for it despite an expiry (Steedos, whose session token has no server-side expiry): every
+//!   4 h ± 10 % after the last check.
 //! - **Back-off** after a transient failure: 30 s × 2^failures, capped at 1 h, minus up to 20 %
 //!   jitter (never above the cap).
 //! - **Unattended** sessions (nothing can renew them without a person): one
@@ -18,7 +19,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::model::{Capabilities, ServiceId, SessionInfo};
+use crate::model::{Capabilities, SessionInfo};
 use crate::store::StoredState;
 
 /// What the engine does when an account's deadline comes.
@@ -79,7 +80,9 @@ pub struct Plan {
 /// What a plan depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
-    pub service: ServiceId,
+    /// The service asks to be re-validated on a schedule although its sessions carry an expiry
+    /// ([`crate::services::Service::revalidates_despite_expiry`], Steedos).
+    pub revalidates_despite_expiry: bool,
     pub caps: Capabilities,
     pub remember_password: bool,
     pub state: &'a StoredState,
@@ -134,13 +137,6 @@ impl Default for Policy {
 
 fn scale(d: TimeDelta, f: f64) -> TimeDelta {
     TimeDelta::milliseconds((d.num_milliseconds() as f64 * f).round() as i64)
-}
-
-/// Services whose sessions are re-validated on a schedule even though they carry an expiry.
-/// Steedos: the expiry is the access JWT's, the session token itself has none on the server, so
-/// only asking tells whether it still works.
-fn revalidates_with_expiry(service: ServiceId) -> bool {
-    service == ServiceId::Steedos
 }
 
 impl Policy {
@@ -266,12 +262,10 @@ impl Policy {
                             }
                         });
                         match (main, validate) {
-                            (Some(m), Some(v))
-                                if revalidates_with_expiry(f.service) && v.at < m.at =>
-                            {
+                            (Some(m), Some(v)) if f.revalidates_despite_expiry && v.at < m.at => {
                                 Some(v)
                             }
-                            (None, Some(v)) if revalidates_with_expiry(f.service) => Some(v),
+                            (None, Some(v)) if f.revalidates_despite_expiry => Some(v),
                             (m, _) => m,
                         }
                     }
@@ -311,7 +305,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::NeedsLoginReason;
+    use crate::model::{NeedsLoginReason, ServiceId};
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -351,7 +345,7 @@ mod tests {
         info: &'a SessionInfo,
     ) -> Facts<'a> {
         Facts {
-            service,
+            revalidates_despite_expiry: service.service().revalidates_despite_expiry(),
             caps,
             remember_password: remember,
             state,

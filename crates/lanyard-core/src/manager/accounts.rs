@@ -78,7 +78,7 @@ impl Manager {
         let spec = self.service(service).spec();
         let typed = endpoint.map(str::trim).filter(|e| !e.is_empty());
         let (endpoint, endpoint_error) = match typed.or(spec.default_endpoint) {
-            Some(e) => match normalize_endpoint(spec, e) {
+            Some(e) => match normalize_endpoint(self.service(service), e) {
                 Ok(normalized) => (Some(normalized), None),
                 Err(err) => (None, Some(err.message)),
             },
@@ -104,6 +104,8 @@ impl Manager {
     }
 
     pub async fn add_account(&self, new: NewAccount) -> Result<AccountView> {
+        // Only a registered service's accounts can be read back from the database.
+        self.service_id(new.service.as_str())?;
         let spec = self.service(new.service).spec();
         let user = check_user(&new.user)?;
         let endpoint = match new
@@ -112,9 +114,9 @@ impl Manager {
             .map(str::trim)
             .filter(|e| !e.is_empty())
         {
-            Some(e) => normalize_endpoint(spec, e)?,
+            Some(e) => normalize_endpoint(self.service(new.service), e)?,
             None => match spec.default_endpoint {
-                Some(default) => normalize_endpoint(spec, default)?,
+                Some(default) => normalize_endpoint(self.service(new.service), default)?,
                 None => {
                     return Err(Error::invalid_input(format!(
                         "{} needs an endpoint: {}",
@@ -194,7 +196,7 @@ impl Manager {
         let new_user = edit.user.as_deref().map(check_user).transpose()?;
         let new_endpoint = match edit.endpoint.as_deref().map(str::trim) {
             Some("") => match spec.default_endpoint {
-                Some(d) => Some(normalize_endpoint(spec, d)?),
+                Some(d) => Some(normalize_endpoint(self.service(current.service), d)?),
                 None => {
                     return Err(Error::invalid_input(format!(
                         "{} needs an endpoint",
@@ -202,7 +204,7 @@ impl Manager {
                     )));
                 }
             },
-            Some(e) => Some(normalize_endpoint(spec, e)?),
+            Some(e) => Some(normalize_endpoint(self.service(current.service), e)?),
             None => None,
         };
         let mut plain: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -475,7 +477,7 @@ impl Manager {
             Err(e) if e.code == ErrorCode::NotFound => {}
             other => return other,
         }
-        let Ok(service) = name_or_service.parse::<ServiceId>() else {
+        let Ok(service) = self.service_id(name_or_service) else {
             return Err(no_account(name_or_service));
         };
         let all: Vec<AccountView> = self

@@ -258,7 +258,7 @@ impl Manager {
         reload: bool,
     ) -> Result<LoginStep> {
         // Every captcha of every service passes here on its way out.
-        let result = result.and_then(services::refuse_unsafe_captcha);
+        let result = result.and_then(services::support::refuse_unsafe_captcha);
         match result {
             Ok(Progress::Done(outcome)) => {
                 let (_guard, lease) = self.guard(account).await.map_err(|e| {

@@ -35,7 +35,9 @@ use crate::model::{
 };
 use crate::secret::SecretString;
 use crate::secrets::{SecretBackend, SecretStoreHealth, SecretStoreKind, Secrets};
-use crate::services::{self, Challenge, Ctx, LoginOutcome, Pending, Progress, Service, Validation};
+use crate::services::{
+    self, Challenge, Ctx, LoginOutcome, Pending, Progress, Registry, Service, Validation,
+};
 use crate::store::{self, AccountRow, Schedule, SessionRow, Store, StoredState};
 use crate::token::{self, TokenParts};
 
@@ -121,8 +123,9 @@ pub struct Manager {
     flows: Flows,
     /// Whether the abandoned-login sweeper runs (started with the first waiting login).
     sweeper: std::sync::atomic::AtomicBool,
-    /// `services::service`; unit tests put fakes here.
-    resolver: fn(ServiceId) -> &'static dyn Service,
+    /// The services this manager knows (the built-in five unless built with
+    /// [`Manager::with_services`]); unit tests put fakes here.
+    services: Registry,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     events: broadcast::Sender<Event>,
     /// Every "now" of states, expiries and renewals (tests jump it).
@@ -193,7 +196,7 @@ impl Manager {
             store::ensure_data_dir(&dir)?;
             let store = Store::open(&dir.join(store::DB_FILE))?;
             let secrets = match kind {
-                SecretStoreKind::Keyring => Secrets::keyring(),
+                SecretStoreKind::Keyring => Ok(Secrets::keyring_on_first_use()),
                 SecretStoreKind::File => match passphrase {
                     Some(p) => Secrets::file(&dir.join(SECRETS_FILE), p),
                     None => Err(Error::secret_store(
@@ -215,12 +218,25 @@ impl Manager {
 
     /// A manager over the database at `db_path` and the given secret store (tests).
     pub fn with_parts(db_path: &Path, secrets: Secrets, http: HttpConfig) -> Result<Manager> {
+        Self::with_services(db_path, secrets, http, Registry::builtin())
+    }
+
+    /// [`Manager::with_parts`] knowing the services of `services` instead of the built-in five
+    /// (a test's own service: `Registry::builtin().with(…)`).
+    pub fn with_services(
+        db_path: &Path,
+        secrets: Secrets,
+        http: HttpConfig,
+        services: Registry,
+    ) -> Result<Manager> {
         let data_dir = db_path.parent().map(Path::to_path_buf).unwrap_or_default();
         if !data_dir.as_os_str().is_empty() {
             store::ensure_data_dir(&data_dir)?;
         }
-        let store = Store::open(db_path)?;
-        Self::build(data_dir, store, secrets, http)
+        let store = Store::open(db_path)?.with_services(services.clone());
+        let mut manager = Self::build(data_dir, store, secrets, http)?;
+        manager.services = services;
+        Ok(manager)
     }
 
     fn build(
@@ -236,7 +252,7 @@ impl Manager {
             http: Http::new(http)?,
             flows: Flows::default(),
             sweeper: std::sync::atomic::AtomicBool::new(false),
-            resolver: services::service,
+            services: Registry::builtin(),
             locks: Mutex::default(),
             events: broadcast::channel(256).0,
             clock: Arc::new(SystemClock),
@@ -315,8 +331,15 @@ impl Manager {
 
     // ----- helpers -----
 
+    /// The implementation this manager uses for a service: the registry's (a unit test's fake),
+    /// else the id's own.
     fn service(&self, id: ServiceId) -> &'static dyn Service {
-        (self.resolver)(id)
+        self.services.get(id).unwrap_or(id).service()
+    }
+
+    /// Reads a service id typed by a person or stored: one of this manager's services.
+    fn service_id(&self, name: &str) -> Result<ServiceId> {
+        self.services.resolve(name)
     }
 
     async fn db<T, F>(&self, f: F) -> Result<T>

@@ -133,13 +133,12 @@ static FAKE_REFRESHING: Fake = Fake(&REFRESHING);
 static FAKE_PLAIN: Fake = Fake(&PLAIN);
 static FAKE_QUERY: Fake = Fake(&QUERY);
 
-fn fake_resolver(id: ServiceId) -> &'static dyn Service {
-    match id {
-        ServiceId::Sscms => &FAKE_REFRESHING,
-        ServiceId::Steedos => &FAKE_PLAIN,
-        ServiceId::Shopxo => &FAKE_QUERY,
-        other => services::service(other),
-    }
+/// The built-in services with fakes in place of SSCMS, Steedos and ShopXO.
+fn fake_registry() -> Registry {
+    Registry::builtin()
+        .with(ServiceId::new("sscms", &FAKE_REFRESHING))
+        .with(ServiceId::new("steedos", &FAKE_PLAIN))
+        .with(ServiceId::new("shopxo", &FAKE_QUERY))
 }
 
 #[derive(Clone)]
@@ -244,8 +243,8 @@ impl Service for Fake {
         Ok(())
     }
     fn credential(&self, _account: &Account, session: &Session) -> Credential {
-        match self.0.id {
-            ServiceId::Shopxo => Credential::Query {
+        match self.0.id.as_str() {
+            "shopxo" => Credential::Query {
                 name: "token".into(),
                 value: session.tokens.access.clone(),
             },
@@ -262,7 +261,7 @@ impl Service for Fake {
 fn manager_at(dir: &Path, secrets: Secrets) -> Manager {
     let mut m =
         Manager::with_parts(&dir.join(store::DB_FILE), secrets, HttpConfig::default()).unwrap();
-    m.resolver = fake_resolver;
+    m.services = fake_registry();
     m
 }
 
@@ -452,8 +451,8 @@ async fn add_validates_options_against_the_spec() {
 
 #[test]
 fn endpoints_are_normalized() {
-    let sscms = services::spec(ServiceId::Sscms);
-    let coolkit = services::spec(ServiceId::Coolkit);
+    let sscms = services::service(ServiceId::Sscms);
+    let coolkit = services::service(ServiceId::Coolkit);
     assert_eq!(
         normalize_endpoint(sscms, " HTTPS://CMS.Example.com/ ").unwrap(),
         "https://cms.example.com"

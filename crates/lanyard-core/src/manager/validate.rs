@@ -44,26 +44,26 @@ pub(super) fn check_user(raw: &str) -> Result<String> {
 }
 
 /// Trims, checks it is an http(s) URL without credentials, query or fragment, and writes it in
-/// one canonical form without a trailing `/`. CoolKit keeps its `{region}` template.
-pub(crate) fn normalize_endpoint(spec: &ServiceSpec, raw: &str) -> Result<String> {
+/// one canonical form without a trailing `/`. A service's own placeholder
+/// ([`crate::services::Service::endpoint_placeholder`], CoolKit's `{region}`) is kept.
+pub(crate) fn normalize_endpoint(service: &dyn Service, raw: &str) -> Result<String> {
     const PLACEHOLDER: &str = "lanyard-region-placeholder";
+    let placeholder = service.endpoint_placeholder();
     let with_scheme = with_assumed_scheme(raw.trim());
     let trimmed = with_scheme.trim_end_matches('/');
     let bad = |why: &str| Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()));
     if trimmed.is_empty() {
         return Err(bad("it is empty"));
     }
-    let templated = spec.id == ServiceId::Coolkit && trimmed.contains("{region}");
-    let probe = if templated {
-        trimmed.replace("{region}", PLACEHOLDER)
-    } else {
-        trimmed.to_owned()
+    let probe = match placeholder {
+        Some(p) => trimmed.replace(p, PLACEHOLDER),
+        None => trimmed.to_owned(),
     };
+    let templated = probe != trimmed;
     if probe.contains(['{', '}']) {
-        return Err(bad(if spec.id == ServiceId::Coolkit {
-            "the only template it may hold is {region}"
-        } else {
-            "templates like {region} are for CoolKit endpoints only"
+        return Err(bad(&match placeholder {
+            Some(p) => format!("the only template it may hold is {p}"),
+            None => "templates like {region} are for CoolKit endpoints only".to_owned(),
         }));
     }
     let url = Url::parse(&probe)
@@ -81,10 +81,9 @@ pub(crate) fn normalize_endpoint(spec: &ServiceSpec, raw: &str) -> Result<String
         return Err(bad("it must not have a query (?…) or fragment (#…)"));
     }
     let text = url.as_str().trim_end_matches('/').to_owned();
-    Ok(if templated {
-        text.replace(PLACEHOLDER, "{region}")
-    } else {
-        text
+    Ok(match placeholder {
+        Some(p) if templated => text.replace(PLACEHOLDER, p),
+        _ => text,
     })
 }
 

@@ -25,9 +25,9 @@ use reqwest::header::HeaderValue;
 use serde_json::Value;
 use url::Url;
 
+use super::support::clean_server_text;
 use super::{
     Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome, Service, Validation,
-    clean_server_text,
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
@@ -640,6 +640,11 @@ impl Service for Coolkit {
     /// (access token expired), which CoolKit sends with HTTP 200.
     fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {
         status == 401 || matches!(crate::api::json_code(body, "error"), Some(401 | 402))
+    }
+
+    /// The endpoint is a template: `{region}` becomes the account's region per request.
+    fn endpoint_placeholder(&self) -> Option<&'static str> {
+        Some("{region}")
     }
 }
 

@@ -34,9 +34,9 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use super::support::{clean_server_text, endpoint_url, mask_destination, sniff_image_type};
 use super::{
     Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation,
-    clean_server_text, endpoint_url, mask_destination, sniff_image_type,
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
@@ -45,6 +45,7 @@ use crate::model::{
     Session, SessionInfo, SessionTokens,
 };
 use crate::secret::SecretString;
+use crate::token::TokenFormat;
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     id: ServiceId::Shopxo,
@@ -698,6 +699,16 @@ impl Service for Shopxo {
     /// ShopXO answers HTTP 200 and says `code -400` ("please log in") for a dead token.
     fn api_session_lost(&self, status: u16, body: &[u8]) -> bool {
         status == 401 || crate::api::json_code(body, "code") == Some(-400)
+    }
+
+    /// The code logins (`login_type` sms or email) start without a password.
+    fn password_required(&self, account: &Account) -> bool {
+        !matches!(account.option("login_type"), Some("sms" | "email"))
+    }
+
+    /// ShopXO takes the token as a query parameter, not a header.
+    fn copy_format(&self) -> TokenFormat {
+        TokenFormat::Query
     }
 }
 

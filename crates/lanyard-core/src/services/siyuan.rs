@@ -16,9 +16,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 use url::Url;
 
+use super::support::clean_server_text;
 use super::{
     Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome,
-    Service, Validation, clean_server_text,
+    Service, Validation,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -117,7 +118,7 @@ fn captcha_host(account: &Account) -> Result<String> {
 /// The media type of a captcha, sniffed from its bytes. SVG is refused (it can carry script),
 /// and so is anything that is not a known raster image.
 fn captcha_media_type(bytes: &[u8]) -> Option<&'static str> {
-    match super::sniff_image_type(bytes) {
+    match super::support::sniff_image_type(bytes) {
         t @ ("image/png" | "image/gif" | "image/jpeg" | "image/webp" | "image/bmp") => Some(t),
         _ => None,
     }
@@ -592,7 +593,7 @@ impl Service for Siyuan {
                 "SiYuan needs the cloud account's user name",
             ));
         }
-        let password_md5 = SecretString::new(super::md5_hex(password.expose()));
+        let password_md5 = SecretString::new(super::support::md5_hex(password.expose()));
         let reply = cloud_login(ctx, &password_md5, "").await?;
         next(ctx, reply, password_md5, None).await
     }
@@ -834,7 +835,7 @@ mod tests {
     #[test]
     fn password_is_lowercase_hex_md5() {
         assert_eq!(
-            super::super::md5_hex("secret123"),
+            super::super::support::md5_hex("secret123"),
             "5d7845ac6ee7cfffafc5fe5f35cf666d"
         );
     }

@@ -39,10 +39,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
-use super::{
-    Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation, clean_server_text,
-    endpoint_url, jwt_claims, jwt_exp, md5_hex, server_message,
+use super::support::{
+    clean_server_text, endpoint_url, jwt_claims, jwt_exp, md5_hex, server_message,
 };
+use super::{Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation};
 use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::model::{

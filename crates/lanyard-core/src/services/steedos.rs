@@ -42,10 +42,12 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::support::{
+    clean_server_text, endpoint_url, jwt_exp, mask_destination, server_message, sha256_hex,
+};
 use super::{
     Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, RefreshOutcome,
-    Service, Validation, clean_server_text, endpoint_url, jwt_exp, mask_destination,
-    server_message, sha256_hex,
+    Service, Validation,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::Response;
@@ -566,6 +568,12 @@ impl Service for Steedos {
             || (status == 400
                 && serde_json::from_slice::<Value>(body)
                     .is_ok_and(|v| v["message"] == "userNotFound"))
+    }
+
+    /// The expiry is the access JWT's; the session token itself has none on the server, so only
+    /// asking tells whether it still works.
+    fn revalidates_despite_expiry(&self) -> bool {
+        true
     }
 }
 

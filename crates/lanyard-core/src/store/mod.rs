@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Account, NeedsLoginReason, ServiceId, SessionInfo};
+use crate::services::Registry;
 
 /// How long one statement waits for another process's write lock before SQLite says busy.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -214,6 +215,8 @@ fn sql_error(e: rusqlite::Error) -> Error {
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The services whose ids the `service` column may hold.
+    services: Registry,
 }
 
 impl std::fmt::Debug for Store {
@@ -269,7 +272,14 @@ impl Store {
         Ok(Store {
             path: path.to_owned(),
             conn: Mutex::new(conn),
+            services: Registry::builtin(),
         })
+    }
+
+    /// The same store reading the ids of these services (the Manager's registry).
+    pub fn with_services(mut self, services: Registry) -> Store {
+        self.services = services;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -322,7 +332,7 @@ impl Store {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} {ACCOUNT_FROM}");
         let mut rows = self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
-            stmt.query_map([], account_row)?
+            stmt.query_map([], |r| account_row(r, &self.services))?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })?;
         rows.sort_by(|a, b| {
@@ -337,12 +347,18 @@ impl Store {
 
     pub fn account_by_name(&self, name: &str) -> Result<Option<AccountRow>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} {ACCOUNT_FROM} WHERE a.name = ?1");
-        self.read(|c| c.query_row(&sql, [name], account_row).optional())
+        self.read(|c| {
+            c.query_row(&sql, [name], |r| account_row(r, &self.services))
+                .optional()
+        })
     }
 
     pub fn account_by_id(&self, id: &str) -> Result<Option<AccountRow>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} {ACCOUNT_FROM} WHERE a.id = ?1");
-        self.read(|c| c.query_row(&sql, [id], account_row).optional())
+        self.read(|c| {
+            c.query_row(&sql, [id], |r| account_row(r, &self.services))
+                .optional()
+        })
     }
 
     /// Inserts a new account (and its empty session row). It becomes the active account of its
@@ -382,7 +398,7 @@ impl Store {
         mut f: impl FnMut(&mut Account) -> Result<()>,
     ) -> Result<AccountUpdate> {
         self.write(|tx| {
-            let before = account_in_tx(tx, name)?;
+            let before = account_in_tx(tx, name, &self.services)?;
             let mut after = before.clone();
             f(&mut after)?;
             after.id = before.id.clone();
@@ -420,7 +436,7 @@ impl Store {
     /// resolves to (the user's last choice), in one transaction.
     pub fn set_active(&self, name: &str) -> Result<Account> {
         self.write(|tx| {
-            let mut account = account_in_tx(tx, name)?;
+            let mut account = account_in_tx(tx, name, &self.services)?;
             tx.execute(
                 "UPDATE accounts SET active = 0 WHERE service = ?1 AND endpoint = ?2 AND id != ?3",
                 params![account.service.as_str(), account.endpoint, account.id],
@@ -451,7 +467,7 @@ impl Store {
             };
             tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
             if active {
-                let service: ServiceId = service.parse()?;
+                let service = self.services.resolve(&service)?;
                 promote_oldest(tx, service, &endpoint)?;
             }
             Ok(true)
@@ -964,9 +980,9 @@ pub(crate) fn holder_is_dead(holder: &str) -> bool {
     }
 }
 
-fn account_row(r: &Row<'_>) -> rusqlite::Result<AccountRow> {
+fn account_row(r: &Row<'_>, services: &Registry) -> rusqlite::Result<AccountRow> {
     let service: String = r.get(2)?;
-    let service: ServiceId = service.parse().map_err(|e: Error| {
+    let service = services.resolve(&service).map_err(|e: Error| {
         rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
     })?;
     let account = Account {
@@ -1022,9 +1038,9 @@ fn account_row(r: &Row<'_>) -> rusqlite::Result<AccountRow> {
     })
 }
 
-fn account_in_tx(tx: &Transaction<'_>, name: &str) -> TxResult<Account> {
+fn account_in_tx(tx: &Transaction<'_>, name: &str, services: &Registry) -> TxResult<Account> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} {ACCOUNT_FROM} WHERE a.name = ?1");
-    tx.query_row(&sql, [name], account_row)
+    tx.query_row(&sql, [name], |r| account_row(r, services))
         .optional()?
         .map(|row| row.account)
         .ok_or_else(|| Error::not_found(format!("no account named '{name}'")).into())

@@ -15,6 +15,7 @@ mod services_shopxo;
 mod services_siyuan;
 mod services_sscms;
 mod services_steedos;
+mod sixth_service;
 mod storage;
 mod tls;
 mod two_processes;
