@@ -20,14 +20,16 @@ use lanyard_core::{
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime, State};
 
-use crate::desktop::{self, Copied};
+use crate::autostart::apply_launch_at_login;
+use crate::lifecycle::manager_ready;
 use crate::state::AppState;
+use crate::token_copy::{self, Copied};
 
 /// The most event rows one call returns.
 const MAX_EVENTS: usize = 1000;
 
 /// A service as the UI sees it: the core spec plus the options every service takes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct ServiceView {
     #[serde(flatten)]
     spec: &'static ServiceSpec,
@@ -60,14 +62,17 @@ pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView
 }
 
 /// `add_account`'s argument. Option values may be secret: no `Debug`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
+#[ts(rename = "NewAccount")]
 pub struct NewAccountArgs {
     #[serde(default)]
+    #[ts(optional)]
     name: Option<String>,
     service: ServiceId,
     user: String,
     #[serde(default)]
+    #[ts(optional)]
     endpoint: Option<String>,
     #[serde(default)]
     options: BTreeMap<String, String>,
@@ -92,18 +97,24 @@ pub async fn add_account(
 }
 
 /// `edit_account`'s changes. Option values may be secret: no `Debug`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
+#[ts(rename = "AccountEdit")]
 pub struct EditArgs {
     #[serde(default)]
+    #[ts(optional)]
     name: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     user: Option<String>,
     #[serde(default)]
+    #[ts(optional)]
     endpoint: Option<String>,
+    /// A value sets the option, `null` unsets it (back to the default).
     #[serde(default)]
     options: BTreeMap<String, Option<String>>,
     #[serde(default)]
+    #[ts(optional)]
     remember_password: Option<bool>,
 }
 
@@ -193,7 +204,7 @@ pub async fn refresh_account(
 }
 
 /// The account after "refresh now", and what was done to it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Refreshed {
     account: AccountView,
     done: RefreshDone,
@@ -208,7 +219,7 @@ pub async fn logout_account(
 }
 
 /// The forms the UI may copy a token in.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum CopyForm {
     Raw,
@@ -235,7 +246,7 @@ pub async fn copy_token<R: Runtime>(
     name: String,
     form: CopyForm,
 ) -> Result<Copied, Error> {
-    desktop::copy_token(&app, &name, form.into()).await
+    token_copy::copy_token(&app, &name, form.into()).await
 }
 
 #[tauri::command]
@@ -267,7 +278,7 @@ pub async fn set_settings<R: Runtime>(
     settings.validate()?;
     let before = manager.settings().await?;
     if before.launch_at_login != settings.launch_at_login {
-        desktop::apply_launch_at_login(&app, settings.launch_at_login)?;
+        apply_launch_at_login(&app, settings.launch_at_login)?;
     }
     let stored = manager.set_settings(settings).await?;
     if before.language != stored.language {
@@ -297,7 +308,7 @@ pub async fn unlock_secret_store<R: Runtime>(
     passphrase: SecretString,
 ) -> Result<(), Error> {
     if state.unlock(passphrase).await? {
-        desktop::manager_ready(&app).await;
+        manager_ready(&app).await;
     }
     Ok(())
 }

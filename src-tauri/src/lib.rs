@@ -4,20 +4,31 @@
 //! arguments, call the core and hand its errors (`{code, message, server_message}`) to the UI.
 //! Beyond the commands the shell runs the keep-alive engine, forwards the Manager's events to
 //! the webview, owns the clipboard, the tray and the notifications (docs/desktop-ipc.md).
+//!
+//! One module per concern, none importing back up the chain: `lifecycle` (startup, exit,
+//! signals) → `core_events` (events to the window) → `tray` → `token_copy` → `window` →
+//! `notifications`; `autostart` and `single_instance` wrap their plugins; `commands` stays a
+//! thin layer over them; `texts` reads only `state`, which imports none of them.
 
+mod autostart;
 mod clipboard;
 mod commands;
-mod desktop;
+mod core_events;
+#[cfg(test)]
+mod ipc_types;
+mod lifecycle;
+mod notifications;
+mod single_instance;
 mod state;
 mod texts;
+mod token_copy;
 mod tray;
+mod window;
 
 #[cfg(test)]
 mod tests;
 
 use tauri::{Manager as _, RunEvent, WindowEvent};
-
-use state::AppState;
 
 /// Builds and runs the app until it is quit (from the tray, or by the system).
 pub fn run() -> tauri::Result<()> {
@@ -25,78 +36,28 @@ pub fn run() -> tauri::Result<()> {
     let builder = tauri::Builder::default()
         // Registered first, as the plugin asks: a second launch must hand over before
         // anything else starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            desktop::show_main_window(app);
-        }))
+        .plugin(single_instance::plugin())
         .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
-        ))
+        .plugin(autostart::plugin())
         .setup(|app| {
-            // Opening never fails the app: without a Manager the window still opens, and every
-            // command answers with the reason. With the encrypted file store and no passphrase
-            // in the environment, the window asks for it first (`unlock_secret_store`).
-            let state = tauri::async_runtime::block_on(AppState::open_from_env());
-            let language = state
-                .manager()
-                .ok()
-                .and_then(|m| tauri::async_runtime::block_on(m.settings()).ok())
-                .unwrap_or_default()
-                .language;
-            app.manage(state);
-            let handle = app.handle().clone();
-            tray::create(&handle, desktop::lang_for(language));
-            tauri::async_runtime::block_on(desktop::manager_ready(&handle));
-            quit_on_signals(handle);
+            lifecycle::start(app.handle());
             Ok(())
         })
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event
-                && window.label() == desktop::MAIN_WINDOW
+                && window.label() == window::MAIN_WINDOW
             {
                 api.prevent_close();
-                desktop::on_close_requested(window.app_handle());
+                window::on_close_requested(window.app_handle());
             }
         });
     let app = commands::register(builder).build(tauri::generate_context!())?;
     app.run(|app, event| {
-        if let RunEvent::Exit = event
-            && let Some(state) = app.try_state::<AppState>()
-        {
-            tauri::async_runtime::block_on(state.stop_keepalive());
-            // A token must not outlive the app on the clipboard (nor be handed to a clipboard
-            // manager as the X11 owner goes away).
-            let cleared = state.clipboard.clear_if_ours();
-            tracing::info!(
-                clipboard_cleared = cleared,
-                "quitting: keep-alive stopped, no token left on the clipboard"
-            );
+        if let RunEvent::Exit = event {
+            lifecycle::on_exit(app);
         }
     });
     Ok(())
-}
-
-/// SIGTERM (a session ending, `kill`) and SIGINT quit the way the tray's Quit does: the
-/// keep-alive engine stops and a token left on the clipboard is taken off.
-fn quit_on_signals(app: tauri::AppHandle) {
-    #[cfg(unix)]
-    tauri::async_runtime::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        app.exit(0);
-    });
-    #[cfg(not(unix))]
-    let _ = app;
 }
 
 /// Warnings and errors on stderr; `LANYARD_LOG` (e.g. `debug`) says more. Nothing logged ever

@@ -1,5 +1,5 @@
 //! What the app holds while it runs: the Manager (or why it could not be opened, or the
-//! passphrase it waits for), the keep-alive engine, the clipboard and the tray's last contents.
+//! passphrase it waits for), the keep-alive engine and the clipboard.
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -8,8 +8,6 @@ use lanyard_core::secrets::unlock::{self, PassphraseRequest};
 use lanyard_core::{Error, KeepAlive, KeepAliveHandle, Manager, SecretString};
 
 use crate::clipboard::SecretClipboard;
-use crate::texts::Lang;
-use crate::tray::TrayEntry;
 
 /// The Manager as far as it got.
 enum Core {
@@ -25,8 +23,6 @@ pub struct AppState {
     core: RwLock<Core>,
     keepalive: Mutex<Option<KeepAliveHandle>>,
     pub clipboard: SecretClipboard,
-    /// What the tray menu shows now (rebuilt only when this changes).
-    pub tray: Mutex<Option<(Lang, Vec<TrayEntry>)>>,
 }
 
 impl AppState {
@@ -81,7 +77,6 @@ impl AppState {
             core: RwLock::new(core),
             keepalive: Mutex::new(None),
             clipboard,
-            tray: Mutex::new(None),
         }
     }
 

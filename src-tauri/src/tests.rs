@@ -345,7 +345,7 @@ fn copy_puts_the_token_on_the_clipboard_in_the_asked_form_and_clears_it() {
     app.ok("set_settings", json!({"settings": settings}));
     let (tx, rx) = mpsc::channel();
     app.window
-        .listen_any(crate::desktop::CLIPBOARD_CLEARED, move |event| {
+        .listen_any(crate::token_copy::CLIPBOARD_CLEARED, move |event| {
             let _ = tx.send(event.payload().to_owned());
         });
 

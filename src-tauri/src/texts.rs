@@ -1,6 +1,23 @@
 //! The few words the backend shows itself (tray menu, notifications), in the UI's languages.
 
 use lanyard_core::settings::Language;
+use tauri::{AppHandle, Manager as _, Runtime};
+
+use crate::state::AppState;
+
+/// The language of the backend's own words: the setting, else the system locale.
+pub fn lang_for(setting: Language) -> Lang {
+    Lang::from_setting(setting, sys_locale::get_locale().as_deref())
+}
+
+/// The language the settings ask for now (the system's without a Manager).
+pub async fn lang_of<R: Runtime>(app: &AppHandle<R>) -> Lang {
+    let setting = match app.try_state::<AppState>().map(|s| s.manager()) {
+        Some(Ok(m)) => m.settings().await.map(|s| s.language).unwrap_or_default(),
+        _ => Language::System,
+    };
+    lang_for(setting)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {

@@ -7,12 +7,18 @@ use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager as _, Runtime};
 
 use crate::state::AppState;
-use crate::texts::Lang;
+use crate::texts::{Lang, lang_for};
+use crate::token_copy::copy_from_tray;
+use crate::window::show_main_window;
 
 pub const TRAY_ID: &str = "main";
 const OPEN: &str = "open";
 const QUIT: &str = "quit";
 const COPY_PREFIX: &str = "copy:";
+
+/// What the tray menu shows now (rebuilt only when this changes); app state of its own.
+#[derive(Default)]
+struct Shown(std::sync::Mutex<Option<(Lang, Vec<TrayEntry>)>>);
 
 /// One line of the tray menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +91,7 @@ fn menu<R: Runtime>(
 /// Creates the tray icon (empty menu until the first refresh). A desktop without a tray is
 /// no reason to stop: the failure is logged.
 pub fn create<R: Runtime>(app: &AppHandle<R>, lang: Lang) {
+    app.manage(Shown::default());
     let built = menu(app, lang, &[]).and_then(|menu| {
         let mut tray = TrayIconBuilder::with_id(TRAY_ID)
             .menu(&menu)
@@ -103,12 +110,12 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, lang: Lang) {
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match action(id) {
-        Action::Open => crate::desktop::show_main_window(app),
+        Action::Open => show_main_window(app),
         Action::Quit => app.exit(0),
         Action::Copy(account) => {
             let (app, account) = (app.clone(), account.to_owned());
             tauri::async_runtime::spawn(async move {
-                crate::desktop::copy_from_tray(&app, &account).await;
+                copy_from_tray(&app, &account).await;
             });
         }
         Action::Nothing => {}
@@ -117,16 +124,20 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 
 /// Re-reads the accounts and rebuilds the menu if what it shows changed.
 pub async fn refresh<R: Runtime>(app: &AppHandle<R>) {
-    let state = app.state::<AppState>();
-    let Ok(manager) = state.manager() else { return };
+    let Ok(manager) = app.state::<AppState>().manager() else {
+        return;
+    };
+    let Some(shown) = app.try_state::<Shown>() else {
+        return;
+    };
     let Ok(accounts) = manager.list().await else {
         return;
     };
     let settings = manager.settings().await.unwrap_or_default();
-    let lang = crate::desktop::lang_for(settings.language);
+    let lang = lang_for(settings.language);
     let wanted = (lang, entries(&accounts));
     {
-        let mut shown = state.tray.lock().unwrap_or_else(|p| p.into_inner());
+        let mut shown = shown.0.lock().unwrap_or_else(|p| p.into_inner());
         if shown.as_ref() == Some(&wanted) {
             return;
         }

@@ -24,20 +24,8 @@ const count = Number(params.get("n") ?? "9");
 const now = Date.now();
 const iso = (offsetSecs: number) => new Date(now + offsetSecs * 1000).toISOString();
 
-const services = (servicesJson as Array<Record<string, unknown>>).map((spec) => ({
-  ...spec,
-  common_options: [
-    {
-      key: "proxy",
-      label: "Proxy",
-      help: "HTTP(S) proxy URL for this account, e.g. http://proxy.example:3128; by default the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY apply",
-      kind: { type: "url" },
-      required: false,
-      default: null,
-      secret: false,
-    },
-  ],
-}));
+// What list_services answers, generated from the registry (src-tauri/src/ipc_types.rs).
+const services = servicesJson;
 
 const endpoints: Record<string, string[]> = {
   steedos: ["http://127.0.0.1:40100", "https://steedos.example.com"],

@@ -1,0 +1,93 @@
+//! Desktop notifications: which core events deserve one, and showing it.
+
+use lanyard_core::manager::Event;
+use tauri::{AppHandle, Manager as _, Runtime};
+
+use crate::texts::Lang;
+
+/// A desktop notification; a desktop without a notification service just does not show it.
+pub fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+    let Some(notification) = app.try_state::<tauri_plugin_notification::Notification<R>>() else {
+        return;
+    };
+    if let Err(e) = notification.builder().title(title).body(body).show() {
+        tracing::warn!(error = %e, "could not show a notification");
+    }
+}
+
+/// Whether an event deserves a notification (cheap: no settings read for the others).
+pub fn wants_notification(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::ExpiringUnattended { .. }
+            | Event::RefreshFailed {
+                permanent: true,
+                ..
+            }
+    )
+}
+
+/// The notification an event deserves, if any: a session about to die unattended, or a
+/// renewal that failed for good.
+pub fn notification_for(event: &Event, lang: Lang) -> Option<(String, String)> {
+    match event {
+        Event::ExpiringUnattended {
+            account, message, ..
+        } => Some((lang.expiring_title(account), message.clone())),
+        Event::RefreshFailed {
+            account,
+            permanent: true,
+            message,
+            ..
+        } => Some((lang.needs_login_title(account), message.clone())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unattended_expiry_and_permanent_failures_notify() {
+        let expiring = Event::ExpiringUnattended {
+            account: "steedos/ann".into(),
+            expires_at: chrono_now(),
+            remaining_secs: 60,
+            message: "the session expires in 1 min".into(),
+        };
+        assert!(wants_notification(&expiring));
+        let (title, body) = notification_for(&expiring, Lang::En).unwrap();
+        assert!(title.contains("steedos/ann"));
+        assert_eq!(body, "the session expires in 1 min");
+        let permanent = Event::RefreshFailed {
+            account: "coolkit/bob".into(),
+            permanent: true,
+            message: "the refresh token expired".into(),
+            next_attempt: None,
+        };
+        let (title, _) = notification_for(&permanent, Lang::ZhCn).unwrap();
+        assert!(title.contains("需要重新登录"));
+        let transient = Event::RefreshFailed {
+            account: "coolkit/bob".into(),
+            permanent: false,
+            message: "timeout".into(),
+            next_attempt: None,
+        };
+        assert!(notification_for(&transient, Lang::En).is_none());
+        assert!(wants_notification(&permanent) && !wants_notification(&transient));
+        assert!(
+            notification_for(
+                &Event::AccountChanged {
+                    account: "x".into()
+                },
+                Lang::En
+            )
+            .is_none()
+        );
+    }
+
+    fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}
