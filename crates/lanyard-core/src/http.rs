@@ -17,6 +17,9 @@
 //!
 //! TLS trusts the built-in webpki roots, the system's CA store (rustls-native-certs, which honours
 //! `SSL_CERT_FILE` / `SSL_CERT_DIR`) and an account's `ca_file` option ([`CA_FILE_OPTION`]).
+//! Reading the system store costs a few milliseconds (every file in /etc/ssl/certs is parsed), so
+//! the client that trusts it is built on the first `https://` exchange; plain `http://` without a
+//! proxy (a SiYuan kernel, a LAN server, the simulator) goes through a client that trusts no CA.
 //!
 //! Server text (messages, names, titles) is data: [`clean_server_text`] strips terminal control
 //! and bidi characters from it before anything stores or shows it.
@@ -26,7 +29,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -92,7 +95,11 @@ impl std::fmt::Debug for HttpConfig {
 /// A shared HTTP client. Cheap to clone; clones share the per-proxy client cache.
 #[derive(Clone)]
 pub struct Http {
+    /// Builds every request, and sends those that need no TLS (see [`Http::transport_for`]).
     client: reqwest::Client,
+    /// Sends the rest: trusts the system roots, so it is built on first use unless `client`
+    /// already trusts them (a proxy or a CA file is configured).
+    tls: Arc<OnceLock<reqwest::Client>>,
     config: HttpConfig,
     /// Clients built for per-account proxies and CA files, keyed by (proxy URL, CA file).
     proxied: Arc<Mutex<HashMap<ClientKey, reqwest::Client>>>,
@@ -156,13 +163,24 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// Which certificate authorities a client trusts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Trust {
+    /// The built-in and system roots (plus a CA file, when given).
+    Roots,
+    /// None: the client only ever sends plain `http://` directly to the server.
+    PlainOnly,
+}
+
 fn build_client(
     config: &HttpConfig,
     proxy: Option<&str>,
     ca_file: Option<&str>,
+    trust: Trust,
 ) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
+        .tls_built_in_root_certs(trust == Trust::Roots)
         .connect_timeout(config.connect_timeout)
         .timeout(config.timeout)
         .user_agent(config.user_agent.clone())
@@ -192,6 +210,24 @@ fn build_client(
         .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
 }
 
+/// Whether every exchange needs the client trusting the roots: a CA file, or a proxy (set here
+/// or in the environment), which may itself be reached over TLS.
+fn needs_tls_everywhere(config: &HttpConfig) -> bool {
+    const PROXY_VARIABLES: [&str; 6] = [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ];
+    config.proxy.is_some()
+        || config.ca_file.is_some()
+        || PROXY_VARIABLES
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
 /// A URL for messages: no user info (proxy passwords), no query, no fragment.
 fn redact_url(raw: &str) -> String {
     match Url::parse(raw) {
@@ -216,14 +252,41 @@ impl std::fmt::Debug for Http {
 
 impl Http {
     pub fn new(config: HttpConfig) -> Result<Self> {
-        let client = build_client(&config, config.proxy.as_deref(), config.ca_file.as_deref())?;
+        let tls = Arc::new(OnceLock::new());
+        let client = if needs_tls_everywhere(&config) {
+            let client = build_client(
+                &config,
+                config.proxy.as_deref(),
+                config.ca_file.as_deref(),
+                Trust::Roots,
+            )?;
+            let _ = tls.set(client.clone());
+            client
+        } else {
+            build_client(&config, None, None, Trust::PlainOnly)?
+        };
         Ok(Http {
             client,
+            tls,
             config,
             proxied: Arc::default(),
         })
     }
 
+    /// The client that sends a request to `url`: the plain one for `http://` when it goes
+    /// straight to the server, else the one trusting the system roots (built now if needed).
+    fn transport_for(&self, url: &Url) -> Result<reqwest::Client> {
+        if url.scheme() == "http" && !needs_tls_everywhere(&self.config) {
+            return Ok(self.client.clone());
+        }
+        if let Some(client) = self.tls.get() {
+            return Ok(client.clone());
+        }
+        let client = build_client(&self.config, None, None, Trust::Roots)?;
+        Ok(self.tls.get_or_init(|| client).clone())
+    }
+
+    /// The client to build requests with; [`Http::execute`] sends them.
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
@@ -268,7 +331,12 @@ impl Http {
         let client = match cache.get(&key) {
             Some(c) => c.clone(),
             None => {
-                let c = build_client(&self.config, proxy.as_deref(), ca_file.as_deref())?;
+                let c = build_client(
+                    &self.config,
+                    proxy.as_deref(),
+                    ca_file.as_deref(),
+                    Trust::Roots,
+                )?;
                 cache.insert(key, c.clone());
                 c
             }
@@ -277,6 +345,7 @@ impl Http {
         config.proxy = proxy;
         config.ca_file = ca_file;
         Ok(Http {
+            tls: Arc::new(OnceLock::from(client.clone())),
             client,
             config,
             proxied: self.proxied.clone(),
@@ -318,7 +387,7 @@ impl Http {
             // Kept to re-send on a 307/308 (our bodies are in memory, so this always works).
             let retry = request.try_clone();
             let response = self
-                .client
+                .transport_for(&url)?
                 .execute(request)
                 .await
                 .map_err(|e| self.map_error(&e, &url))?;
