@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/with-secret-service.sh [--state unlocked|locked|no-login-keyring] CMD [ARG]...
 #
-# Runs CMD inside a private D-Bus session that has gnome-keyring's Secret Service running,
+# Runs CMD inside a private D-Bus session (and a private kernel session keyring) that has gnome-keyring's Secret Service running,
 # without any GUI prompt: what keyring tests and the app need on a headless machine. The
 # keyring lives in a temporary directory (never the user's ~/.local/share/keyrings) and vanishes
 # afterwards; CMD's exit status is the script's.
@@ -34,8 +34,16 @@ fi
 
 # First pass: start a private session bus and come back inside it. The marker is dropped
 # again at once, so CMD calling this script gets a session of its own, not a loop.
+# It also joins a new kernel session keyring (where Lanyard caches session tokens), so nothing
+# lands in the caller's own; without keyctl, or where the kernel refuses, the bus alone.
 if [[ "${LANYARD_INSIDE_PRIVATE_BUS:-}" != 1 ]]; then
-    exec dbus-run-session -- env LANYARD_INSIDE_PRIVATE_BUS=1 "$0" --state "$state" "$@"
+    inside=(dbus-run-session -- env LANYARD_INSIDE_PRIVATE_BUS=1 "$0" --state "$state" "$@")
+    if command -v keyctl >/dev/null && keyctl session - true >/dev/null 2>&1; then
+        # keyctl announces the new keyring on stderr: silenced, CMD gets the real stderr back.
+        exec 3>&2
+        exec keyctl session - sh -c 'exec 2>&3 3>&-; exec "$@"' sh "${inside[@]}" 2>/dev/null
+    fi
+    exec "${inside[@]}"
 fi
 unset LANYARD_INSIDE_PRIVATE_BUS
 

@@ -7,6 +7,7 @@ mod cli;
 mod keepalive;
 mod scripts;
 mod secret_store;
+mod session_cache;
 mod terminal_login;
 mod transfer;
 mod transport;

@@ -194,23 +194,41 @@ impl Manager {
         let info = lock(&self.unsaved)
             .get(&row.account.id)
             .map_or(stored, |u| u.info.clone());
-        let Some(tokens) = self.load_tokens(&row.account).await? else {
+        let Some(tokens) = self.load_tokens(row).await? else {
             return Ok(None);
         };
         Ok(Some(Session { tokens, info }))
     }
 
-    async fn load_tokens(&self, account: &Account) -> Result<Option<SessionTokens>> {
+    async fn load_tokens(&self, row: &AccountRow) -> Result<Option<SessionTokens>> {
+        let account = &row.account;
         // A renewed session not stored yet is the current one (the old may be retired).
         let unsaved = lock(&self.unsaved)
             .get(&account.id)
             .map(|u| u.tokens.clone());
         let json = match unsaved {
             Some(json) => json,
-            None => match self.secrets.get(&key_session(&account.id)).await? {
-                Some(json) => json,
-                None => return Ok(None),
-            },
+            None => {
+                // Cached under the generation just read with the facts: any later change of the
+                // session bumps it, so an older token is never taken for the current one.
+                let lifetime = row
+                    .session
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.expires_at)
+                    .map_or(crate::secrets::session_cache::MAX_TTL, |t| {
+                        (t - self.now()).to_std().unwrap_or_default()
+                    });
+                let key = key_session(&account.id);
+                match self
+                    .secrets
+                    .get_stamped(&key, row.session.generation, lifetime)
+                    .await?
+                {
+                    Some(json) => json,
+                    None => return Ok(None),
+                }
+            }
         };
         serde_json::from_str(json.expose()).map(Some).map_err(|_| {
             Error::secret_store(format!(

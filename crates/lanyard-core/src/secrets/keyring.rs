@@ -75,6 +75,13 @@ impl KeyringBackend {
         }
     }
 
+    /// A backend that connects on its first call (each call runs under the caller's timeout).
+    pub fn on_first_use() -> Self {
+        KeyringBackend {
+            store: Mutex::new(None),
+        }
+    }
+
     fn store(&self) -> Result<Arc<CredentialStore>> {
         let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(store) = guard.as_ref() {

@@ -7,6 +7,9 @@
 //!   (`LANYARD_SECRET_STORE=file`);
 //! - [`memory`]: a map in memory, for unit tests.
 //!
+//! On Linux the keyring's session tokens are also cached in the kernel's session keyring
+//! ([`session_cache`]), read through [`Secrets::get_stamped`].
+//!
 //! The async façade [`Secrets`] runs every call off the async runtime (`spawn_blocking`) and
 //! under a timeout, so a hung or prompting keyring can never stall the runtime. Error messages
 //! say what to do and never contain a secret value.
@@ -14,6 +17,7 @@
 pub mod file;
 pub mod keyring;
 pub mod memory;
+pub mod session_cache;
 pub mod unlock;
 
 use std::fmt;
@@ -95,6 +99,8 @@ pub struct Secrets {
     timeout: Duration,
     /// Per key, shared by the clones: see [`KeyOrder`].
     order: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<KeyOrder>>>>,
+    /// The kernel's session keyring in front of the OS keyring (Linux), if it can be used.
+    cache: Option<Arc<session_cache::SessionCache>>,
 }
 
 /// Keeps the writes of one key in the order they were asked for. Each `set`/`delete` takes a
@@ -121,7 +127,21 @@ impl Secrets {
     /// machine without a keyring is reported here with an actionable message.
     pub fn keyring() -> Result<Secrets> {
         let backend = keyring::KeyringBackend::connect(DEFAULT_TIMEOUT)?;
-        Ok(Secrets::from_backend(Arc::new(backend)))
+        Ok(Secrets::from_backend(Arc::new(backend)).with_session_cache())
+    }
+
+    /// The OS keyring, connected on the first call that needs it (under that call's timeout):
+    /// a run that finds its session in the kernel cache never opens a D-Bus connection. A
+    /// machine without a keyring is reported by the first secret access and by
+    /// [`Secrets::health`].
+    pub fn keyring_on_first_use() -> Secrets {
+        Secrets::from_backend(Arc::new(keyring::KeyringBackend::on_first_use()))
+            .with_session_cache()
+    }
+
+    fn with_session_cache(mut self) -> Secrets {
+        self.cache = session_cache::SessionCache::open().map(Arc::new);
+        self
     }
 
     /// The encrypted file store at `path`, created (mode 0600) if missing. Runs Argon2 once
@@ -143,6 +163,7 @@ impl Secrets {
             backend,
             timeout: DEFAULT_TIMEOUT,
             order: Arc::default(),
+            cache: None,
         }
     }
 
@@ -166,8 +187,39 @@ impl Secrets {
         self.run("read a secret", move |b| b.get(&key)).await
     }
 
+    /// A secret that changes together with a stamp the caller keeps elsewhere (a session and
+    /// its generation in the database): served from the kernel cache when it holds this key
+    /// under this stamp, else read from the store and cached for at most `ttl`.
+    pub async fn get_stamped(
+        &self,
+        key: &str,
+        stamp: i64,
+        ttl: Duration,
+    ) -> Result<Option<SecretString>> {
+        check_key(key)?;
+        let Some(cache) = &self.cache else {
+            return self.get(key).await;
+        };
+        if let Some(value) = cache.get(key, stamp) {
+            return Ok(Some(value));
+        }
+        let value = self.get(key).await?;
+        if let Some(value) = &value {
+            cache.put(key, stamp, value, ttl);
+        }
+        Ok(value)
+    }
+
+    /// Drops the kernel cache's copies of `key` (before the store's own copy changes).
+    fn forget_cached(&self, key: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget(key);
+        }
+    }
+
     pub async fn set(&self, key: &str, value: &SecretString) -> Result<()> {
         check_key(key)?;
+        self.forget_cached(key);
         let key = key.to_owned();
         let value = value.clone();
         let (order, seq) = self.next_write(&key);
@@ -179,6 +231,7 @@ impl Secrets {
 
     pub async fn delete(&self, key: &str) -> Result<()> {
         check_key(key)?;
+        self.forget_cached(key);
         let key = key.to_owned();
         let (order, seq) = self.next_write(&key);
         self.run("delete a secret", move |b| {
