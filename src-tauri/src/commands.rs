@@ -34,6 +34,9 @@ pub struct ServiceView {
     #[serde(flatten)]
     spec: &'static ServiceSpec,
     common_options: &'static [OptionSpec],
+    /// The form the service expects its token in when it is copied as is (the tray, the row's
+    /// copy button): `header` or `query`.
+    copy_form: CopyForm,
 }
 
 /// The services Lanyard speaks, in display order, with their options and capabilities.
@@ -44,6 +47,10 @@ pub fn list_services() -> Vec<ServiceView> {
         .map(|spec| ServiceView {
             spec,
             common_options: lanyard_core::services::COMMON_OPTIONS,
+            copy_form: match TokenFormat::for_service(spec.id) {
+                TokenFormat::Query => CopyForm::Query,
+                _ => CopyForm::Header,
+            },
         })
         .collect()
 }
@@ -219,7 +226,7 @@ pub async fn logout_account(
 }
 
 /// The forms the UI may copy a token in.
-#[derive(Debug, Clone, Copy, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum CopyForm {
     Raw,

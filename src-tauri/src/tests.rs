@@ -197,6 +197,13 @@ fn services_carry_their_specs_and_the_common_proxy_option() {
     for service in services.as_array().unwrap() {
         assert!(service["capabilities"].is_object());
         assert_eq!(service["common_options"][0]["key"], "proxy");
+        // ShopXO takes its token as a query parameter, the others in a header.
+        let form = if service["id"] == "shopxo" {
+            "query"
+        } else {
+            "header"
+        };
+        assert_eq!(service["copy_form"], form, "{service}");
     }
 }
 
@@ -286,6 +293,42 @@ fn errors_reach_the_ui_as_code_and_message() {
     let e = app.err("answer_login", json!({"flow": "nope", "answer": "1234"}));
     assert_eq!(e["code"], "not_found", "{e}");
     assert_eq!(app.ok("cancel_login", json!({"flow": "nope"})), Value::Null);
+}
+
+#[test]
+fn a_refused_add_or_edit_names_the_form_field_it_concerns() {
+    let app = TestApp::new();
+    let add = |name: Option<&str>, user: &str, endpoint: &str, options: Value| {
+        let mut account = json!({"service": "sscms", "user": user, "endpoint": endpoint,
+            "options": options, "remember_password": false});
+        if let Some(name) = name {
+            account["name"] = json!(name);
+        }
+        app.err("add_account", json!({ "account": account }))
+    };
+    let ok_endpoint = "http://127.0.0.1:9";
+    let cases = [
+        (add(None, "  ", ok_endpoint, json!({})), "user"),
+        (add(None, "ann", "ftp://cms.example", json!({})), "endpoint"),
+        (add(Some("steedos"), "ann", ok_endpoint, json!({})), "name"),
+        (
+            add(None, "ann", ok_endpoint, json!({"proxy": "socks5://p:1"})),
+            "options.proxy",
+        ),
+    ];
+    for (e, field) in cases {
+        assert_eq!(e["code"], "invalid_input", "{e}");
+        assert_eq!(e["field"], field, "{e}");
+    }
+    app.ok("add_account", sscms("demo"));
+    let e = app.err(
+        "edit_account",
+        json!({"name": "sscms/demo", "edit": {"endpoint": "http://a b", "options": {}}}),
+    );
+    assert_eq!(e["field"], "endpoint", "{e}");
+    // Not about a field: none is named.
+    let e = app.err("set_active", json!({"name": "nobody"}));
+    assert!(e.get("field").is_none(), "{e}");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! One error type for the whole core. The `code` is stable: the UI branches on it, the CLI maps
-//! it to exit codes. The `message` is for people; `server_message` keeps the service's own words.
+//! it to exit codes. The `message` is for people; `server_message` keeps the service's own words;
+//! `field` names what a person typed wrong, so a form marks that field without reading the
+//! message.
 
 use serde::Serialize;
 
@@ -71,6 +73,11 @@ pub struct Error {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub server_message: Option<String>,
+    /// The form field the error concerns, when it is about one: `name`, `user`, `endpoint`, or
+    /// `options.<key>` for a service option.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -81,7 +88,17 @@ impl Error {
             code,
             message: message.into(),
             server_message: None,
+            field: None,
         }
+    }
+    /// Marks the form field the error concerns; a field already named stays.
+    pub fn for_field(mut self, field: impl Into<String>) -> Self {
+        self.field.get_or_insert_with(|| field.into());
+        self
+    }
+    /// Marks a service option as the field the error concerns (`options.<key>`).
+    pub fn for_option(self, key: &str) -> Self {
+        self.for_field(format!("options.{key}"))
     }
     pub fn with_server_message(mut self, text: impl Into<String>) -> Self {
         let text = text.into();

@@ -29,17 +29,16 @@ export function errorLine(error: CommandError): string {
   return detail ? `${plain} (${detail})` : plain;
 }
 
-/** The form field a rejected add or edit is about, read from the backend's message (which
- * names the option, endpoint, user or account name it refused); null means the whole form. */
+/** The form field a rejected add or edit is about, as the backend names it (`name`, `user`,
+ * `endpoint`, `options.<key>`), turned into the form's field id; null means the whole form. */
 export function fieldOf(error: CommandError, optionKeys: readonly string[]): string | null {
+  if (error.field?.startsWith("options.")) {
+    const key = error.field.slice("options.".length);
+    return optionKeys.includes(key) ? `opt-${key}` : null;
+  }
+  if (error.field === "name" || error.field === "user" || error.field === "endpoint") return error.field;
+  // Another account holds the name (or the same user on the same server): the name is what a
+  // person changes.
   if (error.code === "already_exists") return "name";
-  if (error.code !== "invalid_input") return null;
-  const message = error.message.toLowerCase();
-  const option = /option '([^']+)'/.exec(error.message)?.[1];
-  if (option && optionKeys.includes(option)) return `opt-${option}`;
-  if (message.includes("proxy") && optionKeys.includes("proxy")) return "opt-proxy";
-  if (message.includes("endpoint")) return "endpoint";
-  if (message.includes("account name") || message.includes("is a service id")) return "name";
-  if (message.includes("user")) return "user";
   return null;
 }

@@ -26,10 +26,10 @@ export function wantsLogin(state: AccountState): boolean {
   return state.state === "needs_login" || state.state === "signed_out";
 }
 
-/** How the service expects its token: ShopXO takes a query parameter, the rest a header.
- * Read from the spec's token_form ("query parameter token=<token>"). */
+/** How the service expects its token when it is copied as is (the backend says: ShopXO takes a
+ * query parameter, the rest a header). */
 export function serviceCopyForm(spec: ServiceSpec | undefined): Exclude<CopyForm, "raw"> {
-  return spec?.token_form.trim().toLowerCase().startsWith("query") ? "query" : "header";
+  return spec?.copy_form === "query" ? "query" : "header";
 }
 
 /** The name people know the account by: the service's display name for it, else the user. */

@@ -121,7 +121,8 @@ impl Manager {
                     return Err(Error::invalid_input(format!(
                         "{} needs an endpoint: {}",
                         spec.display_name, spec.endpoint_help
-                    )));
+                    ))
+                    .for_field("endpoint"));
                 }
             },
         };
@@ -201,7 +202,8 @@ impl Manager {
                     return Err(Error::invalid_input(format!(
                         "{} needs an endpoint",
                         spec.display_name
-                    )));
+                    ))
+                    .for_field("endpoint"));
                 }
             },
             Some(e) => Some(normalize_endpoint(self.service(current.service), e)?),
@@ -225,7 +227,8 @@ impl Manager {
                     return Err(Error::invalid_input(format!(
                         "{} needs option '{}' ({}); it cannot be unset",
                         spec.display_name, opt.key, opt.label
-                    )));
+                    ))
+                    .for_option(opt.key));
                 }
                 None if opt.secret => secret_unset.push(key),
                 // Back to the default, which add_account would have filled in.
@@ -255,7 +258,8 @@ impl Manager {
                         return Err(Error::invalid_input(format!(
                             "a new endpoint needs option '{}' ({}) again: it is never sent to another server; give it in the same edit",
                             opt.key, opt.label
-                        )));
+                        ))
+                        .for_option(opt.key));
                     }
                     dropped_options.push(opt.key.to_owned());
                 }

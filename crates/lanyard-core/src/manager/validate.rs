@@ -3,6 +3,10 @@
 use super::*;
 
 pub(super) fn check_name(raw: &str) -> Result<String> {
+    name_checked(raw).map_err(|e| e.for_field("name"))
+}
+
+fn name_checked(raw: &str) -> Result<String> {
     let name = raw.trim();
     if name.is_empty() {
         return Err(Error::invalid_input("an account name cannot be empty"));
@@ -32,13 +36,12 @@ pub(super) fn check_name(raw: &str) -> Result<String> {
 
 pub(super) fn check_user(raw: &str) -> Result<String> {
     let user = raw.trim();
+    let bad = |message: &str| Err(Error::invalid_input(message).for_field("user"));
     if user.is_empty() {
-        return Err(Error::invalid_input("the user cannot be empty"));
+        return bad("the user cannot be empty");
     }
     if user.chars().count() > 320 || user.chars().any(char::is_control) {
-        return Err(Error::invalid_input(
-            "the user must be at most 320 characters, without control characters",
-        ));
+        return bad("the user must be at most 320 characters, without control characters");
     }
     Ok(user.to_owned())
 }
@@ -51,7 +54,10 @@ pub(crate) fn normalize_endpoint(service: &dyn Service, raw: &str) -> Result<Str
     let placeholder = service.endpoint_placeholder();
     let with_scheme = with_assumed_scheme(raw.trim());
     let trimmed = with_scheme.trim_end_matches('/');
-    let bad = |why: &str| Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()));
+    let bad = |why: &str| {
+        Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()))
+            .for_field("endpoint")
+    };
     if trimmed.is_empty() {
         return Err(bad("it is empty"));
     }
@@ -95,6 +101,7 @@ pub(super) fn option_spec(spec: &ServiceSpec, key: &str) -> Result<&'static Opti
             spec.display_name,
             known.join(", ")
         ))
+        .for_option(key)
     })
 }
 
@@ -103,6 +110,10 @@ pub(super) fn check_option_value(
     opt: &OptionSpec,
     value: &str,
 ) -> Result<String> {
+    option_value_checked(spec, opt, value).map_err(|e| e.for_option(opt.key))
+}
+
+fn option_value_checked(spec: &ServiceSpec, opt: &OptionSpec, value: &str) -> Result<String> {
     let v = if opt.secret {
         value.to_owned()
     } else {
@@ -194,7 +205,8 @@ pub(super) fn split_options(
                 return Err(Error::invalid_input(format!(
                     "{} needs option '{}' ({}): {}",
                     spec.display_name, opt.key, opt.label, opt.help
-                )));
+                ))
+                .for_option(opt.key));
             }
             _ => {}
         }

@@ -59,7 +59,12 @@ token_form: string, };
 /**
  * A service as the UI sees it: the core spec plus the options every service takes.
  */
-export type ServiceView = { common_options: Array<OptionSpec>, id: "steedos" | "sscms" | "coolkit" | "siyuan" | "shopxo", display_name: string, description: string, 
+export type ServiceView = { common_options: Array<OptionSpec>, 
+/**
+ * The form the service expects its token in when it is copied as is (the tray, the row's
+ * copy button): `header` or `query`.
+ */
+copy_form: CopyForm, id: "steedos" | "sscms" | "coolkit" | "siyuan" | "shopxo", display_name: string, description: string, 
 /**
  * What `user` means for this service, e.g. "Email, mobile or user name".
  */
@@ -360,4 +365,9 @@ export type CommandError = { code: ErrorCode, message: string,
 /**
  * The server's own text, verbatim (e.g. "帐号或密码错误"), when it gave one.
  */
-server_message?: string, };
+server_message?: string, 
+/**
+ * The form field the error concerns, when it is about one: `name`, `user`, `endpoint`, or
+ * `options.<key>` for a service option.
+ */
+field?: string, };
