@@ -41,9 +41,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::wire::{ClockAdvance, ClockState, RequestStats};
+use crate::wire::{ClockAdvance, ClockState, FaultState, RequestStats};
 pub use crate::wire::{FaultBody, FaultSpec, HOSTILE_KEYS, HOSTILE_PREFIX, HOSTILE_SUFFIX};
 use sha2::{Digest, Sha256};
 
@@ -191,17 +191,19 @@ pub fn control_router(shared: Shared) -> axum::Router {
         .with_state(shared)
 }
 
-async fn faults_set(State(s): State<Shared>, Json(spec): Json<FaultSpec>) -> Json<Value> {
+async fn faults_set(State(s): State<Shared>, Json(spec): Json<FaultSpec>) -> Json<FaultState> {
     tracing::info!(?spec, "fault set");
     s.faults.set(spec);
-    Json(json!({ "fault": s.faults.current() }))
+    faults_get(State(s)).await
 }
-async fn faults_clear(State(s): State<Shared>) -> Json<Value> {
+async fn faults_clear(State(s): State<Shared>) -> Json<FaultState> {
     s.faults.clear();
-    Json(json!({ "fault": null }))
+    Json(FaultState { fault: None })
 }
-async fn faults_get(State(s): State<Shared>) -> Json<Value> {
-    Json(json!({ "fault": s.faults.current() }))
+async fn faults_get(State(s): State<Shared>) -> Json<FaultState> {
+    Json(FaultState {
+        fault: s.faults.current(),
+    })
 }
 
 async fn clock_advance(State(s): State<Shared>, Json(b): Json<ClockAdvance>) -> Json<ClockState> {
@@ -305,6 +307,7 @@ pub fn json_res(status: StatusCode, body: &Value) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn jwt_round_trip_and_tamper() {

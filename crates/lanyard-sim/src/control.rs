@@ -130,6 +130,12 @@ impl SimControl {
             .map(drop)
     }
 
+    /// The fault in force (what is left of its `times`), if any.
+    pub async fn current_fault(&self) -> Result<Option<FaultSpec>, ControlError> {
+        let state: FaultState = self.call(Method::GET, "/__sim/faults", None).await?;
+        Ok(state.fault)
+    }
+
     /// Clears the fault.
     pub async fn clear_faults(&self) -> Result<(), ControlError> {
         self.call::<Value>(Method::DELETE, "/__sim/faults", None)

@@ -85,6 +85,12 @@ pub enum FaultBody {
     Endless,
 }
 
+/// `GET|POST|DELETE /__sim/faults`: the fault in force, if any.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FaultState {
+    pub fault: Option<FaultSpec>,
+}
+
 /// `GET /__sim/stats`: protocol requests served per route name (`"coolkit.v2.refresh"`, ...).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RequestStats {

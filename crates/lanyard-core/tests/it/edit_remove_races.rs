@@ -18,33 +18,13 @@ use lanyard_core::manager::{LoginStep, Manager, NewAccount, TokenFormat};
 use lanyard_core::secrets::Secrets;
 use lanyard_core::secrets::keyring::SERVICE;
 use lanyard_core::{ErrorCode, SecretString, ServiceId};
+use lanyard_sim::control::{FaultSpec, SimControl};
 use lanyard_sim::coolkit::{DEMO_APPID, DEMO_APPSECRET};
-use serde_json::{Value, json};
 
 use crate::support::{KeyringState, in_private_keyring, options_map, usable_keyring};
 
-fn root(endpoint: &str) -> String {
-    endpoint.trim_end_matches("/{region}").to_owned()
-}
-
-async fn post(base: &str, path: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", root(base)))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-}
-
 async fn requests(base: &str, route: &str) -> u64 {
-    let v: Value = reqwest::get(format!("{}/__sim/stats", root(base)))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["requests"][route].as_u64().unwrap_or(0)
+    SimControl::new(base).stats().await.unwrap().count(route)
 }
 
 async fn add_coolkit(m: &Manager, endpoint: &str) -> (String, String) {
@@ -108,12 +88,14 @@ async fn slow_login_child() {
     );
 
     // The login's request takes 1.5 s; the account is removed meanwhile.
-    post(
-        &ep.coolkit,
-        "/__sim/faults",
-        json!({"latency_ms": 1500, "times": 1}),
-    )
-    .await;
+    SimControl::new(&ep.coolkit)
+        .fault(&FaultSpec {
+            latency_ms: Some(1500),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let login = tokio::spawn({
         let (m, name) = (m.clone(), name.clone());
         async move {
@@ -175,12 +157,14 @@ async fn refresh_child() {
         );
     }
 
-    post(
-        &ep.coolkit,
-        "/__sim/faults",
-        json!({"latency_ms": 1500, "times": 1}),
-    )
-    .await;
+    SimControl::new(&ep.coolkit)
+        .fault(&FaultSpec {
+            latency_ms: Some(1500),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let refresh = tokio::spawn({
         let (m, name) = (m.clone(), name.clone());
         async move { m.refresh(&name, true).await }
@@ -244,12 +228,14 @@ async fn a_renewal_longer_than_its_lease_keeps_it_and_a_second_manager_does_not_
         .unwrap();
     clock.set_offset(expires - chrono::Utc::now() - TimeDelta::minutes(2));
     // The refresh takes about three times the lease's time-to-live.
-    post(
-        &ep.coolkit,
-        "/__sim/faults",
-        json!({"latency_ms": 2700, "times": 1}),
-    )
-    .await;
+    SimControl::new(&ep.coolkit)
+        .fault(&FaultSpec {
+            latency_ms: Some(2700),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let renewing = tokio::spawn({
         let (m, name) = (first.clone(), name.clone());
         async move { m.token(&name, TokenFormat::Raw).await }
@@ -340,12 +326,14 @@ async fn frozen_keyring_child() {
     let daemon = keyring_daemon_pid();
 
     // The refresh answers after 1 s; the keyring stops answering while it is under way.
-    post(
-        &ep.coolkit,
-        "/__sim/faults",
-        json!({"latency_ms": 1000, "times": 1}),
-    )
-    .await;
+    SimControl::new(&ep.coolkit)
+        .fault(&FaultSpec {
+            latency_ms: Some(1000),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let refresh = tokio::spawn({
         let (m, name) = (m.clone(), name.clone());
         async move { m.refresh(&name, true).await }

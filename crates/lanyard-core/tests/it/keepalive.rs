@@ -20,6 +20,9 @@ use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::secrets::Secrets;
 use lanyard_core::secrets::file::{FileBackend, KdfParams};
 use lanyard_core::{SecretString, ServiceId, State};
+use lanyard_sim::control::{
+    FaultSpec, ShopxoConfigPatch, SimControl, SscmsConfigPatch, SscmsVersion,
+};
 use lanyard_sim::coolkit::{DEMO_APPID, DEMO_APPSECRET};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -113,43 +116,23 @@ impl World {
         ]
     }
 
-    async fn post(&self, base: &str, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", root(base)))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap_or(Value::Null)
+    /// The control API of the simulator behind `base`.
+    fn control(&self, base: &str) -> SimControl {
+        SimControl::new(base)
     }
 
     /// Request counts of one simulator, by route name.
     async fn stats(&self, base: &str) -> BTreeMap<String, u64> {
-        let v: Value = self
-            .http
-            .get(format!("{}/__sim/stats", root(base)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        serde_json::from_value(v["requests"].clone()).unwrap()
+        self.control(base).stats().await.unwrap().requests
     }
 
     async fn count(&self, base: &str, route: &str) -> u64 {
-        self.stats(base).await.get(route).copied().unwrap_or(0)
+        self.control(base).stats().await.unwrap().count(route)
     }
 
     async fn reset_stats(&self) {
         for r in self.roots() {
-            self.http
-                .delete(format!("{r}/__sim/stats"))
-                .send()
-                .await
-                .unwrap();
+            self.control(&r).reset_stats().await.unwrap();
         }
     }
 
@@ -158,12 +141,10 @@ impl World {
     async fn jump(&self, by: TimeDelta) {
         self.clock.advance(by);
         for r in self.roots() {
-            self.post(
-                &r,
-                "/__sim/clock",
-                json!({ "advance_secs": by.num_seconds() }),
-            )
-            .await;
+            self.control(&r)
+                .advance_clock(by.num_seconds())
+                .await
+                .unwrap();
         }
     }
 
@@ -427,12 +408,13 @@ async fn an_sscms_account_logs_in_again_silently_with_its_remembered_password() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopxo_account_needs_a_login_when_the_silent_relogin_meets_a_captcha() {
     let w = world(false).await;
-    w.post(
-        &w.ep.shopxo,
-        "/__sim/config",
-        json!({"login_captcha": false}),
-    )
-    .await;
+    w.control(&w.ep.shopxo)
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let name = w
         .add(ServiceId::Shopxo, "alice01", &w.ep.shopxo, &[], true)
         .await;
@@ -451,8 +433,7 @@ async fn a_shopxo_account_needs_a_login_when_the_silent_relogin_meets_a_captcha(
     assert_eq!(w.count(&w.ep.shopxo, "shopxo.user.login").await, 0);
 
     // Revoked while no captcha is asked for: a silent re-login.
-    w.post(&w.ep.shopxo, "/__sim/revoke", json!({"user": "alice01"}))
-        .await;
+    w.control(&w.ep.shopxo).revoke("alice01").await.unwrap();
     w.jump(TimeDelta::hours(5)).await;
     ka.wake();
     eventually("a silent re-login", Duration::from_secs(10), || async {
@@ -465,14 +446,14 @@ async fn a_shopxo_account_needs_a_login_when_the_silent_relogin_meets_a_captcha(
     .await;
 
     // The shop turns its login captcha on and the token is revoked again.
-    w.post(
-        &w.ep.shopxo,
-        "/__sim/config",
-        json!({"login_captcha": true}),
-    )
-    .await;
-    w.post(&w.ep.shopxo, "/__sim/revoke", json!({"user": "alice01"}))
-        .await;
+    w.control(&w.ep.shopxo)
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    w.control(&w.ep.shopxo).revoke("alice01").await.unwrap();
     drain(&mut events);
     w.jump(TimeDelta::hours(5)).await;
     ka.wake();
@@ -526,12 +507,14 @@ async fn sixteen_concurrent_token_calls_on_a_stale_session_refresh_once() {
     w.jump(TimeDelta::days(30) - TimeDelta::minutes(2)).await;
     w.reset_stats().await;
     // A slow server, so the callers really overlap.
-    w.post(
-        &w.ep.coolkit,
-        "/__sim/faults",
-        json!({"latency_ms": 400, "times": 1}),
-    )
-    .await;
+    w.control(&w.ep.coolkit)
+        .fault(&FaultSpec {
+            latency_ms: Some(400),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let calls: Vec<_> = (0..16)
         .map(|_| {
             let (m, name) = (w.m.clone(), name.clone());
@@ -563,12 +546,14 @@ fn two_processes_asking_for_a_stale_token_refresh_once() {
         let w = world(true).await;
         let name = w.coolkit("alice@example.com", "secret123", false).await;
         w.reset_stats().await;
-        w.post(
-            &w.ep.coolkit,
-            "/__sim/faults",
-            json!({"latency_ms": 600, "times": 1}),
-        )
-        .await;
+        w.control(&w.ep.coolkit)
+            .fault(&FaultSpec {
+                latency_ms: Some(600),
+                times: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         // The children see the session 2 minutes before its expiry.
         let offset = TimeDelta::days(30) - TimeDelta::minutes(2);
         let go = w.dir.path().join("go");
@@ -639,12 +624,13 @@ async fn a_suspend_gap_causes_one_catch_up_round_not_a_storm() {
         w.login(&n, password).await;
         sscms.push(n);
     }
-    w.post(
-        &w.ep.shopxo,
-        "/__sim/config",
-        json!({"login_captcha": false}),
-    )
-    .await;
+    w.control(&w.ep.shopxo)
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let shop = w
         .add(ServiceId::Shopxo, "alice01", &w.ep.shopxo, &[], true)
         .await;
@@ -732,8 +718,13 @@ async fn transient_failures_back_off_and_permanent_ones_stop_with_the_reason() {
     w.reset_stats().await;
     let mut events = w.m.subscribe();
     let ka = KeepAlive::spawn_with(w.m.clone(), engine_config());
-    w.post(&w.ep.coolkit, "/__sim/faults", json!({"status": 500}))
-        .await;
+    w.control(&w.ep.coolkit)
+        .fault(&FaultSpec {
+            status: Some(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
 
     w.jump(TimeDelta::days(25)).await;
     ka.wake();
@@ -777,11 +768,7 @@ async fn transient_failures_back_off_and_permanent_ones_stop_with_the_reason() {
     )));
 
     // The server is back: renewed.
-    w.http
-        .delete(format!("{}/__sim/faults", root(&w.ep.coolkit)))
-        .send()
-        .await
-        .unwrap();
+    w.control(&w.ep.coolkit).clear_faults().await.unwrap();
     w.jump(TimeDelta::minutes(5)).await;
     ka.wake();
     eventually("valid again", Duration::from_secs(10), || async {
@@ -791,12 +778,10 @@ async fn transient_failures_back_off_and_permanent_ones_stop_with_the_reason() {
     assert_eq!(w.coolkit_at_verdict(&name, "us").await, 0);
 
     // Revoked on the server: the next refresh is refused → needs_login, and no more tries.
-    w.post(
-        &w.ep.coolkit,
-        "/__sim/revoke",
-        json!({"user": "alice@example.com"}),
-    )
-    .await;
+    w.control(&w.ep.coolkit)
+        .revoke("alice@example.com")
+        .await
+        .unwrap();
     w.jump(TimeDelta::days(25)).await;
     ka.wake();
     eventually("needs_login", Duration::from_secs(10), || async {
@@ -991,8 +976,13 @@ fn sigkill_at_random_points_during_refreshes_never_loses_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sscms_v7_session_is_kept_when_the_server_cannot_check_it() {
     let w = world(false).await;
-    w.post(&w.ep.sscms, "/__sim/config", json!({"version": "v7"}))
-        .await;
+    w.control(&w.ep.sscms)
+        .configure(&SscmsConfigPatch {
+            version: Some(SscmsVersion::V7),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let name = w
         .add(ServiceId::Sscms, "demo", &w.ep.sscms, &[], false)
         .await;

@@ -6,7 +6,7 @@ use chrono::{TimeDelta, Utc};
 use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::{Credential, LoginOutcome, Service, Validation, coolkit::Coolkit};
 use lanyard_core::{Account, ErrorCode, Result, SecretString, ServiceId, Session};
-use serde_json::json;
+use lanyard_sim::control::{FaultBody, FaultSpec, SimControl, UserAction};
 
 use crate::support::{Sim, account, ctx, done, fails_with, secrets, sim};
 
@@ -63,10 +63,8 @@ impl Ck {
             .logout(&ctx(&self.sim.http, &self.account, &self.secrets), session)
             .await
     }
-    async fn control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        self.sim
-            .control_post(&self.sim.endpoints().coolkit, path, body)
-            .await
+    fn control(&self) -> SimControl {
+        self.sim.control(&self.sim.endpoints().coolkit)
     }
     /// The Manager's part after a login: remember what the service learnt.
     fn remember(&mut self, outcome: &LoginOutcome) {
@@ -205,22 +203,11 @@ async fn region_redirect_is_followed_and_remembered() {
         ck.refresh(&out.session).await.expect("refresh at eu");
         // The next login starts at the remembered region: no redirect hop.
         ck.remember(&out);
-        let stats = ck
-            .sim
-            .control_get(&ck.sim.endpoints().coolkit, "stats")
-            .await;
-        let before = stats["requests"][format!("coolkit.{api}.login")]
-            .as_u64()
-            .unwrap();
+        let login_route = format!("coolkit.{api}.login");
+        let before = ck.control().stats().await.unwrap().count(&login_route);
         ck.login("hunter22").await.expect("second login");
-        let stats = ck
-            .sim
-            .control_get(&ck.sim.endpoints().coolkit, "stats")
-            .await;
         assert_eq!(
-            stats["requests"][format!("coolkit.{api}.login")]
-                .as_u64()
-                .unwrap(),
+            ck.control().stats().await.unwrap().count(&login_route),
             before + 1,
             "{api}"
         );
@@ -323,7 +310,7 @@ async fn revoked_tokens_are_invalid_and_cannot_be_refreshed() {
     for api in ["v2", "v1"] {
         let ck = coolkit(api, ALICE, "us").await;
         let s = ck.login("secret123").await.expect("login").session;
-        ck.control("revoke", json!({ "user": ALICE })).await;
+        ck.control().revoke(ALICE).await.unwrap();
         assert_invalid(&ck, &s, NeedsLoginReason::Revoked).await;
         fails_with(ck.refresh(&s).await, ErrorCode::NeedsLogin);
         ck.sim.shutdown().await;
@@ -335,7 +322,13 @@ async fn an_expired_at_is_reported_and_refresh_renews_it() {
     for api in ["v2", "v1"] {
         let ck = coolkit(api, ALICE, "us").await;
         let s = ck.login("secret123").await.expect("login").session;
-        ck.control("expire", json!({ "user": ALICE })).await;
+        ck.control()
+            .expire(&UserAction {
+                user: ALICE.into(),
+                refresh: false,
+            })
+            .await
+            .unwrap();
         assert_invalid(&ck, &s, NeedsLoginReason::Expired).await;
         let renewed = ck.refresh(&s).await.expect("refresh").session;
         assert_valid(&ck, &renewed).await;
@@ -348,8 +341,13 @@ async fn an_expired_rt_needs_a_login() {
     for api in ["v2", "v1"] {
         let ck = coolkit(api, ALICE, "us").await;
         let s = ck.login("secret123").await.expect("login").session;
-        ck.control("expire", json!({ "user": ALICE, "refresh": true }))
-            .await;
+        ck.control()
+            .expire(&UserAction {
+                user: ALICE.into(),
+                refresh: true,
+            })
+            .await
+            .unwrap();
         fails_with(ck.refresh(&s).await, ErrorCode::NeedsLogin);
         ck.sim.shutdown().await;
     }
@@ -359,8 +357,7 @@ async fn an_expired_rt_needs_a_login() {
 async fn time_passing_on_the_server_expires_the_at() {
     let ck = coolkit("v2", ALICE, "us").await;
     let s = ck.login("secret123").await.expect("login").session;
-    ck.control("clock", json!({ "advance_secs": 31 * 24 * 3600 }))
-        .await;
+    ck.control().advance_clock(31 * 24 * 3600).await.unwrap();
     assert_invalid(&ck, &s, NeedsLoginReason::Expired).await;
     let renewed = ck
         .refresh(&s)
@@ -368,8 +365,7 @@ async fn time_passing_on_the_server_expires_the_at() {
         .expect("the rt outlives the at")
         .session;
     assert_valid(&ck, &renewed).await;
-    ck.control("clock", json!({ "advance_secs": 61 * 24 * 3600 }))
-        .await;
+    ck.control().advance_clock(61 * 24 * 3600).await.unwrap();
     fails_with(ck.refresh(&renewed).await, ErrorCode::NeedsLogin);
     ck.sim.shutdown().await;
 }
@@ -425,12 +421,24 @@ async fn tokens_never_show_in_debug_output() {
 async fn server_faults_are_transient_and_the_next_attempt_works() {
     let ck = coolkit("v2", ALICE, "us").await;
     let s = ck.login("secret123").await.expect("login").session;
-    ck.control("faults", json!({ "status": 503, "times": 1 }))
-        .await;
+    ck.control()
+        .fault(&FaultSpec {
+            status: Some(503),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let e = fails_with(ck.refresh(&s).await, ErrorCode::ServerError);
     assert!(e.code.is_transient());
-    ck.control("faults", json!({ "drop": true, "times": 1 }))
-        .await;
+    ck.control()
+        .fault(&FaultSpec {
+            drop: true,
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     fails_with(ck.validate(&s).await, ErrorCode::Network);
     ck.refresh(&s).await.expect("the next attempt works");
     ck.sim.shutdown().await;
@@ -439,8 +447,14 @@ async fn server_faults_are_transient_and_the_next_attempt_works() {
 #[tokio::test]
 async fn a_malformed_answer_is_a_server_error() {
     let ck = coolkit("v1", ALICE, "us").await;
-    ck.control("faults", json!({ "body": "malformed", "times": 1 }))
-        .await;
+    ck.control()
+        .fault(&FaultSpec {
+            body: Some(FaultBody::Malformed),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     fails_with(ck.login("secret123").await, ErrorCode::ServerError);
     ck.sim.shutdown().await;
 }

@@ -13,6 +13,7 @@ use lanyard_core::services::sscms::Sscms;
 use lanyard_core::services::steedos::Steedos;
 use lanyard_core::services::{Service, Validation};
 use lanyard_core::{Account, Error, ErrorCode, SecretString, ServiceId};
+use lanyard_sim::control::{FaultBody, FaultSpec, ShopxoConfigPatch};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -35,8 +36,8 @@ fn quick_http() -> Http {
     .unwrap()
 }
 
-async fn fault(sim: &Sim, base: &str, spec: Value) {
-    sim.control_post(base, "faults", spec).await;
+async fn fault(sim: &Sim, base: &str, spec: FaultSpec) {
+    sim.control(base).fault(&spec).await.unwrap();
 }
 
 /// No password, token or body fragment in what a person or a log would see.
@@ -66,7 +67,16 @@ async fn server_error_then_recovery() {
     let sim = sim().await;
     let base = sim.endpoints().steedos.clone();
     let acc = account(ServiceId::Steedos, "alice@example.com", &base, &[]);
-    fault(&sim, &base, json!({"status": 503, "times": 1})).await;
+    fault(
+        &sim,
+        &base,
+        FaultSpec {
+            status: Some(503),
+            times: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
     let e = fails_with(steedos_login(&sim.http, &acc).await, ErrorCode::ServerError);
     assert!(e.message.contains("503"), "{}", e.message);
     assert!(e.message.contains("127.0.0.1:"), "{}", e.message);
@@ -82,7 +92,15 @@ async fn malformed_json_is_a_server_error_without_the_body() {
     let sim = sim().await;
     let base = sim.endpoints().sscms.clone();
     let acc = account(ServiceId::Sscms, "demo", &base, &[]);
-    fault(&sim, &base, json!({"body": "malformed"})).await;
+    fault(
+        &sim,
+        &base,
+        FaultSpec {
+            body: Some(FaultBody::Malformed),
+            ..Default::default()
+        },
+    )
+    .await;
     let secrets = no_secrets();
     let e = fails_with(
         Sscms
@@ -111,7 +129,16 @@ async fn html_instead_of_json() {
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
 
-    fault(&sim, &base, json!({"body": "html", "times": 1})).await;
+    fault(
+        &sim,
+        &base,
+        FaultSpec {
+            body: Some(FaultBody::Html),
+            times: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
     let e = fails_with(
         Shopxo
             .begin_login(&c, Some(&SecretString::new(PASSWORD)))
@@ -125,7 +152,12 @@ async fn html_instead_of_json() {
     fault(
         &sim,
         &base,
-        json!({"body": "html", "status": 502, "times": 1}),
+        FaultSpec {
+            body: Some(FaultBody::Html),
+            status: Some(502),
+            times: Some(1),
+            ..Default::default()
+        },
     )
     .await;
     let e = fails_with(
@@ -144,7 +176,15 @@ async fn huge_body_is_cut_off() {
     let base = sim.endpoints().steedos.clone();
     let acc = account(ServiceId::Steedos, "alice@example.com", &base, &[]);
     let session = done(steedos_login(&sim.http, &acc).await.unwrap()).session;
-    fault(&sim, &base, json!({"body": "huge"})).await;
+    fault(
+        &sim,
+        &base,
+        FaultSpec {
+            body: Some(FaultBody::Huge),
+            ..Default::default()
+        },
+    )
+    .await;
     let started = Instant::now();
     let secrets = no_secrets();
     let e = fails_with(
@@ -168,7 +208,15 @@ async fn dropped_connection_is_a_network_error() {
     let sim = sim().await;
     let base = sim.endpoints().sscms.clone();
     let acc = account(ServiceId::Sscms, "demo", &base, &[]);
-    fault(&sim, &base, json!({"drop": true})).await;
+    fault(
+        &sim,
+        &base,
+        FaultSpec {
+            drop: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let http = quick_http();
     let secrets = no_secrets();
     let started = Instant::now();
@@ -202,7 +250,15 @@ async fn slow_server_times_out_within_the_deadline() {
     let sim = sim().await;
     let base = sim.endpoints().shopxo.clone();
     let acc = account(ServiceId::Shopxo, "alice01", &base, &[]);
-    fault(&sim, &base, json!({"latency_ms": 3000})).await;
+    fault(
+        &sim,
+        &base,
+        FaultSpec {
+            latency_ms: Some(3000),
+            ..Default::default()
+        },
+    )
+    .await;
     let http = quick_http();
     let secrets = no_secrets();
     let started = Instant::now();
@@ -245,8 +301,16 @@ async fn validation_faults_are_errors_not_verdicts() {
     )
     .session;
     for spec in [
-        json!({"status": 500, "times": 1}),
-        json!({"body": "malformed", "times": 1}),
+        FaultSpec {
+            status: Some(500),
+            times: Some(1),
+            ..Default::default()
+        },
+        FaultSpec {
+            body: Some(FaultBody::Malformed),
+            times: Some(1),
+            ..Default::default()
+        },
     ] {
         fault(&sim, &base, spec).await;
         fails_with(Sscms.validate(&c, &s).await, ErrorCode::ServerError);
@@ -674,8 +738,13 @@ impl PasswordLogin {
 async fn password_logins(sim: &Sim) -> Vec<PasswordLogin> {
     let e = sim.endpoints().clone();
     let shopxo_base = support::listener_root(&e.shopxo);
-    sim.control_post(&shopxo_base, "config", json!({"login_captcha": false}))
-        .await;
+    sim.control(&shopxo_base)
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     vec![
         PasswordLogin {
             service: ServiceId::Steedos,
@@ -752,12 +821,13 @@ async fn login_redirected_to_another_host_sends_it_nothing() {
             fault(
                 &sim,
                 &login.base,
-                json!({
-                    "location": format!("{elsewhere}/collect"),
-                    "status": status,
-                    "target_contains": login.login_target,
-                    "times": 1,
-                }),
+                FaultSpec {
+                    location: Some(format!("{elsewhere}/collect")),
+                    status: Some(status),
+                    target_contains: Some(login.login_target.into()),
+                    times: Some(1),
+                    ..Default::default()
+                },
             )
             .await;
             let e = fails_with(login.begin(&sim.http).await, ErrorCode::ServerError);
@@ -773,8 +843,8 @@ async fn login_redirected_to_another_host_sends_it_nothing() {
             assert_eq!(e.code.exit_code(), 5);
             clean(&e, &[login.password]);
             // The fault was spent on the login request itself.
-            let left = sim.control_get(&login.base, "faults").await;
-            assert_eq!(left["fault"], Value::Null, "{} {status}", login.service);
+            let left = sim.control(&login.base).current_fault().await.unwrap();
+            assert_eq!(left, None, "{} {status}", login.service);
         }
         // The same login without the fault goes through (the case is a real login).
         done(
@@ -801,12 +871,13 @@ async fn login_redirected_on_the_same_host_still_works() {
     fault(
         &sim,
         &steedos.base,
-        json!({
-            "location": "/accounts/password/login?again=1",
-            "status": 307,
-            "target_contains": "/accounts/password/login",
-            "times": 1,
-        }),
+        FaultSpec {
+            location: Some("/accounts/password/login?again=1".into()),
+            status: Some(307),
+            target_contains: Some("/accounts/password/login".into()),
+            times: Some(1),
+            ..Default::default()
+        },
     )
     .await;
     let outcome = done(steedos.begin(&sim.http).await.expect("same-origin 307"));
@@ -821,7 +892,16 @@ async fn dripping_answer_hits_the_total_deadline() {
     let sim = sim().await;
     let http = quick_http();
     for login in password_logins(&sim).await {
-        fault(&sim, &login.base, json!({"body": "drip", "drip_ms": 200})).await;
+        fault(
+            &sim,
+            &login.base,
+            FaultSpec {
+                body: Some(FaultBody::Drip),
+                drip_ms: Some(200),
+                ..Default::default()
+            },
+        )
+        .await;
         let started = Instant::now();
         let e = fails_with(login.begin(&http).await, ErrorCode::Network);
         let took = started.elapsed();
@@ -837,7 +917,7 @@ async fn dripping_answer_hits_the_total_deadline() {
             e.message
         );
         clean(&e, &[login.password]);
-        fault(&sim, &login.base, json!({})).await;
+        fault(&sim, &login.base, FaultSpec::default()).await;
     }
     sim.shutdown().await;
 }
@@ -847,7 +927,15 @@ async fn dripping_answer_hits_the_total_deadline() {
 async fn endless_answer_hits_the_size_bound() {
     let sim = sim().await;
     for login in password_logins(&sim).await {
-        fault(&sim, &login.base, json!({"body": "endless"})).await;
+        fault(
+            &sim,
+            &login.base,
+            FaultSpec {
+                body: Some(FaultBody::Endless),
+                ..Default::default()
+            },
+        )
+        .await;
         let started = Instant::now();
         let e = fails_with(login.begin(&sim.http).await, ErrorCode::ServerError);
         assert!(
@@ -863,7 +951,7 @@ async fn endless_answer_hits_the_size_bound() {
             started.elapsed()
         );
         clean(&e, &[login.password]);
-        fault(&sim, &login.base, json!({})).await;
+        fault(&sim, &login.base, FaultSpec::default()).await;
     }
     sim.shutdown().await;
 }
@@ -888,7 +976,16 @@ async fn hostile_server_text_comes_out_clean() {
     let sim = sim().await;
     // The simulator does send the escapes (else this test would prove nothing).
     let steedos = sim.endpoints().steedos.clone();
-    fault(&sim, &steedos, json!({"hostile_text": true, "times": 1})).await;
+    fault(
+        &sim,
+        &steedos,
+        FaultSpec {
+            hostile_text: true,
+            times: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
     let raw = reqwest::Client::new()
         .post(format!("{steedos}/accounts/password/login"))
         .json(&json!({"user": "alice@example.com", "password": "wrong"}))
@@ -908,7 +1005,15 @@ async fn hostile_server_text_comes_out_clean() {
             .session
             .info
             .display_name;
-        fault(&sim, &login.base, json!({"hostile_text": true})).await;
+        fault(
+            &sim,
+            &login.base,
+            FaultSpec {
+                hostile_text: true,
+                ..Default::default()
+            },
+        )
+        .await;
         let session = done(login.begin(&sim.http).await.unwrap_or_else(|e| {
             panic!("{} login under hostile text: {}", login.service, e.message)
         }))
@@ -947,7 +1052,7 @@ async fn hostile_server_text_comes_out_clean() {
             }
             Ok(other) => panic!("{}: a wrong password logged in: {other:?}", wrong.service),
         }
-        fault(&sim, &wrong.base, json!({})).await;
+        fault(&sim, &wrong.base, FaultSpec::default()).await;
     }
     sim.shutdown().await;
 }
@@ -975,15 +1080,20 @@ mod through_the_manager {
         )
     }
 
-    async fn case(service: ServiceId, user: &str, password: &str, setup: Option<Value>) {
+    async fn case(
+        service: ServiceId,
+        user: &str,
+        password: &str,
+        shopxo_setup: Option<ShopxoConfigPatch>,
+    ) {
         let sim = sim().await;
         let base = match service.as_str() {
             "steedos" => sim.endpoints().steedos.clone(),
             "sscms" => sim.endpoints().sscms.clone(),
             _ => sim.endpoints().shopxo.clone(),
         };
-        if let Some(cfg) = setup {
-            sim.control_post(&base, "config", cfg).await;
+        if let Some(patch) = shopxo_setup {
+            sim.control(&base).configure(&patch).await.unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
         let config = HttpConfig {
@@ -1012,13 +1122,34 @@ mod through_the_manager {
         let before = snapshot(&m.session(&name).await.unwrap().expect("a session"));
 
         for spec in [
-            json!({"status": 503}),
-            json!({"body": "malformed"}),
-            json!({"body": "html"}),
-            json!({"drop": true}),
-            json!({"latency_ms": 2500}),
-            json!({"body": "drip"}),
-            json!({"body": "endless"}),
+            FaultSpec {
+                status: Some(503),
+                ..Default::default()
+            },
+            FaultSpec {
+                body: Some(FaultBody::Malformed),
+                ..Default::default()
+            },
+            FaultSpec {
+                body: Some(FaultBody::Html),
+                ..Default::default()
+            },
+            FaultSpec {
+                drop: true,
+                ..Default::default()
+            },
+            FaultSpec {
+                latency_ms: Some(2500),
+                ..Default::default()
+            },
+            FaultSpec {
+                body: Some(FaultBody::Drip),
+                ..Default::default()
+            },
+            FaultSpec {
+                body: Some(FaultBody::Endless),
+                ..Default::default()
+            },
         ] {
             fault(&sim, &base, spec.clone()).await;
             let e = m
@@ -1027,7 +1158,7 @@ mod through_the_manager {
                 .expect_err("refresh under a fault");
             assert!(
                 e.code.is_transient(),
-                "{service} {spec}: {:?} {}",
+                "{service} {spec:?}: {:?} {}",
                 e.code,
                 e.message
             );
@@ -1037,15 +1168,15 @@ mod through_the_manager {
                 .expect_err("login under a fault");
             assert!(
                 e.code.is_transient(),
-                "{service} {spec}: {:?} {}",
+                "{service} {spec:?}: {:?} {}",
                 e.code,
                 e.message
             );
-            fault(&sim, &base, json!({})).await; // clears
+            fault(&sim, &base, FaultSpec::default()).await; // clears
             let now = snapshot(&m.session(&name).await.unwrap().expect("still a session"));
             assert!(
                 now == before,
-                "{service} {spec}: the stored session changed"
+                "{service} {spec:?}: the stored session changed"
             );
         }
         // And it still works.
@@ -1078,7 +1209,15 @@ mod through_the_manager {
             .unwrap()
             .account
             .name;
-        fault(&sim, &base, json!({"hostile_text": true})).await;
+        fault(
+            &sim,
+            &base,
+            FaultSpec {
+                hostile_text: true,
+                ..Default::default()
+            },
+        )
+        .await;
         let e = m
             .begin_login(&name, Some(SecretString::new("wrong")))
             .await
@@ -1127,7 +1266,10 @@ mod through_the_manager {
             ServiceId::Shopxo,
             "alice01",
             "secret123",
-            Some(json!({"login_captcha": false})),
+            Some(ShopxoConfigPatch {
+                login_captcha: Some(false),
+                ..Default::default()
+            }),
         )
         .await;
     }

@@ -8,7 +8,7 @@ use lanyard_core::services::{
     Challenge, CodeChannel, Credential, Pending, Progress, Service, Validation,
 };
 use lanyard_core::{Account, ErrorCode, SecretString, ServiceId, Session};
-use serde_json::{Value, json};
+use lanyard_sim::control::ShopxoConfigPatch;
 
 use crate::support::{Sim, account, ctx, done, fails_with, sim};
 
@@ -25,28 +25,23 @@ fn shopxo(sim: &Sim, user: &str, options: &[(&str, &str)]) -> Account {
     account(ServiceId::Shopxo, user, &sim.endpoints().shopxo, options)
 }
 
-async fn config(sim: &Sim, body: Value) {
+async fn config(sim: &Sim, patch: ShopxoConfigPatch) {
     let base = sim.endpoints().shopxo.clone();
-    sim.control_post(&base, "config", body).await;
+    sim.control(&base).configure(&patch).await.unwrap();
 }
 
 /// The answer of the captcha bound to this account (its uuid is the account id).
 async fn captcha_answer(sim: &Sim, acc: &Account) -> String {
     let base = sim.endpoints().shopxo.clone();
-    sim.control_get(&base, &format!("captcha?key={}", acc.id))
-        .await["answer"]
-        .as_str()
+    sim.control(&base)
+        .captcha_answer(Some(&acc.id.to_string()))
+        .await
         .unwrap()
-        .to_string()
 }
 
 async fn last_code(sim: &Sim, user: &str) -> String {
     let base = sim.endpoints().shopxo.clone();
-    sim.control_get(&base, &format!("last-code?user={user}"))
-        .await["code"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    sim.control(&base).last_code(user).await.unwrap().code
 }
 
 fn captcha(progress: Progress) -> Pending {
@@ -186,7 +181,14 @@ async fn reloaded_captcha_replaces_the_old_one() {
 #[tokio::test]
 async fn plain_login_and_rejections_without_captcha() {
     let sim = sim().await;
-    config(&sim, json!({"login_captcha": false})).await;
+    config(
+        &sim,
+        ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
     let secrets = no_secrets();
 
     let acc = shopxo(&sim, USER, &[]);
@@ -230,7 +232,14 @@ async fn plain_login_and_rejections_without_captcha() {
 #[tokio::test]
 async fn sms_code_wrong_then_right() {
     let sim = sim().await;
-    config(&sim, json!({"common_captcha": false})).await;
+    config(
+        &sim,
+        ShopxoConfigPatch {
+            common_captcha: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
     let acc = shopxo(&sim, MOBILE, &[("login_type", "sms")]);
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
@@ -264,7 +273,14 @@ async fn sms_code_wrong_then_right() {
 #[tokio::test]
 async fn email_code_behind_an_image_captcha() {
     let sim = sim().await;
-    config(&sim, json!({"common_captcha": true})).await;
+    config(
+        &sim,
+        ShopxoConfigPatch {
+            common_captcha: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
     let acc = shopxo(&sim, EMAIL, &[("login_type", "email")]);
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
@@ -300,7 +316,14 @@ async fn email_code_behind_an_image_captcha() {
 #[tokio::test]
 async fn disabled_login_type_is_named() {
     let sim = sim().await;
-    config(&sim, json!({"login_types": ["username"]})).await;
+    config(
+        &sim,
+        ShopxoConfigPatch {
+            login_types: Some(vec!["username".into()]),
+            ..Default::default()
+        },
+    )
+    .await;
     let acc = shopxo(&sim, MOBILE, &[("login_type", "sms")]);
     let secrets = no_secrets();
     let e = fails_with(
@@ -320,7 +343,14 @@ async fn disabled_login_type_is_named() {
 #[tokio::test]
 async fn revoked_token_is_invalid_and_logout_is_local() {
     let sim = sim().await;
-    config(&sim, json!({"login_captcha": false})).await;
+    config(
+        &sim,
+        ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
     let acc = shopxo(&sim, USER, &[("client_type", "ios")]);
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
@@ -343,8 +373,7 @@ async fn revoked_token_is_invalid_and_logout_is_local() {
     ));
 
     let base = sim.endpoints().shopxo.clone();
-    sim.control_post(&base, "revoke", json!({"user": USER}))
-        .await;
+    sim.control(&base).revoke(USER).await.unwrap();
     assert!(matches!(
         Shopxo.validate(&c, &s).await.unwrap(),
         Validation::Invalid(NeedsLoginReason::Revoked)

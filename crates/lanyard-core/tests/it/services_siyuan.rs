@@ -9,7 +9,8 @@ use lanyard_core::services::{
     siyuan::Siyuan,
 };
 use lanyard_core::{Account, ErrorCode, Result, SecretString, ServiceId, Session};
-use serde_json::{Value, json};
+use lanyard_sim::control::{FaultBody, FaultSpec, SimControl, SiyuanConfigPatch, UserAction};
+use serde_json::json;
 
 use crate::support::{Sim, account, ctx, done, fails_with, secrets, sim};
 
@@ -82,33 +83,20 @@ impl Sy {
             .logout(&ctx(&self.sim.http, &self.account, &self.secrets), session)
             .await
     }
-    async fn control(&self, path: &str, body: Value) -> Value {
-        self.sim
-            .control_post(&self.sim.endpoints().siyuan, path, body)
-            .await
-    }
-    async fn control_get(&self, path: &str) -> Value {
-        self.sim
-            .control_get(&self.sim.endpoints().siyuan, path)
-            .await
+    fn control(&self) -> SimControl {
+        self.sim.control(&self.sim.endpoints().siyuan)
     }
     /// The answer to the captcha now in force (the most recent one).
     async fn captcha_answer(&self) -> String {
-        self.control_get("captcha").await["answer"]
-            .as_str()
-            .expect("captcha answer")
-            .to_string()
+        self.control().captcha_answer(None).await.unwrap()
     }
     /// The TOTP code valid now.
     async fn code_for(&self, user: &str) -> String {
-        self.control_get(&format!("last-code?user={user}")).await["code"]
-            .as_str()
-            .expect("code")
-            .to_string()
+        self.control().last_code(user).await.unwrap().code
     }
     /// The user name the kernel holds, if any.
     async fn kernel_user(&self) -> Option<String> {
-        self.control_get("kernel-user").await["user"]["userName"]
+        self.control().get("/__sim/kernel-user").await.unwrap()["user"]["userName"]
             .as_str()
             .map(String::from)
     }
@@ -206,7 +194,10 @@ async fn the_cloud_region_is_sent_as_a_number() {
     let mut sy = siyuan("alice").await;
     sy.account.options.insert("cloud_region".into(), "1".into());
     sy.login("secret123").await.expect("login");
-    assert_eq!(sy.control_get("config").await["cloud_region"], json!(1));
+    assert_eq!(
+        sy.control().config().await.unwrap()["cloud_region"],
+        json!(1)
+    );
     sy.sim.shutdown().await;
 }
 
@@ -248,7 +239,13 @@ async fn a_loopback_kernel_without_lock_screen_needs_no_token() {
 #[tokio::test]
 async fn captcha_answered_right() {
     let sy = siyuan("alice").await;
-    sy.control("config", json!({ "captcha": true })).await;
+    sy.control()
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let (image, media_type, pending) = captcha(sy.begin("secret123").await.expect("begin"));
     assert_eq!(media_type, "image/png");
     assert!(image.starts_with(b"\x89PNG"));
@@ -261,7 +258,13 @@ async fn captcha_answered_right() {
 #[tokio::test]
 async fn captcha_answered_wrong_fails_then_reload_and_retry_succeeds() {
     let sy = siyuan("alice").await;
-    sy.control("config", json!({ "captcha": true })).await;
+    sy.control()
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let (_, _, pending) = captcha(sy.begin("secret123").await.expect("begin"));
     let copy = pending
         .try_clone()
@@ -282,7 +285,13 @@ async fn captcha_answered_wrong_fails_then_reload_and_retry_succeeds() {
 #[tokio::test]
 async fn captcha_with_a_wrong_password_fails_with_the_server_words() {
     let sy = siyuan("alice").await;
-    sy.control("config", json!({ "captcha": true })).await;
+    sy.control()
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let (_, _, pending) = captcha(sy.begin("nope").await.expect("begin"));
     let answer = sy.captcha_answer().await;
     // The right captcha with a wrong password: the cloud asks for a new captcha again, and
@@ -359,8 +368,7 @@ async fn refresh_adopts_the_token_the_kernel_renewed_on_its_own() {
     let s = sy.login("secret123").await.expect("login").session;
     // 28 days later, the kernel renews its stored token itself on `getCloudUser {}` (within
     // 3 days of expiry; validation makes that call), which kills the copy we hold.
-    sy.control("clock", json!({ "advance_secs": 28 * 24 * 3600 }))
-        .await;
+    sy.control().advance_clock(28 * 24 * 3600).await.unwrap();
     assert_invalid(&sy, &s, NeedsLoginReason::Revoked).await;
     assert_eq!(sy.kernel_user().await.as_deref(), Some("alice"));
     let renewed = sy
@@ -377,7 +385,7 @@ async fn refresh_adopts_the_token_the_kernel_renewed_on_its_own() {
 async fn revocation_is_found_by_refresh() {
     let sy = siyuan("alice").await;
     let s = sy.login("secret123").await.expect("login").session;
-    sy.control("revoke", json!({ "user": "alice" })).await;
+    sy.control().revoke("alice").await.unwrap();
     // The kernel answers its stored copy unchanged: the cloud refused the token.
     fails_with(sy.refresh(&s).await, ErrorCode::NeedsLogin);
     // Validation asks the kernel, which was not told (see `Siyuan` docs): the kernel still
@@ -390,7 +398,13 @@ async fn revocation_is_found_by_refresh() {
 async fn an_expired_token_is_invalid_and_cannot_be_refreshed() {
     let sy = siyuan("alice").await;
     let s = sy.login("secret123").await.expect("login").session;
-    sy.control("expire", json!({ "user": "alice" })).await;
+    sy.control()
+        .expire(&UserAction {
+            user: "alice".into(),
+            refresh: false,
+        })
+        .await
+        .unwrap();
     assert_invalid(&sy, &s, NeedsLoginReason::Expired).await;
     fails_with(sy.refresh(&s).await, ErrorCode::NeedsLogin);
     sy.sim.shutdown().await;
@@ -403,8 +417,13 @@ async fn another_user_on_the_kernel_makes_the_session_invalid() {
     let alice = siyuan("alice").await;
     let s = alice.login("secret123").await.expect("login").session;
     alice
-        .control("config", json!({ "two_factor_users": [] }))
-        .await;
+        .control()
+        .configure(&SiyuanConfigPatch {
+            two_factor_users: Some(vec![]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let mut bob_account = alice.account.clone();
     bob_account.user = "bob".into();
     Siyuan
@@ -439,7 +458,13 @@ async fn logout_signs_the_kernel_out() {
 #[tokio::test]
 async fn secrets_never_show_in_debug_output() {
     let sy = siyuan("alice").await;
-    sy.control("config", json!({ "captcha": true })).await;
+    sy.control()
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let progress = sy.begin("secret123").await.expect("begin");
     let shown = format!("{progress:?}");
     assert!(!shown.contains("secret123"));
@@ -456,8 +481,14 @@ async fn secrets_never_show_in_debug_output() {
 #[tokio::test]
 async fn a_kernel_that_drops_the_connection_is_a_transient_network_error() {
     let sy = siyuan("alice").await;
-    sy.control("faults", json!({ "drop": true, "times": 1 }))
-        .await;
+    sy.control()
+        .fault(&FaultSpec {
+            drop: true,
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let e = fails_with(sy.login("secret123").await, ErrorCode::Network);
     assert!(e.code.is_transient());
     sy.login("secret123").await.expect("the next attempt works");
@@ -467,8 +498,14 @@ async fn a_kernel_that_drops_the_connection_is_a_transient_network_error() {
 #[tokio::test]
 async fn an_html_page_instead_of_json_is_a_server_error() {
     let sy = siyuan("alice").await;
-    sy.control("faults", json!({ "body": "html", "times": 1 }))
-        .await;
+    sy.control()
+        .fault(&FaultSpec {
+            body: Some(FaultBody::Html),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     fails_with(sy.login("secret123").await, ErrorCode::ServerError);
     sy.sim.shutdown().await;
 }

@@ -7,6 +7,7 @@ use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::sscms::Sscms;
 use lanyard_core::services::{Credential, Ctx, Service, Validation};
 use lanyard_core::{Account, ErrorCode, SecretString, ServiceId, Session};
+use lanyard_sim::control::{FaultSpec, SscmsConfigPatch, SscmsVersion};
 use serde_json::json;
 
 use crate::support::{Sim, account, ctx, done, fails_with, sim};
@@ -20,11 +21,21 @@ fn sscms(sim: &Sim, user: &str) -> Account {
 }
 
 async fn use_version(sim: &Sim, version: &str) {
+    let version = match version {
+        "v6" => SscmsVersion::V6,
+        "v7" => SscmsVersion::V7,
+        other => panic!("no SSCMS version {other}"),
+    };
     let base = sim.endpoints().sscms.clone();
     let cfg = sim
-        .control_post(&base, "config", json!({"version": version}))
-        .await;
-    assert_eq!(cfg["version"], version);
+        .control(&base)
+        .configure(&SscmsConfigPatch {
+            version: Some(version),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cfg["version"], json!(version));
 }
 
 async fn login(sim: &Sim, acc: &Account, password: &str) -> Session {
@@ -114,8 +125,8 @@ async fn v7_login_validate_and_credential() {
         Validation::Unverifiable(why) => assert!(why.contains("API key"), "{why}"),
         other => panic!("expected unverifiable, got {other:?}"),
     }
-    let stats = sim.control_get(&base, "stats").await;
-    assert!(stats["requests"].get("sscms.user").is_none(), "{stats}");
+    let stats = sim.control(&base).stats().await.unwrap();
+    assert_eq!(stats.count("sscms.user"), 0, "{stats:?}");
     sim.shutdown().await;
 }
 
@@ -126,8 +137,14 @@ async fn v6_a_refused_check_is_not_a_revocation() {
     let base = sim.endpoints().sscms.clone();
     let acc = sscms(&sim, "demo");
     let s = login(&sim, &acc, "demo1234").await;
-    sim.control_post(&base, "faults", json!({"status": 403, "times": 1}))
-        .await;
+    sim.control(&base)
+        .fault(&FaultSpec {
+            status: Some(403),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
     let e = Sscms.validate(&c, &s).await.unwrap_err();
@@ -177,8 +194,7 @@ async fn revoked_and_expired_tokens() {
         use_version(&sim, version).await;
         let acc = sscms(&sim, "alice");
         let s = login(&sim, &acc, "secret123").await;
-        sim.control_post(&base, "revoke", json!({"user": "alice"}))
-            .await;
+        sim.control(&base).revoke("alice").await.unwrap();
         let secrets = no_secrets();
         let c = ctx(&sim.http, &acc, &secrets);
         assert!(

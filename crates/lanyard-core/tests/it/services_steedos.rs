@@ -7,7 +7,7 @@ use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::services::steedos::{ACCESS_JWT, Steedos};
 use lanyard_core::services::{Challenge, CodeChannel, Credential, Progress, Service, Validation};
 use lanyard_core::{Account, ErrorCode, SecretString, ServiceId, Session};
-use serde_json::json;
+use lanyard_sim::control::{FaultSpec, SteedosConfigPatch};
 
 use crate::support::{Sim, account, ctx, done, fails_with, sim};
 
@@ -124,8 +124,13 @@ async fn wrong_password_keeps_the_server_message() {
 async fn lockout_is_a_rejection_with_the_server_text() {
     let sim = sim().await;
     let base = sim.endpoints().steedos.clone();
-    sim.control_post(&base, "config", json!({"lockout_attempts": 2}))
-        .await;
+    sim.control(&base)
+        .configure(&SteedosConfigPatch {
+            lockout_attempts: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let acc = steedos(&sim, ALICE, &[]);
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
@@ -175,12 +180,7 @@ async fn mfa_code_wrong_then_right() {
         }
         other => panic!("expected a code, got {other:?}"),
     }
-    let code = sim
-        .control_get(&base, &format!("last-code?user={BOB}"))
-        .await["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = sim.control(&base).last_code(BOB).await.unwrap().code;
     let wrong = if code == "000000" { "111111" } else { "000000" };
 
     // A wrong code fails, but the step can be retried with the copy taken before.
@@ -212,8 +212,7 @@ async fn revoked_session_is_invalid_and_refresh_needs_login() {
     let base = sim.endpoints().steedos.clone();
     let acc = steedos(&sim, ALICE, &[]);
     let s = login(&sim, &acc, "secret123").await;
-    sim.control_post(&base, "revoke", json!({"user": ALICE}))
-        .await;
+    sim.control(&base).revoke(ALICE).await.unwrap();
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
     assert!(matches!(
@@ -232,8 +231,14 @@ async fn a_refused_check_is_not_a_revocation() {
     let base = sim.endpoints().steedos.clone();
     let acc = steedos(&sim, ALICE, &[]);
     let s = login(&sim, &acc, "secret123").await;
-    sim.control_post(&base, "faults", json!({"status": 403, "times": 1}))
-        .await;
+    sim.control(&base)
+        .fault(&FaultSpec {
+            status: Some(403),
+            times: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let secrets = no_secrets();
     let c = ctx(&sim.http, &acc, &secrets);
     let e = Steedos.validate(&c, &s).await.unwrap_err();
@@ -265,8 +270,13 @@ async fn refresh_falls_back_to_validation_then_uses_working_refresh_tokens() {
     );
 
     // A server where refreshTokens works: new tokens, still usable, space kept.
-    sim.control_post(&base, "config", json!({"refresh_tokens_work": true}))
-        .await;
+    sim.control(&base)
+        .configure(&SteedosConfigPatch {
+            refresh_tokens_work: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let out = Steedos.refresh(&c, &s).await.expect("refresh");
     let fresh = out.session;
     assert!(fresh.tokens.extra.contains_key(ACCESS_JWT));

@@ -14,13 +14,12 @@ use lanyard_core::manager::Manager;
 use lanyard_core::secrets::Secrets;
 use lanyard_core::services::{Ctx, LoginOutcome, Progress};
 use lanyard_core::{Account, Error, ErrorCode, SecretString, ServiceId};
-use serde_json::Value;
+use lanyard_sim::control::SimControl;
 
 /// A running simulator plus the HTTP client the services under test use.
 pub struct Sim {
     running: lanyard_sim::Running,
     pub http: Http,
-    control: reqwest::Client,
 }
 
 /// Starts every simulator on ephemeral loopback ports.
@@ -31,7 +30,6 @@ pub async fn sim() -> Sim {
     Sim {
         running,
         http: Http::new(HttpConfig::default()).expect("http client"),
-        control: reqwest::Client::new(),
     }
 }
 
@@ -40,30 +38,9 @@ impl Sim {
         self.running.endpoints()
     }
 
-    /// `POST {base}/__sim/{path}` with a JSON body; panics unless 2xx. Answers the JSON.
-    pub async fn control_post(&self, base: &str, path: &str, body: Value) -> Value {
-        let url = format!("{}/__sim/{path}", listener_root(base));
-        let resp = self
-            .control
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .expect("control call");
-        let status = resp.status();
-        let json = resp.json::<Value>().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {url} {body} → {status} {json}");
-        json
-    }
-
-    /// `GET {base}/__sim/{path_and_query}`; panics unless 2xx. Answers the JSON.
-    pub async fn control_get(&self, base: &str, path_and_query: &str) -> Value {
-        let url = format!("{}/__sim/{path_and_query}", listener_root(base));
-        let resp = self.control.get(&url).send().await.expect("control call");
-        let status = resp.status();
-        let json = resp.json::<Value>().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "GET {url} → {status} {json}");
-        json
+    /// The control API of the simulator behind `endpoint` (any URL on its listener).
+    pub fn control(&self, endpoint: &str) -> SimControl {
+        SimControl::new(endpoint)
     }
 
     pub async fn shutdown(self) {
