@@ -78,6 +78,22 @@ async fn violations(app: &App, screen: &str) -> Vec<String> {
             (!value.is_null()).then(|| serde_json::from_value(value).expect("a list of lines"))
         })
         .await;
+    // The screen as judged, for people to look at: target/e2e-artifacts/a11y-<screen>.png.
+    let slug: String = screen
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    app.screenshot(&format!("a11y-{slug}")).await;
     found
         .into_iter()
         .map(|v| format!("{screen}: {v}"))

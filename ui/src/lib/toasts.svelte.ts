@@ -16,10 +16,11 @@ export function dismissToast(id: number): void {
   if (index >= 0) toasts.splice(index, 1);
 }
 
-/** Shows `text` for a few seconds; at most four stay on screen. */
+/** Shows `text` for a few seconds; at most four stay on screen. An error stays until the
+ * person dismisses it: nobody should have to read it against a clock. */
 export function showToast(text: string, tone: Tone = "ok", durationMs = 4500): void {
   const id = nextId++;
   toasts.push({ id, text, tone });
   while (toasts.length > 4) toasts.shift();
-  setTimeout(() => dismissToast(id), durationMs);
+  if (tone !== "danger") setTimeout(() => dismissToast(id), durationMs);
 }
