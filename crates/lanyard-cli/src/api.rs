@@ -197,7 +197,7 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) if crate::reader_gone(&e) => std::process::exit(0),
         Err(e) => Err(Error::internal(format!(
             "cannot write to standard output: {e}"
         ))),

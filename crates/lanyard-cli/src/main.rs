@@ -493,12 +493,21 @@ fn print_json(value: &serde_json::Value) {
     );
 }
 
+/// Whether a write failed because the reader of our stdout went away (`| head`). On Windows a
+/// pipe whose reader is gone can also answer ERROR_PIPE_NOT_CONNECTED (233), which std does
+/// not count as a broken pipe (Wine does so; a Windows pipe mostly says ERROR_NO_DATA, 232).
+pub(crate) fn reader_gone(e: &std::io::Error) -> bool {
+    const ERROR_PIPE_NOT_CONNECTED: i32 = 233;
+    e.kind() == std::io::ErrorKind::BrokenPipe
+        || (cfg!(windows) && e.raw_os_error() == Some(ERROR_PIPE_NOT_CONNECTED))
+}
+
 /// Write to stdout. A closed pipe (`lanyard list --json | head`) ends the program quietly, as
 /// it does for other Unix tools, instead of panicking like `print!` would.
 fn emit(text: std::fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
+        if reader_gone(&e) {
             std::process::exit(0);
         }
         eprintln!("lanyard: cannot write to standard output: {e}");

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod keepalive;
+mod platform;
 mod scripts;
 mod secret_store;
 mod session_cache;

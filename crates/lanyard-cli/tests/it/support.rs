@@ -1,10 +1,15 @@
 //! What the CLI tests share: the real `lanyard` binary run with a clean environment, its
 //! outcome, a data dir on the file store next to a running lanyard-sim, the simulators' control
 //! routes, and a pseudo-terminal (util-linux `script`) answered as a person would.
+//!
+//! The binary is cargo's own build, or `LANYARD_CLI_EXE` started through `LANYARD_CLI_RUNNER`
+//! when set: scripts/windows/test-cli-under-wine.sh runs this suite against the Windows
+//! `lanyard.exe` under Wine that way, the simulators staying on the Linux side.
 
+use std::ffi::OsString;
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,10 +32,47 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 // ---- running the binary ----------------------------------------------------------------------
 
+/// The `lanyard` binary under test: `LANYARD_CLI_EXE`, else the one cargo built.
+pub fn lanyard_exe() -> OsString {
+    std::env::var_os("LANYARD_CLI_EXE").unwrap_or_else(|| env!("CARGO_BIN_EXE_lanyard").into())
+}
+
+/// The program that starts [`lanyard_exe`] (Wine for the Windows build), if any.
+pub fn lanyard_runner() -> Option<OsString> {
+    std::env::var_os("LANYARD_CLI_RUNNER").filter(|runner| !runner.is_empty())
+}
+
+/// Whether the binary under test is the Windows build, run under Wine.
+pub fn under_wine() -> bool {
+    lanyard_runner().is_some()
+}
+
+/// A path as `lanyard` printed it, as this process can open it: under Wine a Windows path
+/// (`C:\users\...`, `Z:\tmp\...`) lies below the prefix's `dosdevices/c:` (a link to the
+/// prefix's C: drive) or `dosdevices/z:` (a link to `/`).
+pub fn host_path(printed: &str) -> PathBuf {
+    let bytes = printed.as_bytes();
+    let windows_path = bytes.len() > 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    if !under_wine() || !windows_path {
+        return PathBuf::from(printed);
+    }
+    let prefix = std::env::var_os("WINEPREFIX").expect("WINEPREFIX is set under Wine");
+    let drive = format!("{}:", printed[..1].to_ascii_lowercase());
+    let rest = printed[2..].trim_start_matches('\\').replace('\\', "/");
+    Path::new(&prefix).join("dosdevices").join(drive).join(rest)
+}
+
 /// `lanyard` with none of the caller's settings that would change what it does: no proxy, no
 /// CA override, no passphrase or token from the environment, no colour; stdio piped.
 pub fn lanyard() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanyard"));
+    let mut cmd = match lanyard_runner() {
+        Some(runner) => {
+            let mut cmd = Command::new(runner);
+            cmd.arg(lanyard_exe());
+            cmd
+        }
+        None => Command::new(lanyard_exe()),
+    };
     for name in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -379,8 +421,10 @@ pub fn account_names(list: &Value) -> Vec<String> {
 
 /// `lanyard ARGS` as one `sh -c` line, each word quoted.
 pub fn shell_line(args: &[&str]) -> String {
-    std::iter::once(env!("CARGO_BIN_EXE_lanyard"))
-        .chain(args.iter().copied())
+    let program = lanyard_runner().into_iter().chain([lanyard_exe()]);
+    program
+        .map(|word| word.to_string_lossy().into_owned())
+        .chain(args.iter().map(|&arg| arg.to_owned()))
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
         .collect::<Vec<_>>()
         .join(" ")
