@@ -17,9 +17,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::policy::{CheckKind, Facts, Plan, Policy};
+use super::host::{KeepAliveHost, Renewal, Watched};
+use super::policy::{CheckKind, Plan, Policy};
 use crate::error::{Error, ErrorCode};
-use crate::manager::{Event, Manager, Renewal};
 use crate::model::State;
 use crate::store::{AccountRow, Schedule, StoredState};
 
@@ -50,17 +50,18 @@ impl Default for KeepAliveConfig {
 pub struct KeepAlive;
 
 impl KeepAlive {
-    /// Runs the engine on the current tokio runtime until the handle is shut down or dropped.
-    pub fn spawn(manager: Arc<Manager>) -> KeepAliveHandle {
-        Self::spawn_with(manager, KeepAliveConfig::default())
+    /// Runs the engine over `host` (the Manager) on the current tokio runtime until the handle
+    /// is shut down or dropped.
+    pub fn spawn<H: KeepAliveHost>(host: Arc<H>) -> KeepAliveHandle {
+        Self::spawn_with(host, KeepAliveConfig::default())
     }
 
-    pub fn spawn_with(manager: Arc<Manager>, config: KeepAliveConfig) -> KeepAliveHandle {
+    pub fn spawn_with<H: KeepAliveHost>(host: Arc<H>, config: KeepAliveConfig) -> KeepAliveHandle {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let wake = manager.keepalive_notify();
+        let wake = host.wake_signal();
         let stats = Arc::new(EngineStats::default());
         let engine = Engine {
-            manager,
+            host,
             config,
             wake: wake.clone(),
             stop: stop_rx,
@@ -139,7 +140,7 @@ impl Drop for KeepAliveHandle {
 }
 
 struct Engine {
-    manager: Arc<Manager>,
+    host: Arc<dyn KeepAliveHost>,
     config: KeepAliveConfig,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
@@ -175,10 +176,10 @@ impl Engine {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::warn!(error = %e.message, "keep-alive round failed");
-                    self.manager.now() + TimeDelta::seconds(5)
+                    self.host.now() + TimeDelta::seconds(5)
                 }
             };
-            let now = self.manager.now();
+            let now = self.host.now();
             let sleep = (next - now)
                 .to_std()
                 .unwrap_or(Duration::ZERO)
@@ -227,7 +228,7 @@ impl Engine {
                     let idle = self.idle_rounds.entry(id.clone()).or_default();
                     let pause = self.config.policy.backoff(*idle, rand::random());
                     *idle += 1;
-                    self.cooldown.insert(id, self.manager.now() + pause);
+                    self.cooldown.insert(id, self.host.now() + pause);
                 }
             }
         }
@@ -236,14 +237,10 @@ impl Engine {
     /// One look at every account: plan, start due checks, emit state changes. Returns when the
     /// engine should look again.
     async fn round(&mut self, checks: &mut JoinSet<Done>) -> crate::Result<DateTime<Utc>> {
-        let snapshot = self.manager.keepalive_snapshot().await?;
-        let now = self.manager.now();
+        let accounts = self.host.snapshot().await?;
+        let now = self.host.now();
         let mut next = now + TimeDelta::from_std(self.config.max_sleep).unwrap_or(TimeDelta::MAX);
         let mut seen = HashSet::new();
-        let Snapshot {
-            accounts,
-            window_setting,
-        } = snapshot;
         for entry in accounts {
             let id = entry.row.account.id.clone();
             seen.insert(id.clone());
@@ -251,13 +248,10 @@ impl Engine {
             // State changes (also those of the clock alone: valid → expiring → expired).
             let state = entry.state.clone();
             match self.states.insert(id.clone(), state.clone()) {
-                Some(old) if old != state => self.manager.emit_event(Event::StateChanged {
-                    account: entry.row.account.name.clone(),
-                    state: state.clone(),
-                }),
+                Some(old) if old != state => self.host.state_changed(&entry.row.account, state),
                 _ => {}
             }
-            for t in state_change_points(&entry.row, window_for(&entry.row, window_setting)) {
+            for t in state_change_points(&entry.row, entry.warning_window) {
                 if t > now {
                     next = next.min(t);
                 }
@@ -278,9 +272,8 @@ impl Engine {
             let plan = if entry.schedule.generation == Some(entry.row.session.generation) {
                 stored_plan(&entry.schedule)
             } else {
-                let plan = self.plan(&entry.row, &entry.schedule, window_setting, now);
-                self.store_plan(&entry.row, entry.schedule.clone(), plan)
-                    .await;
+                let plan = self.config.policy.plan(&entry.facts(), now, rand::random());
+                self.store_plan(&entry, plan).await;
                 plan
             };
             // A transient failure recorded by someone else (a CLI refresh) may come sooner.
@@ -309,11 +302,9 @@ impl Engine {
                 .checks
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let job = Check {
-                manager: self.manager.clone(),
+                host: self.host.clone(),
                 policy: self.config.policy.clone(),
-                row: entry.row,
-                schedule: entry.schedule,
-                window: window_setting,
+                account: entry,
                 plan,
                 idle: self.idle_rounds.get(&id).copied().unwrap_or(0),
             };
@@ -326,50 +317,19 @@ impl Engine {
         Ok(next)
     }
 
-    fn plan(
-        &self,
-        row: &AccountRow,
-        schedule: &Schedule,
-        window_setting: Option<i64>,
-        now: DateTime<Utc>,
-    ) -> Option<Plan> {
-        let facts = facts(
-            &self.manager,
-            row,
-            schedule,
-            window_for(row, window_setting),
-        );
-        self.config.policy.plan(&facts, now, rand::random())
-    }
-
-    async fn store_plan(&self, row: &AccountRow, mut schedule: Schedule, plan: Option<Plan>) {
-        schedule.generation = Some(row.session.generation);
+    async fn store_plan(&self, entry: &Watched, plan: Option<Plan>) {
+        let mut schedule = entry.schedule.clone();
+        schedule.generation = Some(entry.row.session.generation);
         schedule.next_check_at = plan.map(|p| p.at);
         schedule.kind = plan.map(|p| p.kind.as_str().to_owned());
-        if let Err(e) = self.manager.set_schedule(&row.account.id, schedule).await {
+        if let Err(e) = self
+            .host
+            .set_schedule(&entry.row.account.id, schedule)
+            .await
+        {
             tracing::warn!(error = %e.message, "cannot store a keep-alive plan");
         }
     }
-}
-
-/// What the engine reads each round (see `Manager::keepalive_snapshot`).
-pub(crate) struct Snapshot {
-    pub accounts: Vec<SnapshotEntry>,
-    /// The `warning_window_secs` setting.
-    pub window_setting: Option<i64>,
-}
-
-pub(crate) struct SnapshotEntry {
-    pub row: AccountRow,
-    pub schedule: Schedule,
-    /// The state as shown now.
-    pub state: State,
-}
-
-fn window_for(row: &AccountRow, setting: Option<i64>) -> TimeDelta {
-    row.session.info.as_ref().map_or(TimeDelta::zero(), |i| {
-        crate::manager::warning_window(i, setting)
-    })
 }
 
 /// The times at which the shown state of a valid session changes by the clock alone.
@@ -390,26 +350,6 @@ fn stored_plan(s: &Schedule) -> Option<Plan> {
     })
 }
 
-fn facts<'a>(
-    manager: &Manager,
-    row: &'a AccountRow,
-    schedule: &Schedule,
-    window: TimeDelta,
-) -> Facts<'a> {
-    Facts {
-        revalidates_despite_expiry: row.account.service.service().revalidates_despite_expiry(),
-        caps: manager.capabilities(row.account.service),
-        remember_password: row.account.remember_password,
-        state: &row.session.state,
-        info: row.session.info.as_ref(),
-        last_refresh_at: row.session.last_refresh_at,
-        warning_window: window,
-        warned_for: schedule.warned_for,
-        refresh_stalled_for: schedule.refresh_stalled_for,
-        relogin_blocked_for: schedule.relogin_blocked_for,
-    }
-}
-
 fn human(d: TimeDelta) -> String {
     let secs = d.num_seconds().max(0);
     if secs >= 2 * 86_400 {
@@ -425,11 +365,9 @@ fn human(d: TimeDelta) -> String {
 
 /// One due check of one account, run as its own task.
 struct Check {
-    manager: Arc<Manager>,
+    host: Arc<dyn KeepAliveHost>,
     policy: Policy,
-    row: AccountRow,
-    schedule: Schedule,
-    window: Option<i64>,
+    account: Watched,
     plan: Plan,
     /// Earlier checks of this account in a row that changed nothing.
     idle: u32,
@@ -437,7 +375,7 @@ struct Check {
 
 impl Check {
     async fn run(self) -> Done {
-        let id = self.row.account.id.clone();
+        let id = self.account.row.account.id.clone();
         let progressed = match self.plan.kind {
             CheckKind::Warn => self.warn().await,
             CheckKind::Expire => self.expire().await,
@@ -451,38 +389,31 @@ impl Check {
 
     /// "This session will die in X and cannot be renewed without you."
     async fn warn(mut self) -> bool {
-        let m = &self.manager;
-        let window = window_for(&self.row, self.window);
-        let Some(expires) = self.row.session.info.as_ref().and_then(|i| i.expires_at) else {
+        let host = &self.host;
+        let Some(expires) = self
+            .account
+            .row
+            .session
+            .info
+            .as_ref()
+            .and_then(|i| i.expires_at)
+        else {
             return false;
         };
-        let now = m.now();
+        let now = host.now();
         if expires <= now {
             // Too late to warn (the app was closed through the window).
             return self.expire().await;
         }
-        let reason = self
-            .policy
-            .unattended_reason(&facts(m, &self.row, &self.schedule, window));
+        let reason = self.policy.unattended_reason(&self.account.facts());
         let message = format!(
             "this session ends in {} ({}) and cannot be renewed without you: {reason}",
             human(expires - now),
             expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
-        m.log_event(
-            &self.row.account,
-            "keepalive",
-            "expiring_unattended",
-            message.clone(),
-        )
-        .await;
-        m.emit_event(Event::ExpiringUnattended {
-            account: self.row.account.name.clone(),
-            expires_at: expires,
-            remaining_secs: (expires - now).num_seconds().max(0),
-            message,
-        });
-        self.schedule.warned_for = Some(expires);
+        host.expiring_unattended(&self.account.row.account, expires, expires - now, message)
+            .await;
+        self.account.schedule.warned_for = Some(expires);
         self.store_next(now).await;
         true
     }
@@ -490,19 +421,15 @@ impl Check {
     /// The session reached its expiry with nothing to renew it: say so once (the engine's
     /// state tracking emits the `StateChanged`).
     async fn expire(mut self) -> bool {
-        let m = &self.manager;
-        m.log_event(
-            &self.row.account,
-            "keepalive",
-            "expired",
-            "the session expired; log in again".to_owned(),
-        )
-        .await;
-        self.schedule.warned_for = self.row.session.info.as_ref().and_then(|i| i.expires_at);
-        self.schedule.next_check_at = None;
-        self.schedule.kind = None;
-        self.schedule.generation = Some(self.row.session.generation);
-        if let Err(e) = m.set_schedule(&self.row.account.id, self.schedule).await {
+        let host = &self.host;
+        let (row, schedule) = (&self.account.row, &mut self.account.schedule);
+        host.expired(&row.account, "the session expired; log in again".to_owned())
+            .await;
+        schedule.warned_for = row.session.info.as_ref().and_then(|i| i.expires_at);
+        schedule.next_check_at = None;
+        schedule.kind = None;
+        schedule.generation = Some(row.session.generation);
+        if let Err(e) = host.set_schedule(&row.account.id, schedule.clone()).await {
             tracing::warn!(error = %e.message, "cannot store a keep-alive plan");
         }
         true
@@ -510,11 +437,17 @@ impl Check {
 
     /// Refresh, re-login or validation through the Manager's single-flight path.
     async fn renew(mut self, kind: CheckKind) -> bool {
-        let m = self.manager.clone();
-        let expires_before = self.row.session.info.as_ref().and_then(|i| i.expires_at);
-        let result = m.keepalive_check(&self.row, kind).await;
+        let host = self.host.clone();
+        let expires_before = self
+            .account
+            .row
+            .session
+            .info
+            .as_ref()
+            .and_then(|i| i.expires_at);
+        let result = host.check(&self.account.row, kind).await;
         // Read what the check (or another process) left.
-        let fresh = match m.keepalive_row(&self.row.account.id).await {
+        let fresh = match host.watched(&self.account.row.account.id).await {
             Ok(Some(r)) => r,
             // Removed meanwhile.
             Ok(None) => return true,
@@ -523,8 +456,8 @@ impl Check {
                 return false;
             }
         };
-        let (row, schedule) = fresh;
-        self.schedule = schedule;
+        let row = fresh.row.clone();
+        self.account = fresh;
         let progressed = match &result {
             Ok(Renewal::Skipped) => true,
             Ok(Renewal::Renewed | Renewal::Relogged) => {
@@ -534,7 +467,7 @@ impl Check {
                     && expires_after <= expires_before
                 {
                     // The refresh gave no later expiry (Steedos when refreshTokens is broken).
-                    self.schedule.refresh_stalled_for = expires_after;
+                    self.account.schedule.refresh_stalled_for = expires_after;
                 }
                 true
             }
@@ -542,11 +475,11 @@ impl Check {
             Ok(Renewal::Unattended) => {
                 let expires = row.session.info.as_ref().and_then(|i| i.expires_at);
                 match kind {
-                    CheckKind::Relogin => self.schedule.relogin_blocked_for = expires,
+                    CheckKind::Relogin => self.account.schedule.relogin_blocked_for = expires,
                     CheckKind::Refresh => {
-                        self.schedule.refresh_stalled_for = expires;
+                        self.account.schedule.refresh_stalled_for = expires;
                         if row.account.remember_password {
-                            self.schedule.relogin_blocked_for = expires;
+                            self.account.schedule.relogin_blocked_for = expires;
                         }
                     }
                     _ => {}
@@ -560,8 +493,7 @@ impl Check {
                 false
             }
         };
-        self.row = row;
-        let now = m.now();
+        let now = host.now();
         let planned = self.store_next(now).await;
         // Nothing moved and the same check would be due again: back off instead of looping.
         if let (false, Some(p)) = (progressed, planned)
@@ -569,38 +501,29 @@ impl Check {
         {
             let delay = self.policy.backoff(self.idle, rand::random());
             let at = now + delay.max(self.policy.min_interval);
-            self.schedule.next_check_at = Some(at);
-            self.schedule.kind = Some(p.kind.as_str().to_owned());
-            let _ = m
-                .set_schedule(&self.row.account.id, self.schedule.clone())
+            self.account.schedule.next_check_at = Some(at);
+            self.account.schedule.kind = Some(p.kind.as_str().to_owned());
+            let _ = host
+                .set_schedule(&self.account.row.account.id, self.account.schedule.clone())
                 .await;
             let err = result
                 .err()
                 .unwrap_or_else(|| Error::internal("no progress"));
-            m.emit_event(Event::RefreshFailed {
-                account: self.row.account.name.clone(),
-                permanent: false,
-                message: err.display_line(),
-                next_attempt: Some(at),
-            });
+            host.check_stalled(&self.account.row.account, err.display_line(), at);
         }
         progressed
     }
 
     /// Plans the next check from the current facts and stores it. Returns the plan.
     async fn store_next(&mut self, now: DateTime<Utc>) -> Option<Plan> {
-        let window = window_for(&self.row, self.window);
-        let plan = self.policy.plan(
-            &facts(&self.manager, &self.row, &self.schedule, window),
-            now,
-            rand::random(),
-        );
-        self.schedule.generation = Some(self.row.session.generation);
-        self.schedule.next_check_at = plan.map(|p| p.at);
-        self.schedule.kind = plan.map(|p| p.kind.as_str().to_owned());
+        let plan = self.policy.plan(&self.account.facts(), now, rand::random());
+        let schedule = &mut self.account.schedule;
+        schedule.generation = Some(self.account.row.session.generation);
+        schedule.next_check_at = plan.map(|p| p.at);
+        schedule.kind = plan.map(|p| p.kind.as_str().to_owned());
         if let Err(e) = self
-            .manager
-            .set_schedule(&self.row.account.id, self.schedule.clone())
+            .host
+            .set_schedule(&self.account.row.account.id, schedule.clone())
             .await
         {
             tracing::warn!(error = %e.message, "cannot store a keep-alive plan");

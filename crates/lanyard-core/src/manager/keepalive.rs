@@ -1,6 +1,11 @@
-//! What the keep-alive engine (`crate::keepalive`) reads and writes through the manager.
+//! The Manager as the keep-alive engine's host ([`KeepAliveHost`]): what the engine reads,
+//! asks and records. The engine knows only that trait; the Manager knows the engine's types.
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
 
 use super::*;
+use crate::keepalive::{KeepAliveHost, Watched};
 
 impl Manager {
     /// Asks the keep-alive engine (if one runs on this manager) to look at the accounts now.
@@ -8,45 +13,27 @@ impl Manager {
         self.keepalive.notify_one();
     }
 
-    pub(crate) fn keepalive_notify(&self) -> Arc<Notify> {
-        self.keepalive.clone()
-    }
-
-    /// Every account with its schedule and the state it shows now, in one read.
-    pub(crate) async fn keepalive_snapshot(&self) -> Result<Snapshot> {
-        let (rows, mut schedules, window) = self
-            .db(|s| Ok((s.accounts()?, s.schedules()?, warning_setting(s))))
-            .await?;
-        let now = self.now();
-        let accounts = rows
-            .into_iter()
-            .map(|row| {
-                let schedule = schedules.remove(&row.account.id).unwrap_or_default();
-                let state = self.state_of(&row, window, now);
-                SnapshotEntry {
-                    row,
-                    schedule,
-                    state,
-                }
-            })
-            .collect();
-        Ok(Snapshot {
-            accounts,
-            window_setting: window,
-        })
-    }
-
-    /// One account with its schedule; `None` once removed.
-    pub(crate) async fn keepalive_row(&self, id: &str) -> Result<Option<(AccountRow, Schedule)>> {
-        let id = id.to_owned();
-        self.db(move |s| {
-            let Some(row) = s.account_by_id(&id)? else {
-                return Ok(None);
-            };
-            let schedule = s.schedule(&id)?.unwrap_or_default();
-            Ok(Some((row, schedule)))
-        })
-        .await
+    /// An account as the engine sees it, its state and warning window computed for `now`.
+    fn watched_of(
+        &self,
+        row: AccountRow,
+        schedule: Schedule,
+        window_setting: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Watched {
+        let service = self.service(row.account.service);
+        let state = self.state_of(&row, window_setting, now);
+        let warning_window = row.session.info.as_ref().map_or(TimeDelta::zero(), |info| {
+            warning_window(info, window_setting)
+        });
+        Watched {
+            caps: service.spec().capabilities,
+            revalidates_despite_expiry: service.revalidates_despite_expiry(),
+            state,
+            warning_window,
+            row,
+            schedule,
+        }
     }
 
     /// The engine's planned check, through the same single-flight path as `token()` and
@@ -59,9 +46,92 @@ impl Manager {
     ) -> Result<Renewal> {
         self.flight(seen, false, Due::Planned(kind)).await
     }
+}
 
-    pub(crate) async fn set_schedule(&self, account_id: &str, schedule: Schedule) -> Result<()> {
+#[async_trait]
+impl KeepAliveHost for Manager {
+    fn now(&self) -> DateTime<Utc> {
+        Manager::now(self)
+    }
+
+    fn wake_signal(&self) -> Arc<Notify> {
+        self.keepalive.clone()
+    }
+
+    /// Every account with its schedule and the state it shows now, in one read.
+    async fn snapshot(&self) -> Result<Vec<Watched>> {
+        let (rows, mut schedules, window) = self
+            .db(|s| Ok((s.accounts()?, s.schedules()?, warning_setting(s))))
+            .await?;
+        let now = Manager::now(self);
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let schedule = schedules.remove(&row.account.id).unwrap_or_default();
+                self.watched_of(row, schedule, window, now)
+            })
+            .collect())
+    }
+
+    async fn watched(&self, account_id: &str) -> Result<Option<Watched>> {
+        let id = account_id.to_owned();
+        let found = self
+            .db(move |s| {
+                let Some(row) = s.account_by_id(&id)? else {
+                    return Ok(None);
+                };
+                let schedule = s.schedule(&id)?.unwrap_or_default();
+                Ok(Some((row, schedule, warning_setting(s))))
+            })
+            .await?;
+        let now = Manager::now(self);
+        Ok(found.map(|(row, schedule, window)| self.watched_of(row, schedule, window, now)))
+    }
+
+    async fn check(&self, seen: &AccountRow, kind: CheckKind) -> Result<Renewal> {
+        self.keepalive_check(seen, kind).await
+    }
+
+    async fn set_schedule(&self, account_id: &str, schedule: Schedule) -> Result<()> {
         let id = account_id.to_owned();
         self.db(move |s| s.set_schedule(&id, &schedule)).await
+    }
+
+    fn state_changed(&self, account: &Account, state: State) {
+        self.emit_event(Event::StateChanged {
+            account: account.name.clone(),
+            state,
+        });
+    }
+
+    async fn expiring_unattended(
+        &self,
+        account: &Account,
+        expires_at: DateTime<Utc>,
+        remaining: TimeDelta,
+        message: String,
+    ) {
+        self.log_event(account, "keepalive", "expiring_unattended", message.clone())
+            .await;
+        self.emit_event(Event::ExpiringUnattended {
+            account: account.name.clone(),
+            expires_at,
+            remaining_secs: remaining.num_seconds().max(0),
+            message,
+        });
+    }
+
+    async fn expired(&self, account: &Account, message: String) {
+        self.log_event(account, "keepalive", "expired", message)
+            .await;
+    }
+
+    fn check_stalled(&self, account: &Account, message: String, next_attempt: DateTime<Utc>) {
+        self.emit_event(Event::RefreshFailed {
+            account: account.name.clone(),
+            permanent: false,
+            message,
+            next_attempt: Some(next_attempt),
+        });
     }
 }

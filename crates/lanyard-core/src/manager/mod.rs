@@ -27,8 +27,7 @@ use url::Url;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{Http, HttpConfig};
-use crate::keepalive::engine::{Snapshot, SnapshotEntry};
-use crate::keepalive::{CheckKind, Clock, Policy, SystemClock};
+use crate::keepalive::{CheckKind, Clock, Policy, Renewal, SystemClock};
 use crate::model::{
     Account, AccountView, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, ServiceId,
     ServiceSpec, Session, SessionInfo, SessionTokens, State,
@@ -50,6 +49,7 @@ mod handoff;
 mod keepalive;
 mod login;
 mod renewal;
+mod renewal_decision;
 mod session;
 mod settings;
 #[cfg(test)]
@@ -65,7 +65,6 @@ pub use login::LoginStep;
 use login::{Flows, Intent, describe_challenge};
 use renewal::Due;
 pub use renewal::RefreshDone;
-pub(crate) use renewal::Renewal;
 pub use session::LogoutOutcome;
 use session::{merge_info, tokens_json};
 pub use settings::WARNING_WINDOW_SETTING;

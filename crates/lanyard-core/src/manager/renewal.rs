@@ -1,24 +1,8 @@
 //! Renewal: single flight per account (an in-process mutex plus a lease in the database for
 //! other processes), refresh, re-login with the remembered password, and when a renewal is due.
 
+use super::renewal_decision::{Call, Decision, Facts as DecisionFacts, Heard, Next};
 use super::*;
-
-/// What a renewal did (the keep-alive engine plans the next check from it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Renewal {
-    /// Another flight renewed or checked the account meanwhile, or nothing was due: nothing
-    /// was sent.
-    Skipped,
-    /// A new session was stored (the service's refresh, or a stored session kept from one).
-    Renewed,
-    /// A new session was stored by a silent re-login with the remembered password.
-    Relogged,
-    /// The server confirmed the session.
-    Validated,
-    /// Nothing can renew the session without a person now (a re-login met a captcha or a code,
-    /// or the service has no unattended way), but it stays usable until it expires.
-    Unattended,
-}
 
 /// What "refresh now" did, for the person who asked (the UI and the CLI name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -107,7 +91,8 @@ impl Manager {
     }
 
     /// Refresh → validation → silent re-login → needs login, per the service's capabilities
-    /// and why the renewal runs.
+    /// and why the renewal runs: [`Decision`] says which step comes next; this asks the
+    /// service, stores, logs and emits.
     async fn renew(
         &self,
         row: &AccountRow,
@@ -116,17 +101,9 @@ impl Manager {
     ) -> Result<Renewal> {
         let account = &row.account;
         let service = self.service(account.service);
-        let caps = service.spec().capabilities;
         let now = self.now();
         let info = row.session.info.clone().unwrap_or_default();
         let session = self.load_session(row).await?;
-        let expired = info.expires_at.is_some_and(|t| t <= now);
-        let refresh_expired = info.refresh_expires_at.is_some_and(|t| t <= now);
-        let near_expiry = info
-            .expires_at
-            .is_some_and(|t| now >= t - warning_window(&info, window));
-        // Renew now even if the session is not near its end yet.
-        let early = matches!(intent, Intent::Force | Intent::Renew);
         let password = if account.remember_password {
             self.secrets.get(&key_password(&account.id)).await?
         } else {
@@ -137,74 +114,75 @@ impl Manager {
             now,
             ..self.ctx(account, &secret_options)
         };
+        let mut decision = Decision::new(DecisionFacts::new(
+            &info,
+            window,
+            now,
+            service.spec().capabilities,
+            intent,
+            session.is_some(),
+            password.is_some(),
+        ));
 
-        // Why the session cannot be used any more, once we know it cannot.
-        let mut lost: Option<NeedsLoginReason> = if session.is_none() {
-            Some(NeedsLoginReason::Revoked)
-        } else {
-            None
-        };
-        // A refresh answered without a later expiry (Steedos when its refreshTokens is broken):
-        // a re-login is the way to renew.
-        let mut refresh_stalled = false;
-
-        // 1. Refresh, where the service can (a scheduled validation only when the session is
-        //    at its end anyway).
-        if let Some(session) = &session
-            && caps.refresh
-            && (intent != Intent::Validate || expired || near_expiry)
-        {
-            if refresh_expired {
-                lost = Some(NeedsLoginReason::RefreshTokenExpired);
-            } else {
-                match service.refresh(&ctx, session).await {
-                    Ok(outcome) => {
-                        let later = match (outcome.session.info.expires_at, info.expires_at) {
-                            (Some(new), Some(old)) => new > old,
-                            _ => true,
-                        };
-                        if later || password.is_none() || !(early || expired || near_expiry) {
-                            self.finish_login(account, outcome, None, "refresh").await?;
-                            return Ok(Renewal::Renewed);
+        let mut next = decision.start();
+        // The error of the last call, for `Retry` and `Fail`.
+        let mut failure: Option<(&'static str, Error)> = None;
+        loop {
+            let call = match next {
+                Next::Ask(call) => call,
+                Next::Finish(renewal) => return Ok(renewal),
+                Next::Retry => {
+                    let (kind, e) =
+                        failure.ok_or_else(|| Error::internal("no failure to retry"))?;
+                    return Err(self.transient(account, kind, e).await);
+                }
+                Next::Fail => {
+                    let (_, e) = failure.ok_or_else(|| Error::internal("no failure to return"))?;
+                    return Err(e);
+                }
+                Next::NeedsLogin(reason) => return Err(self.needs_login(account, reason).await),
+            };
+            next = match call {
+                Call::Refresh => {
+                    let Some(session) = &session else {
+                        return Err(Error::internal("a refresh without a session"));
+                    };
+                    match service.refresh(&ctx, session).await {
+                        Ok(outcome) => {
+                            let later = match (outcome.session.info.expires_at, info.expires_at) {
+                                (Some(new), Some(old)) => new > old,
+                                _ => true,
+                            };
+                            let next = decision.next(call, Heard::Refreshed { later });
+                            if next == Next::Finish(Renewal::Renewed) {
+                                self.finish_login(account, outcome, None, "refresh").await?;
+                            } else {
+                                self.log(
+                                    Some(account),
+                                    "refresh",
+                                    "ok",
+                                    "the server accepted the session but gave no later expiry; logging in again"
+                                        .to_owned(),
+                                )
+                                .await;
+                            }
+                            next
                         }
-                        self.log(
-                            Some(account),
-                            "refresh",
-                            "ok",
-                            "the server accepted the session but gave no later expiry; logging in again"
-                                .to_owned(),
-                        )
-                        .await;
-                        refresh_stalled = true;
-                    }
-                    // Treated like a service without refresh.
-                    Err(e) if e.code == ErrorCode::Unsupported => {}
-                    Err(e) if e.code.is_transient() => {
-                        return Err(self.transient(account, "refresh", e).await);
-                    }
-                    Err(e) => {
-                        self.log(Some(account), "refresh", "failed", e.display_line())
-                            .await;
-                        lost = Some(lost_reason(&e));
+                        Err(e) => {
+                            let next = decision.next(call, Heard::Failed(e.code));
+                            if !matches!(next, Next::Retry) && e.code != ErrorCode::Unsupported {
+                                self.log(Some(account), "refresh", "failed", e.display_line())
+                                    .await;
+                            }
+                            failure = Some(("refresh", e));
+                            next
+                        }
                     }
                 }
-            }
-        }
-
-        // 2. No refresh: re-login when due and a password is remembered; otherwise ask the
-        //    server whether the session still works (services without expiry, forced checks).
-        if let Some(session) = &session
-            && lost.is_none()
-        {
-            let relogin_now =
-                password.is_some() && (expired || near_expiry || early || refresh_stalled);
-            if !relogin_now {
-                if expired {
-                    lost = Some(NeedsLoginReason::Expired);
-                } else if !caps.validate {
-                    // Still valid and nothing can renew it unattended: nothing to do yet.
-                    return Ok(Renewal::Unattended);
-                } else {
+                Call::Validate => {
+                    let Some(session) = &session else {
+                        return Err(Error::internal("a validation without a session"));
+                    };
                     match service.validate(&ctx, session).await {
                         Ok(Validation::Valid(fresh)) => {
                             let mut info = info.clone();
@@ -222,7 +200,7 @@ impl Manager {
                             self.emit(Event::AccountChanged {
                                 account: account.name.clone(),
                             });
-                            return Ok(Renewal::Validated);
+                            decision.next(call, Heard::Valid)
                         }
                         Ok(Validation::Invalid(reason)) => {
                             self.log(
@@ -232,10 +210,9 @@ impl Manager {
                                 reason.describe().to_owned(),
                             )
                             .await;
-                            lost = Some(reason);
+                            decision.next(call, Heard::Invalid(reason))
                         }
                         Ok(Validation::Unverifiable(why)) => {
-                            // Not a revocation: the session stays until its known expiry.
                             let until = info.expires_at.map_or_else(
                                 || "the session is kept".to_owned(),
                                 |t| format!("the session is kept until it expires at {}", when(t)),
@@ -247,89 +224,76 @@ impl Manager {
                                 format!("could not check the session: {why}; {until}"),
                             )
                             .await;
-                            return Ok(Renewal::Unattended);
-                        }
-                        Err(e) if e.code == ErrorCode::Unsupported => {
-                            return Ok(Renewal::Unattended);
-                        }
-                        Err(e) if e.code.is_transient() => {
-                            return Err(self.transient(account, "validate", e).await);
+                            decision.next(call, Heard::Unverifiable)
                         }
                         Err(e) => {
-                            self.log(Some(account), "validate", "failed", e.display_line())
-                                .await;
-                            if !matches!(
-                                e.code,
-                                ErrorCode::NeedsLogin | ErrorCode::CredentialsRejected
-                            ) {
-                                return Err(e);
+                            let next = decision.next(call, Heard::Failed(e.code));
+                            if !e.code.is_transient() && e.code != ErrorCode::Unsupported {
+                                self.log(Some(account), "validate", "failed", e.display_line())
+                                    .await;
                             }
-                            lost = Some(NeedsLoginReason::Revoked);
+                            failure = Some(("validate", e));
+                            next
                         }
                     }
                 }
-            }
-        }
-
-        // 3. Silent re-login with the remembered password, when no person is needed.
-        if let Some(password) = &password {
-            match service.begin_login(&ctx, Some(password)).await {
-                Ok(Progress::Done(outcome)) => {
-                    self.finish_login(account, *outcome, Some(password), "relogin")
-                        .await?;
-                    return Ok(Renewal::Relogged);
-                }
-                Ok(Progress::Challenge { challenge, .. }) => {
-                    if lost.is_none() && !expired {
-                        // An early renewal met a person's step: the session still works; keep
-                        // it and let keep-alive warn before it ends.
-                        let until = info.expires_at.map_or_else(
-                            || "it stays usable".to_owned(),
-                            |t| format!("the session stays usable until {}", when(t)),
-                        );
-                        self.log(
-                            Some(account),
-                            "relogin",
-                            "challenge",
-                            format!("{}; {until}", describe_challenge(&challenge)),
-                        )
-                        .await;
-                        return Ok(Renewal::Unattended);
-                    }
-                    self.log(
-                        Some(account),
-                        "relogin",
-                        "failed",
-                        describe_challenge(&challenge),
-                    )
-                    .await;
-                    lost = Some(NeedsLoginReason::ChallengeRequired);
-                }
-                Err(e) if e.code.is_transient() => {
-                    return Err(self.transient(account, "relogin", e).await);
-                }
-                Err(e) => {
-                    self.log(Some(account), "relogin", "failed", e.display_line())
-                        .await;
-                    lost = Some(match (e.code, lost) {
-                        (ErrorCode::CredentialsRejected, _) => NeedsLoginReason::PasswordChanged,
-                        (ErrorCode::ChallengeFailed, _) => NeedsLoginReason::ChallengeRequired,
-                        (ErrorCode::NeedsLogin, known) => {
-                            known.unwrap_or(NeedsLoginReason::Revoked)
+                Call::Relogin => {
+                    let Some(password) = &password else {
+                        return Err(Error::internal("a re-login without a password"));
+                    };
+                    match service.begin_login(&ctx, Some(password)).await {
+                        Ok(Progress::Done(outcome)) => {
+                            self.finish_login(account, *outcome, Some(password), "relogin")
+                                .await?;
+                            decision.next(call, Heard::LoggedIn)
                         }
-                        (_, Some(known)) => known,
-                        // The session is not known to be lost (it was only due): keep it.
-                        (_, None) => return Err(e),
-                    });
+                        Ok(Progress::Challenge { challenge, .. }) => {
+                            let next = decision.next(call, Heard::Challenge);
+                            if next == Next::Finish(Renewal::Unattended) {
+                                let until = info.expires_at.map_or_else(
+                                    || "it stays usable".to_owned(),
+                                    |t| format!("the session stays usable until {}", when(t)),
+                                );
+                                self.log(
+                                    Some(account),
+                                    "relogin",
+                                    "challenge",
+                                    format!("{}; {until}", describe_challenge(&challenge)),
+                                )
+                                .await;
+                            } else {
+                                self.log(
+                                    Some(account),
+                                    "relogin",
+                                    "failed",
+                                    describe_challenge(&challenge),
+                                )
+                                .await;
+                            }
+                            next
+                        }
+                        Err(e) => {
+                            let next = decision.next(call, Heard::Failed(e.code));
+                            if !e.code.is_transient() {
+                                self.log(Some(account), "relogin", "failed", e.display_line())
+                                    .await;
+                            }
+                            failure = Some(("relogin", e));
+                            next
+                        }
+                    }
                 }
-            }
+            };
         }
+    }
 
-        // 4. A person must log in.
-        let reason = lost.unwrap_or(NeedsLoginReason::Expired);
+    /// A person must log in: the state says why, the log and the window are told.
+    async fn needs_login(&self, account: &Account, reason: NeedsLoginReason) -> Error {
         let id = account.id.clone();
         let stored = StoredState::NeedsLogin(reason.clone());
-        self.db(move |s| s.set_state(&id, &stored)).await?;
+        if let Err(e) = self.db(move |s| s.set_state(&id, &stored)).await {
+            return e;
+        }
         self.log(
             Some(account),
             "keepalive",
@@ -346,11 +310,11 @@ impl Manager {
             message: format!("needs a new login: {}", reason.describe()),
             next_attempt: None,
         });
-        Err(Error::needs_login(format!(
+        Error::needs_login(format!(
             "'{}' needs a new login: {}",
             account.name,
             reason.describe()
-        )))
+        ))
     }
 
     /// Records a transient failure (state retrying, next attempt backed off) and returns it.
@@ -580,14 +544,4 @@ impl Due {
 /// so many accounts do not retry in step).
 fn retry_delay(attempts: u32) -> chrono::Duration {
     Policy::default().backoff(attempts, rand::random())
-}
-
-/// Why a refresh that failed for good lost the session: the service says `NeedsLogin` when the
-/// refresh token is no longer accepted, anything else means the session was revoked.
-fn lost_reason(e: &Error) -> NeedsLoginReason {
-    if e.code == ErrorCode::NeedsLogin {
-        NeedsLoginReason::RefreshTokenExpired
-    } else {
-        NeedsLoginReason::Revoked
-    }
 }
