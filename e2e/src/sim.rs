@@ -1,12 +1,12 @@
 //! `lanyard-sim` as a child process: the already built binary of the main workspace, on
-//! ephemeral ports, with its control API (docs/simulator-control.md) one call away.
+//! ephemeral ports, with its control API (`lanyard_sim::control`) one call away.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
+use lanyard_sim::control::SimControl;
 use serde_json::Value;
 
 /// The simulator binary: `$LANYARD_SIM_BINARY`, else the debug build next to the app binary.
@@ -66,33 +66,26 @@ impl Sim {
             .to_string()
     }
 
-    /// The listener of a service, where its `/__sim/` routes live.
-    fn base(&self, service: &str) -> String {
-        self.endpoint(service).replace("/{region}", "")
-    }
-
-    pub fn get(&self, service: &str, path: &str) -> Value {
-        request("GET", &format!("{}{path}", self.base(service)), None)
-    }
-
-    pub fn post(&self, service: &str, path: &str, body: Value) -> Value {
-        request("POST", &format!("{}{path}", self.base(service)), Some(body))
+    /// The control API of a service's simulator (docs/simulator-control.md).
+    pub fn control(&self, service: &str) -> SimControl {
+        SimControl::new(&self.endpoint(service))
     }
 
     /// The answer to the captcha the service showed last.
-    pub fn captcha_answer(&self, service: &str) -> String {
-        self.get(service, "/__sim/captcha")["answer"]
-            .as_str()
-            .expect("a captcha answer")
-            .to_string()
+    pub async fn captcha_answer(&self, service: &str) -> String {
+        self.control(service)
+            .captcha_answer(None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The code the service sent to `user` last (or its current TOTP code).
-    pub fn last_code(&self, service: &str, user: &str) -> String {
-        self.get(service, &format!("/__sim/last-code?user={user}"))["code"]
-            .as_str()
-            .expect("a code")
-            .to_string()
+    pub async fn last_code(&self, service: &str, user: &str) -> String {
+        self.control(service)
+            .last_code(user)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .code
     }
 }
 
@@ -100,35 +93,4 @@ impl Drop for Sim {
     fn drop(&mut self) {
         super::driver::terminate(&mut self.child, Duration::from_secs(5));
     }
-}
-
-/// One HTTP/1.0 exchange on loopback (no chunked answers, no client library); panics unless
-/// the answer is 2xx, and returns its JSON body.
-fn request(method: &str, url: &str, body: Option<Value>) -> Value {
-    let rest = url.strip_prefix("http://").expect("an http:// URL");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a read timeout");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream
-        .write_all(format!("{head}{body}").as_bytes())
-        .expect("send the request");
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = answer.split(' ').nth(1).unwrap_or("");
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    assert!(
-        status.starts_with('2'),
-        "{method} {url} answered {status}: {body}"
-    );
-    serde_json::from_str(body).unwrap_or(Value::Null)
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lanyard_e2e::{AccountForm, App, Sim, clipboard_targets, clipboard_text};
-use serde_json::json;
+use lanyard_sim::control::SiyuanConfigPatch;
 
 const COOLKIT_APPID: &str = "LanyardDemoAppId0000000000000001";
 const COOLKIT_APPSECRET: &str = "LanyardDemoAppSecret000000000001";
@@ -15,7 +15,13 @@ async fn accounts_of_all_five_services_sign_in_switch_copy_log_out_and_go() {
     let sim = Sim::start();
     // SiYuan asks for a captcha before bob's authenticator code; ShopXO asks for one too, as a
     // fresh install does.
-    sim.post("siyuan", "/__sim/config", json!({"captcha": true}));
+    sim.control("siyuan")
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let app = App::launch().await;
     let cli = app.sandbox().cli();
 
@@ -74,10 +80,11 @@ async fn accounts_of_all_five_services_sign_in_switch_copy_log_out_and_go() {
         image.starts_with("data:image/"),
         "the captcha arrives as a data: URL"
     );
-    app.answer_captcha(&sim.captcha_answer("siyuan")).await;
+    app.answer_captcha(&sim.captcha_answer("siyuan").await)
+        .await;
     app.by_id("code-input").await;
     assert!(!app.text_of("code-destination").await.is_empty());
-    app.enter_code(&sim.last_code("siyuan", "bob")).await;
+    app.enter_code(&sim.last_code("siyuan", "bob").await).await;
     app.wait_signed_in("siyuan/bob").await;
 
     // ShopXO: a wrong captcha is refused and the step stays open; the right one signs in.
@@ -86,7 +93,7 @@ async fn accounts_of_all_five_services_sign_in_switch_copy_log_out_and_go() {
         .await;
     app.enter_password("secret123").await;
     app.by_id("captcha-image").await;
-    let right = sim.captcha_answer("shopxo");
+    let right = sim.captcha_answer("shopxo").await;
     let wrong = if right == "0000" { "1111" } else { "0000" };
     app.answer_captcha(wrong).await;
     app.by_id("login-error").await;
@@ -95,7 +102,8 @@ async fn accounts_of_all_five_services_sign_in_switch_copy_log_out_and_go() {
         "the captcha step stays open"
     );
     // The answer may have been used up by the wrong try: ask the server again.
-    app.answer_captcha(&sim.captcha_answer("shopxo")).await;
+    app.answer_captcha(&sim.captcha_answer("shopxo").await)
+        .await;
     app.wait_signed_in("shopxo/alice01").await;
     app.click("overview-item").await;
     app.by_id("account-steedos/alice@example.com").await;

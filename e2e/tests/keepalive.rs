@@ -4,17 +4,19 @@
 use std::time::Duration;
 
 use lanyard_e2e::{App, Sandbox, Sim, tid};
-use serde_json::json;
+use lanyard_sim::control::SiyuanConfigPatch;
 
 #[tokio::test]
 async fn the_engine_renews_a_session_in_the_background_and_the_countdown_follows() {
     let sim = Sim::start();
     // SiYuan cloud tokens that live 40 s: keep-alive renews them at 75–80 % of that.
-    sim.post(
-        "siyuan",
-        "/__sim/config",
-        json!({"token_lifetime_secs": 40}),
-    );
+    sim.control("siyuan")
+        .configure(&SiyuanConfigPatch {
+            token_lifetime_secs: Some(40),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let siyuan = sim.endpoint("siyuan");
     let sandbox = Sandbox::new();
     sandbox.cli().run(

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use lanyard_e2e::x11::{NotificationWatch, request_close, visible_windows};
 use lanyard_e2e::{App, Sandbox, Sim, clipboard_text};
-use serde_json::json;
 
 const CLASS: &str = "lanyard-desktop";
 
@@ -16,11 +15,10 @@ async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_a
     // An SSCMS session that ends in 10 minutes: the simulator's clock runs 7 days minus 10
     // minutes behind, and its tokens live 7 days. No password is remembered, so nothing can
     // renew it without a person.
-    sim.post(
-        "sscms",
-        "/__sim/clock",
-        json!({"advance_secs": -(7 * 24 * 3600 - 600)}),
-    );
+    sim.control("sscms")
+        .advance_clock(-(7 * 24 * 3600 - 600))
+        .await
+        .unwrap();
     let sscms = sim.endpoint("sscms");
     let sandbox = Sandbox::new();
     sandbox.cli().run(

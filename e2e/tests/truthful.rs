@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use lanyard_e2e::{AccountForm, App, Sandbox, Sim};
-use serde_json::{Value, json};
+use lanyard_sim::control::ShopxoConfigPatch;
+use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -65,8 +66,14 @@ async fn value_of(app: &App, id: &str) -> String {
 
 /// Signed in by the CLI: a ShopXO account (no logout call) and two SiteServer CMS accounts
 /// (which have one), plus one that never signed in.
-fn seed(sandbox: &Sandbox, sim: &Sim) {
-    sim.post("shopxo", "/__sim/config", json!({"login_captcha": false}));
+async fn seed(sandbox: &Sandbox, sim: &Sim) {
+    sim.control("shopxo")
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let cli = sandbox.cli();
     let (shopxo, sscms) = (sim.endpoint("shopxo"), sim.endpoint("sscms"));
     for (args, password) in [
@@ -105,7 +112,7 @@ fn seed(sandbox: &Sandbox, sim: &Sim) {
 async fn log_out_remove_and_refresh_say_what_was_done_per_service() {
     let sim = Sim::start();
     let sandbox = Sandbox::new();
-    seed(&sandbox, &sim);
+    seed(&sandbox, &sim).await;
     let app = App::launch_with(sandbox, &[]).await;
     app.wait_for_state("shopxo/alice01", "valid").await;
 
@@ -334,7 +341,13 @@ async fn the_add_form_proposes_a_free_name_and_known_addresses_and_errors_are_sa
     assert_eq!(asked, 1);
 
     // A wrong password: the server's words once, and the field is cleared.
-    sim.post("shopxo", "/__sim/config", json!({"login_captcha": false}));
+    sim.control("shopxo")
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     app.click("login-shopxo/alice01@localhost").await;
     app.enter_password("wrong-password").await;
     let error = app.text("[data-testid=login-error]").await;

@@ -28,6 +28,7 @@ use lanyard_core::http::HttpConfig;
 use lanyard_core::manager::{Event, LoginStep, Manager, NewAccount};
 use lanyard_core::secrets::Secrets;
 use lanyard_core::{KeepAlive, SecretString, ServiceId};
+use lanyard_sim::control::{CoolkitConfigPatch, SimControl};
 use lanyard_sim::coolkit::{DEMO_APPID, DEMO_APPSECRET};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -60,16 +61,8 @@ fn secrets(store: &str) -> Secrets {
 }
 
 /// The simulator's request counter for one route.
-async fn sim_count(http: &reqwest::Client, root: &str, route: &str) -> u64 {
-    let v: serde_json::Value = http
-        .get(format!("{root}/__sim/stats"))
-        .send()
-        .await
-        .expect("sim stats")
-        .json()
-        .await
-        .expect("sim stats json");
-    v["requests"][route].as_u64().unwrap_or(0)
+async fn sim_count(sim: &SimControl, route: &str) -> u64 {
+    sim.stats().await.expect("sim stats").count(route)
 }
 
 #[tokio::main]
@@ -91,17 +84,14 @@ async fn main() {
             )
         }
     };
-    let root = coolkit.trim_end_matches("/{region}").to_owned();
-    let http = reqwest::Client::new();
-    let config: serde_json::Value = http
-        .post(format!("{root}/__sim/config"))
-        .json(&serde_json::json!({"rotate_rt": false}))
-        .send()
+    let sim = SimControl::new(&coolkit);
+    let config = sim
+        .configure(&CoolkitConfigPatch {
+            rotate_rt: Some(false),
+            ..Default::default()
+        })
         .await
-        .expect("sim config")
-        .json()
-        .await
-        .expect("sim config json");
+        .expect("sim config");
     assert_eq!(
         config["rotate_rt"], false,
         "the simulator kept rotating: {config}"
@@ -187,7 +177,7 @@ async fn main() {
         names.insert(view.account.name);
     }
 
-    let refreshes_before = sim_count(&http, &root, "coolkit.v2.refresh").await;
+    let refreshes_before = sim_count(&sim, "coolkit.v2.refresh").await;
     let mut events = m.subscribe();
     let cpu0 = cpu_time();
     let start = Instant::now();
@@ -201,7 +191,7 @@ async fn main() {
     let deadline = start + Duration::from_secs(300);
     while refreshed.len() + failed.len() < accounts && Instant::now() < deadline {
         if lagged {
-            let served = sim_count(&http, &root, "coolkit.v2.refresh").await - refreshes_before;
+            let served = sim_count(&sim, "coolkit.v2.refresh").await - refreshes_before;
             if served >= accounts as u64 {
                 // Served is not yet persisted: give the engine's last checks a moment.
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -229,7 +219,7 @@ async fn main() {
     let cpu1 = cpu_time();
     let (rounds, checks) = (ka.rounds(), ka.checks());
     ka.shutdown().await;
-    let served = sim_count(&http, &root, "coolkit.v2.refresh").await - refreshes_before;
+    let served = sim_count(&sim, "coolkit.v2.refresh").await - refreshes_before;
 
     // Every account must now hold a new `at` the simulator issued.
     let mut renewed = 0;

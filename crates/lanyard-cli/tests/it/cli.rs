@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use lanyard_sim::control::{ShopxoConfigPatch, SiyuanConfigPatch, SscmsConfigPatch, SscmsVersion};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
@@ -161,8 +162,13 @@ async fn sscms_full_lifecycle() {
 async fn an_sscms_v7_token_survives_a_check_the_server_cannot_answer() {
     let w = World::new().await;
     let endpoint = w.endpoint("sscms");
-    w.sim_post("sscms", "/__sim/config", json!({"version": "v7"}))
-        .await;
+    w.control("sscms")
+        .configure(&SscmsConfigPatch {
+            version: Some(SscmsVersion::V7),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     w.run(
         &[
             "add",
@@ -291,10 +297,8 @@ async fn steedos_mfa_code_through_the_line_protocol() {
                 let w = &w;
                 async move {
                     if line.starts_with("Code sent") {
-                        let code = w
-                            .sim_get("steedos", "/__sim/last-code?user=bob@example.com")
-                            .await;
-                        Some(code["code"].as_str().unwrap().to_string())
+                        let code = w.last_code("steedos", "bob@example.com").await;
+                        Some(code)
                     } else {
                         None
                     }
@@ -364,8 +368,8 @@ async fn shopxo_captcha_right_and_wrong() {
                 let w = &w;
                 async move {
                     if line == "Captcha:" {
-                        let answer = w.sim_get("shopxo", "/__sim/captcha").await;
-                        return Some(answer["answer"].as_str().unwrap().to_string());
+                        let answer = w.captcha_answer("shopxo").await;
+                        return Some(answer);
                     }
                     None
                 }
@@ -386,8 +390,13 @@ async fn shopxo_captcha_right_and_wrong() {
 async fn siyuan_captcha_then_two_factor() {
     let w = World::new().await;
     let endpoint = w.endpoint("siyuan");
-    w.sim_post("siyuan", "/__sim/config", json!({"captcha": true}))
-        .await;
+    w.control("siyuan")
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let captcha_host = format!("captcha_endpoint={endpoint}");
     let out = w
         .run_interactive(
@@ -409,12 +418,12 @@ async fn siyuan_captcha_then_two_factor() {
                 let w = &w;
                 async move {
                     if line == "Captcha:" {
-                        let answer = w.sim_get("siyuan", "/__sim/captcha").await;
-                        return Some(answer["answer"].as_str().unwrap().to_string());
+                        let answer = w.captcha_answer("siyuan").await;
+                        return Some(answer);
                     }
                     if line.starts_with("Code from your authenticator") {
-                        let code = w.sim_get("siyuan", "/__sim/last-code?user=bob").await;
-                        return Some(code["code"].as_str().unwrap().to_string());
+                        let code = w.last_code("siyuan", "bob").await;
+                        return Some(code);
                     }
                     None
                 }
@@ -619,8 +628,8 @@ async fn every_service_through_the_whole_lifecycle() {
                 let w = &w;
                 async move {
                     (line == "Captcha:").then_some(())?;
-                    let answer = w.sim_get(service, "/__sim/captcha").await;
-                    Some(answer["answer"].as_str().unwrap().to_string())
+                    let answer = w.captcha_answer(service).await;
+                    Some(answer)
                 }
             })
             .await;
@@ -1094,8 +1103,13 @@ async fn url_options_are_checked_at_add() {
 #[tokio::test]
 async fn an_svg_captcha_is_refused() {
     let w = World::new().await;
-    w.sim_post("shopxo", "/__sim/config", json!({"svg_captcha": true}))
-        .await;
+    w.control("shopxo")
+        .configure(&ShopxoConfigPatch {
+            svg_captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let endpoint = w.endpoint("shopxo");
     let out = w
         .run(
@@ -1161,8 +1175,8 @@ async fn captcha_files_are_private_and_gone_after_the_answer() {
                         return None;
                     }
                     if answer_right {
-                        let answer = w.sim_get("shopxo", "/__sim/captcha").await;
-                        Some(answer["answer"].as_str().unwrap().to_string())
+                        let answer = w.captcha_answer("shopxo").await;
+                        Some(answer)
                     } else {
                         Some("0000".to_string())
                     }
@@ -1335,8 +1349,13 @@ async fn a_planted_captcha_dir_is_not_used() {
 async fn prompts_come_in_the_contracts_order() {
     let w = World::new().await;
     let endpoint = w.endpoint("siyuan");
-    w.sim_post("siyuan", "/__sim/config", json!({"captcha": true}))
-        .await;
+    w.control("siyuan")
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let captcha_host = format!("captcha_endpoint={endpoint}");
     let mut prompts = Vec::new();
     let out = w
@@ -1371,14 +1390,8 @@ async fn prompts_come_in_the_contracts_order() {
                     Some(match asked? {
                         0 => "lanyarddemotoken".to_string(),
                         1 => "hunter22".to_string(),
-                        2 => w.sim_get("siyuan", "/__sim/captcha").await["answer"]
-                            .as_str()
-                            .unwrap()
-                            .to_string(),
-                        _ => w.sim_get("siyuan", "/__sim/last-code?user=bob").await["code"]
-                            .as_str()
-                            .unwrap()
-                            .to_string(),
+                        2 => w.captcha_answer("siyuan").await,
+                        _ => w.last_code("siyuan", "bob").await,
                     })
                 }
             },

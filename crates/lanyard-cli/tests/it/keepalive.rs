@@ -9,9 +9,10 @@ use chrono::TimeDelta;
 use lanyard_core::keepalive::TestClock;
 use lanyard_core::manager::{LoginStep, NewAccount};
 use lanyard_core::{SecretString, ServiceId};
-use serde_json::{Value, json};
+use lanyard_sim::control::FaultSpec;
+use serde_json::Value;
 
-use crate::support::{core_manager, lanyard, sim_hits, sim_post, start_sim};
+use crate::support::{core_manager, lanyard, sim_control, sim_hits, start_sim};
 
 const PASSPHRASE: &str = "cli keepalive passphrase";
 const DEMO_APPID: &str = "LanyardDemoAppId0000000000000001";
@@ -58,17 +59,16 @@ async fn two_lanyard_token_processes_on_a_stale_session_refresh_once() {
     assert!(matches!(step, LoginStep::Done(_)));
     let before = m.session(&name).await.unwrap().unwrap();
 
-    http.delete(format!("{root}/__sim/stats"))
-        .send()
+    sim_control(&root).reset_stats().await.unwrap();
+    // A slow refresh, so the second process arrives while the first holds the lease.
+    sim_control(&root)
+        .fault(&FaultSpec {
+            latency_ms: Some(800),
+            times: Some(1),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    // A slow refresh, so the second process arrives while the first holds the lease.
-    sim_post(
-        &root,
-        "/__sim/faults",
-        json!({"latency_ms": 800, "times": 1}),
-    )
-    .await;
 
     let run = || {
         lanyard()

@@ -5,10 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use lanyard_sim::control::{CoolkitConfigPatch, FaultSpec, ShopxoConfigPatch, SiyuanConfigPatch};
+use serde_json::Value;
 
 use crate::support::{
-    FILE_STORE_PASSPHRASE, World, core_manager, endpoint_of, finish, sim_post, start_sim,
+    FILE_STORE_PASSPHRASE, World, core_manager, endpoint_of, finish, sim_control, start_sim,
 };
 
 impl World {
@@ -36,14 +37,26 @@ impl World {
                 ],
             ),
             "siyuan" => {
-                sim_post(endpoint, "/__sim/config", json!({"captcha": false})).await;
+                sim_control(endpoint)
+                    .configure(&SiyuanConfigPatch {
+                        captcha: Some(false),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
                 (
                     "alice",
                     vec!["--opt", "api_token=@-", "--opt", &siyuan_captcha],
                 )
             }
             "shopxo" => {
-                sim_post(endpoint, "/__sim/config", json!({"login_captcha": false})).await;
+                sim_control(endpoint)
+                    .configure(&ShopxoConfigPatch {
+                        login_captcha: Some(false),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
                 ("alice01", vec![])
             }
             other => panic!("no service {other}"),
@@ -255,12 +268,13 @@ async fn exec_passes_sigterm_on_to_the_command() {
 #[tokio::test]
 async fn exec_renews_a_session_expiring_within_min_ttl_first() {
     let w = World::new().await;
-    w.sim_post(
-        "coolkit",
-        "/__sim/config",
-        json!({"at_lifetime_secs": 3600}),
-    )
-    .await;
+    w.control("coolkit")
+        .configure(&CoolkitConfigPatch {
+            at_lifetime_secs: Some(3600),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let name = w.add_alice("coolkit").await;
     let before = w.token(&name).await;
     let dir = tempfile::tempdir().unwrap();
@@ -377,12 +391,14 @@ async fn api_calls_each_service_with_its_own_credential() {
         let token = w.token(&name).await;
 
         // A server error: exit 5, one line on stderr.
-        w.sim_post(
-            case.service,
-            "/__sim/faults",
-            json!({"status": 503, "times": 1}),
-        )
-        .await;
+        w.control(case.service)
+            .fault(&FaultSpec {
+                status: Some(503),
+                times: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let failed = w.run(&["api", &name, case.path], &[]).await;
         failed.assert_code(5);
         assert_eq!(failed.stderr.trim().lines().count(), 1, "{}", failed.stderr);
@@ -390,15 +406,19 @@ async fn api_calls_each_service_with_its_own_credential() {
         if case.service == "siyuan" {
             // The kernel wants its API token, not the cloud session: a wrong one is refused
             // (exit 4) and renewing the session would not help.
-            w.sim_post("siyuan", "/__sim/config", json!({"api_token": "changed"}))
-                .await;
+            w.control("siyuan")
+                .configure(&SiyuanConfigPatch {
+                    api_token: Some("changed".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
             let refused = w.run(&["api", &name, case.path], &[]).await;
             refused.assert_code(4);
             assert!(refused.stderr.contains("401"), "{}", refused.stderr);
             continue;
         }
-        w.sim_post(case.service, "/__sim/revoke", json!({"user": case.user}))
-            .await;
+        w.control(case.service).revoke(case.user).await.unwrap();
         let again = w.run(&["api", &name, case.path], &[]).await;
         let body: Value = again.assert_ok().json();
         assert!((case.works)(&body), "{} after revoke: {body}", case.service);

@@ -19,6 +19,7 @@ use lanyard_core::http::HttpConfig;
 use lanyard_core::manager::Manager;
 use lanyard_core::secrets::Secrets;
 use lanyard_core::secrets::file::{FileBackend, KdfParams};
+use lanyard_sim::control::SimControl;
 use lanyard_sim::{Running, SimConfig};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -299,38 +300,14 @@ pub fn endpoint_of(sim: &Running, service: &str) -> String {
     }
 }
 
-/// The listener's root (CoolKit endpoints are `http://host:port/{region}` templates).
-pub fn control_base(endpoint: &str) -> String {
-    let url = url::Url::parse(&endpoint.replace("{region}", "us")).unwrap();
-    format!("{}://{}", url.scheme(), url.host_str().unwrap())
-        + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
-}
-
-/// GET a control route (`/__sim/...`) of the simulator behind `endpoint`.
-pub async fn sim_get(endpoint: &str, path: &str) -> Value {
-    let url = format!("{}{path}", control_base(endpoint));
-    let resp = reqwest::get(&url).await.unwrap();
-    assert!(resp.status().is_success(), "GET {url}: {}", resp.status());
-    resp.json().await.unwrap()
-}
-
-/// POST `body` to a control route (`/__sim/...`) of the simulator behind `endpoint`.
-pub async fn sim_post(endpoint: &str, path: &str, body: Value) {
-    let url = format!("{}{path}", control_base(endpoint));
-    let resp = reqwest::Client::new()
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "POST {url}: {}", resp.status());
+/// The control API of the simulator behind `endpoint` (any URL on its listener).
+pub fn sim_control(endpoint: &str) -> SimControl {
+    SimControl::new(endpoint)
 }
 
 /// How many times the simulator behind `endpoint` served `route` (e.g. `coolkit.v2.refresh`).
 pub async fn sim_hits(endpoint: &str, route: &str) -> u64 {
-    sim_get(endpoint, "/__sim/stats").await["requests"][route]
-        .as_u64()
-        .unwrap_or(0)
+    sim_control(endpoint).stats().await.unwrap().count(route)
 }
 
 /// The simulators and a private data dir on the file store.
@@ -384,12 +361,9 @@ impl World {
             .to_owned()
     }
 
-    pub async fn sim_get(&self, service: &str, path: &str) -> Value {
-        sim_get(&self.endpoint(service), path).await
-    }
-
-    pub async fn sim_post(&self, service: &str, path: &str, body: Value) {
-        sim_post(&self.endpoint(service), path, body).await;
+    /// The control API of `service`'s simulator.
+    pub fn control(&self, service: &str) -> SimControl {
+        sim_control(&self.endpoint(service))
     }
 
     pub async fn hits(&self, service: &str, route: &str) -> u64 {
@@ -398,10 +372,12 @@ impl World {
 
     /// The answer of the captcha `service` served last.
     pub async fn captcha_answer(&self, service: &str) -> String {
-        self.sim_get(service, "/__sim/captcha").await["answer"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.control(service).captcha_answer(None).await.unwrap()
+    }
+
+    /// The code `service` sent to `user` last (SiYuan: the TOTP code valid now).
+    pub async fn last_code(&self, service: &str, user: &str) -> String {
+        self.control(service).last_code(user).await.unwrap().code
     }
 }
 

@@ -89,10 +89,8 @@ async fn on_a_terminal_a_wrong_code_can_be_typed_again_and_five_wrong_ones_exit_
     term.type_line("000000").await;
     term.expect("try again", 1).await;
     term.expect("Code sent by SMS", 2).await;
-    let code = w
-        .sim_get("steedos", "/__sim/last-code?user=bob@example.com")
-        .await;
-    term.type_line(code["code"].as_str().unwrap()).await;
+    let code = w.last_code("steedos", "bob@example.com").await;
+    term.type_line(&code).await;
     let (status, shown) = term.finish().await;
     assert_eq!(status, 0, "{shown}");
     assert!(

@@ -5,6 +5,7 @@
 //! wrong passphrase changes nothing; the file is age (`age -d` opens it) — issue 16 item 12.
 
 use lanyard_sim::Running;
+use lanyard_sim::control::SimControl;
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -325,18 +326,10 @@ async fn the_same_login_under_another_name_is_a_conflict_too() {
 
     // The password changed on the server since the export: a script is told how to give the
     // current one, and the login with it works (and is remembered from then on).
-    let control = url::Url::parse(&sim.endpoints().siyuan)
-        .unwrap()
-        .join("/__sim/password")
-        .unwrap();
-    let status = reqwest::Client::new()
-        .post(control)
-        .json(&serde_json::json!({"user": "alice", "password": "a new one 42"}))
-        .send()
+    SimControl::new(&sim.endpoints().siyuan)
+        .set_password("alice", "a new one 42")
         .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "{status}");
+        .unwrap();
     let refused = new.run(&["login", "siyuan/alice"], "").await;
     refused.assert_code(4);
     assert!(

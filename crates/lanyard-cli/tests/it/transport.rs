@@ -5,12 +5,13 @@
 //! per-account proxy that is the simulator itself.
 
 use lanyard_sim::Running;
+use lanyard_sim::control::{FaultSpec, ShopxoConfigPatch};
 use lanyard_sim::tls_fixture::TlsServer;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::process::Command;
 
 use crate::support::{
-    Outcome, lanyard_on_file_store, lines, private_dir, run, sim_get, sim_post, start_sim,
+    Outcome, lanyard_on_file_store, lines, private_dir, run, sim_control, start_sim,
 };
 
 /// A private data dir on the file store, and the binary run in it.
@@ -69,7 +70,13 @@ fn terminal_safe(what: &str, bytes: &[u8]) {
 async fn hostile_server_text_never_reaches_the_terminal() {
     let sim = start_sim().await;
     let e = sim.endpoints().clone();
-    sim_post(&e.shopxo, "/__sim/config", json!({"login_captcha": false})).await;
+    sim_control(&e.shopxo)
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let cli = Cli::new();
     for (service, user, password, endpoint, name) in [
         (
@@ -82,7 +89,13 @@ async fn hostile_server_text_never_reaches_the_terminal() {
         ("sscms", "demo", "demo1234", &e.sscms, "演示"),
         ("shopxo", "alice01", "secret123", &e.shopxo, "alice01"),
     ] {
-        sim_post(endpoint, "/__sim/faults", json!({"hostile_text": true})).await;
+        sim_control(endpoint)
+            .fault(&FaultSpec {
+                hostile_text: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let add = [
             "add",
             service,
@@ -131,7 +144,7 @@ async fn hostile_server_text_never_reaches_the_terminal() {
         // The name the server gave, without its escapes, is what is listed.
         let listed = cli.run(&["list", "--json"], &[]).await.stdout;
         assert!(listed.contains(name), "{service}: {listed}");
-        sim_post(endpoint, "/__sim/faults", json!({})).await;
+        sim_control(endpoint).clear_faults().await.unwrap();
     }
     sim.shutdown().await;
 }
@@ -171,8 +184,8 @@ async fn plain_http_to_another_machine_warns_before_the_password() {
     );
     assert_eq!(stderr.matches("plain http").count(), 1, "{stderr}");
     // The login really went through the loopback proxy.
-    let stats = sim_get(&steedos, "/__sim/stats").await;
-    assert_eq!(stats["requests"]["steedos.login"], 1, "{stats}");
+    let stats = sim_control(&steedos).stats().await.unwrap();
+    assert_eq!(stats.count("steedos.login"), 1, "{stats:?}");
     // `list --json` carries the mark the app shows.
     let listed: Value = serde_json::from_slice(&cli.run(&["list", "--json"], &[]).await.raw_stdout)
         .expect("list --json");
