@@ -816,8 +816,9 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
 /// unencrypted: the endpoint is plain `http://` and either its host or the account's proxy is
 /// not this machine. An unparsable endpoint counts as not plain (logins fail on it anyway).
 pub fn plaintext_remote(account: &Account) -> bool {
-    // CoolKit endpoints are templates: any region name stands in for the host part.
-    let endpoint = account.endpoint.trim().replace("{region}", "cn");
+    // An endpoint may be a template (a service's placeholder such as CoolKit's `{region}`,
+    // see `Service::endpoint_placeholder`): the placeholder's name stands in for its value.
+    let endpoint = account.endpoint.trim().replace(['{', '}'], "");
     let Ok(url) = Url::parse(&endpoint) else {
         return false;
     };

@@ -563,7 +563,14 @@ pub(crate) fn free_name(
         return base;
     }
     if let Some(host) = endpoint
-        .and_then(|e| Url::parse(&e.replace("{region}", "region")).ok())
+        .and_then(|e| {
+            // A template's placeholder (CoolKit's `{region}`) stands for some host part.
+            let e = match spec.id.service().endpoint_placeholder() {
+                Some(placeholder) => e.replace(placeholder, "region"),
+                None => e.to_owned(),
+            };
+            Url::parse(&e).ok()
+        })
         .and_then(|u| u.host_str().map(str::to_owned))
     {
         let candidate = format!("{base}@{host}");

@@ -297,8 +297,9 @@ impl Manager {
         self.secrets.health().await
     }
 
-    pub fn services(&self) -> [&'static ServiceSpec; 5] {
-        services::specs()
+    /// The specs of this manager's services, in display order.
+    pub fn services(&self) -> Vec<&'static ServiceSpec> {
+        self.services.specs()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

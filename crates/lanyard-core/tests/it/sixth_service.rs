@@ -230,7 +230,11 @@ async fn a_service_defined_in_a_test_goes_through_the_manager() {
         registry,
     )
     .unwrap();
-    assert!(m.services().iter().all(|s| s.id.as_str() != "tickets"));
+    let listed: Vec<&str> = m.services().iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        listed,
+        ["steedos", "sscms", "coolkit", "siyuan", "shopxo", "tickets"]
+    );
 
     // add: the name defaults to <service>/<user>, the service id resolves through the registry.
     let added = m
