@@ -202,6 +202,39 @@ async fn axe_finds_no_violation_on_the_passphrase_step_and_the_empty_window() {
     assert_none(&found);
 }
 
+#[tokio::test]
+async fn axe_finds_no_violation_in_a_list_of_200_accounts() {
+    let sandbox = Sandbox::new();
+    let cli = sandbox.cli();
+    for i in 1..=200 {
+        cli.run(
+            &[
+                "add",
+                "sscms",
+                "--user",
+                &format!("user{i:03}"),
+                "--endpoint",
+                "http://127.0.0.1:9/",
+                "--no-login",
+            ],
+            "",
+        );
+    }
+    let app = App::launch_with(sandbox, &[]).await;
+    app.by_id("account-sscms/user200").await;
+
+    let mut found = Vec::new();
+    for (language, theme) in COMBINATIONS {
+        app.set_appearance(language, theme).await;
+        app.click("overview-item").await;
+        app.by_id("account-sscms/user001").await;
+        found.extend(violations(&app, &format!("200 accounts ({language}, {theme})")).await);
+    }
+
+    app.quit().await;
+    assert_none(&found);
+}
+
 /// Accounts in several states: signed in on three services, two default for their service and
 /// one not, and two waiting for a person (ShopXO asks for a captcha, bob's SiYuan for a code).
 fn seed_accounts(sandbox: &Sandbox, sim: &Sim) {
