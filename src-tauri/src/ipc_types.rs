@@ -16,6 +16,7 @@ use lanyard_core::secrets::unlock::PassphraseRequest;
 use lanyard_core::secrets::{SecretStoreHealth, SecretStoreKind};
 use lanyard_core::services::{Challenge, CodeChannel};
 use lanyard_core::settings::{Language, Theme};
+use lanyard_core::store::Said;
 use lanyard_core::{
     AccountView, AddDraft, LogoutOutcome, RefreshDone, ServiceId, ServiceSpec, Settings,
 };
@@ -89,6 +90,7 @@ fn types_ts() -> String {
         CopyForm,
         Copied,
         // events
+        Said,
         EventRecord,
         Event,
         AccountPayload,

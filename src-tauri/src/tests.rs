@@ -332,6 +332,26 @@ fn a_refused_add_or_edit_names_the_form_field_it_concerns() {
 }
 
 #[test]
+fn event_rows_reach_the_window_as_a_code_and_parameters() {
+    let app = TestApp::new();
+    app.ok("add_account", sscms("demo"));
+    let rows = app.ok("account_events", json!({"name": "sscms/demo", "limit": 10}));
+    let added = &rows[0];
+    assert_eq!(added["kind"], "add", "{rows}");
+    assert_eq!(added["said"]["code"], "added", "{rows}");
+    assert_eq!(
+        added["said"]["params"]["service"], "SiteServer CMS",
+        "{rows}"
+    );
+    assert_eq!(added["said"]["params"]["user"], "demo", "{rows}");
+    // The English stays for the CLI.
+    assert!(
+        added["message"].as_str().unwrap().contains("demo"),
+        "{rows}"
+    );
+}
+
+#[test]
 fn a_data_dir_that_cannot_open_still_answers_every_command_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let why = Error::storage("database error: file is not a database");
@@ -376,6 +396,10 @@ fn the_secret_store_reports_its_health() {
     let health = app.ok("secret_store_health", json!({}));
     assert_eq!(health["kind"], "memory");
     assert_eq!(health["ok"], true);
+    assert!(
+        health.get("error").is_none(),
+        "a working store names no error: {health}"
+    );
 }
 
 #[test]

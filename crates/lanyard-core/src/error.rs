@@ -63,7 +63,7 @@ impl ErrorCode {
     }
 }
 
-#[derive(Debug, Clone, thiserror::Error, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, ts_rs::TS)]
 #[error("{message}")]
 #[ts(rename = "CommandError")]
 pub struct Error {

@@ -2,6 +2,7 @@
 //! service, and the account chosen last.
 
 use super::*;
+use crate::store::Said;
 
 /// A new account. `options` may hold secret options too: the manager splits them by the spec.
 #[derive(Clone)]
@@ -166,10 +167,13 @@ impl Manager {
                 return Err(e);
             }
         };
-        self.log(
+        self.log_said(
             Some(&account),
             "add",
             "ok",
+            Said::new("added")
+                .with("service", spec.display_name)
+                .with("user", account.user.clone()),
             format!("added {} account for '{}'", spec.display_name, account.user),
         )
         .await;
@@ -335,6 +339,17 @@ impl Manager {
         .await;
         lease.release().await;
         let (before, after, dropped_options) = result?;
+        // The window's words for the same list: field codes, and the options dropped.
+        let fields = changed_fields(&before, &after, &secret_set, &secret_unset);
+        let code = if fields.is_empty() && dropped_options.is_empty() {
+            "nothing_changed"
+        } else {
+            "edited"
+        };
+        let mut said = Said::new(code).with("changed", fields.join(","));
+        if !dropped_options.is_empty() {
+            said = said.with("dropped", dropped_options.join(", "));
+        }
         let mut changed = Vec::new();
         if before.name != after.name {
             changed.push("name".to_owned());
@@ -365,7 +380,8 @@ impl Manager {
         } else {
             format!("changed {}", changed.join(", "))
         };
-        self.log(Some(&after), "edit", "ok", message).await;
+        self.log_said(Some(&after), "edit", "ok", said, message)
+            .await;
         if before.name != after.name {
             self.emit(Event::AccountRenamed {
                 from: before.name.clone(),
@@ -525,10 +541,13 @@ impl Manager {
         let name_owned = name.to_owned();
         let account = self.db(move |s| s.set_active(&name_owned)).await?;
         if !before.account.active || !before.default_for_service {
-            self.log(
+            self.log_said(
                 Some(&account),
                 "use",
                 "ok",
+                Said::new("in_use")
+                    .with("service", account.service.spec().display_name)
+                    .with("endpoint", account.endpoint.clone()),
                 format!(
                     "now the {} account in use, at {}",
                     account.service, account.endpoint
@@ -582,4 +601,34 @@ pub(crate) fn free_name(
         .map(|n| format!("{base}-{n}"))
         .find(|c| free(c))
         .unwrap_or(base)
+}
+
+/// What an edit changed, as field codes (`name`, `user`, `endpoint`, `options`,
+/// `remember_password`, and `signed_out` when a new user or server ended the session).
+fn changed_fields(
+    before: &Account,
+    after: &Account,
+    secret_set: &BTreeMap<String, SecretString>,
+    secret_unset: &[String],
+) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.name != after.name {
+        changed.push("name");
+    }
+    if before.user != after.user {
+        changed.push("user");
+    }
+    if before.endpoint != after.endpoint {
+        changed.push("endpoint");
+    }
+    if before.options != after.options || !secret_set.is_empty() || !secret_unset.is_empty() {
+        changed.push("options");
+    }
+    if before.remember_password != after.remember_password {
+        changed.push("remember_password");
+    }
+    if before.user != after.user || before.endpoint != after.endpoint {
+        changed.push("signed_out");
+    }
+    changed
 }

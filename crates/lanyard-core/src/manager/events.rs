@@ -1,6 +1,7 @@
 //! The event log and the events broadcast to subscribers. No secret ever appears in a message.
 
 use super::*;
+use crate::store::Said;
 
 /// What changed, broadcast to the UI.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -87,13 +88,40 @@ impl Manager {
         outcome: &str,
         message: String,
     ) {
+        self.write_event(account, kind, outcome, None, message)
+            .await;
+    }
+
+    /// Writes an event row that says what happened as a code and parameters too (the window
+    /// renders those in its language; `message` is the English the CLI prints), and
+    /// broadcasts it.
+    pub(crate) async fn log_said(
+        &self,
+        account: Option<&Account>,
+        kind: &str,
+        outcome: &str,
+        said: Said,
+        message: String,
+    ) {
+        self.write_event(account, kind, outcome, Some(said), message)
+            .await;
+    }
+
+    async fn write_event(
+        &self,
+        account: Option<&Account>,
+        kind: &str,
+        outcome: &str,
+        said: Option<Said>,
+        message: String,
+    ) {
         let ids = account.map(|a| (a.id.clone(), a.name.clone()));
         let (kind, outcome) = (kind.to_owned(), outcome.to_owned());
         let at = self.now();
         let written = self
             .db(move |s| {
                 let account = ids.as_ref().map(|(id, name)| (id.as_str(), name.as_str()));
-                s.add_event(account, at, &kind, &outcome, &message)
+                s.add_said_event(account, at, &kind, &outcome, &message, said.as_ref())
             })
             .await;
         match written {

@@ -2,6 +2,7 @@
 //! its answer and is forgotten when abandoned. A finished login saves its session and options.
 
 use super::*;
+use crate::store::Said;
 
 /// How often the sweeper looks for abandoned logins (real time).
 pub(super) const FLOW_SWEEP_EVERY: Duration = Duration::from_secs(2);
@@ -148,10 +149,11 @@ impl Manager {
         };
         if let (true, Some(backup), Err(e)) = (keep, backup, result.as_ref()) {
             let e = e.clone();
-            self.log(
+            self.log_said(
                 Some(&account),
                 "login",
                 "failed",
+                Said::error("error_retryable", &e),
                 format!("{}; the step can be tried again", e.display_line()),
             )
             .await;
@@ -306,10 +308,11 @@ impl Manager {
                 self.start_flow_sweeper();
                 // A new image for the same step is not another request for verification.
                 if !reload {
-                    self.log(
+                    self.log_said(
                         Some(account),
                         "login",
                         "challenge",
+                        said_challenge(&challenge),
                         describe_challenge(&challenge),
                     )
                     .await;
@@ -320,8 +323,14 @@ impl Manager {
                 Ok(LoginStep::Challenge { flow, challenge })
             }
             Err(e) => {
-                self.log(Some(account), "login", "failed", e.display_line())
-                    .await;
+                self.log_said(
+                    Some(account),
+                    "login",
+                    "failed",
+                    Said::error("error", &e),
+                    e.display_line(),
+                )
+                .await;
                 if flow.is_some() {
                     self.emit(Event::AccountChanged {
                         account: account.name.clone(),
@@ -388,10 +397,20 @@ impl Manager {
         } else {
             "renewed the session"
         };
-        self.log(
+        let mut said = Said::new(if kind == "login" {
+            "logged_in"
+        } else {
+            "renewed"
+        })
+        .with("who", who.clone());
+        if let Some(expires) = info.expires_at {
+            said = said.with("until", expires.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
+        self.log_said(
             Some(account),
             kind,
             "ok",
+            said,
             format!("{verb} as {who}; {until}"),
         )
         .await;
@@ -445,15 +464,39 @@ impl Manager {
             })
             .await;
         if result.is_ok() {
-            self.log(
+            self.log_said(
                 Some(account),
                 "edit",
                 "ok",
+                Said::new("remembered_options").with("keys", keys.clone()),
                 format!("remembered {keys} from the server"),
             )
             .await;
         }
         result.map(|_| ())
+    }
+}
+
+/// What a challenge asks for, said as a code: `challenge` with `kind` (`captcha`, or the code's
+/// channel: `totp`, `sms`, `email`) and where the code went, if the server said.
+pub(crate) fn said_challenge(challenge: &Challenge) -> Said {
+    match challenge {
+        Challenge::Captcha { .. } => Said::new("challenge").with("kind", "captcha"),
+        Challenge::Code {
+            channel,
+            destination,
+        } => {
+            let kind = match channel {
+                services::CodeChannel::Totp => "totp",
+                services::CodeChannel::Sms => "sms",
+                services::CodeChannel::Email => "email",
+            };
+            let said = Said::new("challenge").with("kind", kind);
+            match destination {
+                Some(d) => said.with("destination", d.clone()),
+                None => said,
+            }
+        }
     }
 }
 

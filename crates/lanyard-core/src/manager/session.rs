@@ -135,10 +135,11 @@ impl Manager {
             return Err(self.transient(account, "save", kept).await);
         }
         self.save_info(&account.id, info.clone(), refreshed).await?;
-        self.log(
+        self.log_said(
             Some(account),
             &kind,
             "ok",
+            crate::store::Said::new("stored_late"),
             "stored the renewed session the secret store had not taken before".to_owned(),
         )
         .await;

@@ -254,10 +254,13 @@ impl Manager {
             }
         }
         if !report.imported.is_empty() {
-            self.log(
+            self.log_said(
                 None,
                 "import",
                 "ok",
+                crate::store::Said::new("imported")
+                    .with("imported", report.imported.len().to_string())
+                    .with("skipped", report.skipped.len().to_string()),
                 format!(
                     "imported {} account(s), skipped {}",
                     report.imported.len(),

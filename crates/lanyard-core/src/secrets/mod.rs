@@ -119,7 +119,12 @@ struct KeyOrder {
 pub struct SecretStoreHealth {
     pub kind: SecretStoreKind,
     pub ok: bool,
+    /// In English, for `lanyard status`.
     pub message: String,
+    /// Why the store cannot be used (its code, for a window to say in its language).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<Error>,
 }
 
 impl Secrets {
@@ -268,11 +273,13 @@ impl Secrets {
                     "the {} works (a probe secret was written, read back and deleted)",
                     describe(kind)
                 ),
+                error: None,
             },
             Err(e) => SecretStoreHealth {
                 kind,
                 ok: false,
-                message: e.message,
+                message: e.message.clone(),
+                error: Some(e),
             },
         }
     }

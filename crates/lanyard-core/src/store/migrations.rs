@@ -136,8 +136,18 @@ ALTER TABLE accounts ADD COLUMN chosen_seq INTEGER;
 "#,
 };
 
+/// Version 6: what an event-log row says as a code and its parameters (JSON `{code, params}`),
+/// so each window renders it in its own language; rows from before keep only their message.
+pub const V6: Migration = Migration {
+    version: 6,
+    description: "event-log rows as a code and parameters",
+    sql: r#"
+ALTER TABLE events ADD COLUMN said TEXT;
+"#,
+};
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

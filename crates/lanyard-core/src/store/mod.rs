@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Account, NeedsLoginReason, ServiceId, SessionInfo};
@@ -162,7 +162,54 @@ pub struct EventRecord {
     /// `ok`, `failed`, `challenge`, `needs_login`, `retrying`, `unverifiable` (the server has
     /// no call that can check the session; it is kept until its expiry)...
     pub outcome: String,
+    /// What happened, in English (the CLI's words; rows written before `said` have only this).
     pub message: String,
+    /// The same as a code and its parameters, which a window renders in its own language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub said: Option<Said>,
+}
+
+/// What an event says, language-neutral: a code (`logged_in`, `error`, `needs_login`…) and its
+/// parameters (account facts, a reason or error code, the server's own words verbatim).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Said {
+    pub code: String,
+    pub params: BTreeMap<String, String>,
+}
+
+impl Said {
+    pub fn new(code: &str) -> Said {
+        Said {
+            code: code.to_owned(),
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a parameter.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Said {
+        self.params.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// An error as said to the person: its code, its message, and the server's words if any.
+    pub fn error(code: &str, e: &Error) -> Said {
+        let said = Said::new(code)
+            .with("error", serde_plain_code(e.code))
+            .with("detail", e.message.clone());
+        match &e.server_message {
+            Some(server) => said.with("server", server.clone()),
+            None => said,
+        }
+    }
+}
+
+/// The snake_case name an error code has on the wire.
+fn serde_plain_code(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// What `update_account` did.
@@ -641,12 +688,34 @@ impl Store {
         outcome: &str,
         message: &str,
     ) -> Result<EventRecord> {
+        self.add_said_event(account, at, kind, outcome, message, None)
+    }
+
+    /// An event row that also says what happened as a code and parameters.
+    pub fn add_said_event(
+        &self,
+        account: Option<(&str, &str)>,
+        at: DateTime<Utc>,
+        kind: &str,
+        outcome: &str,
+        message: &str,
+        said: Option<&Said>,
+    ) -> Result<EventRecord> {
         let (account_id, account_name) = account.unzip();
+        let said_json = said.map(|s| serde_json::to_string(s).unwrap_or_default());
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO events (account_id, account_name, at, kind, outcome, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![account_id, account_name, ts(at), kind, outcome, message],
+                "INSERT INTO events (account_id, account_name, at, kind, outcome, message, said)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    account_id,
+                    account_name,
+                    ts(at),
+                    kind,
+                    outcome,
+                    message,
+                    said_json
+                ],
             )?;
             let id = tx.last_insert_rowid();
             if id % 100 == 0 {
@@ -660,6 +729,7 @@ impl Store {
                 kind: kind.to_owned(),
                 outcome: outcome.to_owned(),
                 message: message.to_owned(),
+                said: said.cloned(),
             })
         })
     }
@@ -675,7 +745,7 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT e.id, e.account_id, COALESCE(a.name, e.account_name), e.at, e.kind, e.outcome, e.message
+                "SELECT e.id, e.account_id, COALESCE(a.name, e.account_name), e.at, e.kind, e.outcome, e.message, e.said
                  FROM events e LEFT JOIN accounts a ON a.id = e.account_id
                  WHERE ?1 IS NULL OR e.account_id = ?1 ORDER BY e.id DESC LIMIT ?2",
             )?;
@@ -688,6 +758,10 @@ impl Store {
                     kind: r.get(4)?,
                     outcome: r.get(5)?,
                     message: r.get(6)?,
+                    // A row this build cannot read says only its message.
+                    said: r
+                        .get::<_, Option<String>>(7)?
+                        .and_then(|json| serde_json::from_str(&json).ok()),
                 })
             })?
             .collect()

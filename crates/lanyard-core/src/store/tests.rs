@@ -322,6 +322,45 @@ fn events_keep_history_of_removed_accounts_and_follow_renames() {
 }
 
 #[test]
+fn event_rows_keep_their_code_and_parameters() {
+    let (_dir, store) = open();
+    let a = store
+        .insert_account(&account("a", ServiceId::Sscms, "https://x", "u"))
+        .unwrap();
+    let said = super::Said::new("logged_in").with("who", "Ann");
+    let written = store
+        .add_said_event(
+            Some((&a.id, "a")),
+            Utc::now(),
+            "login",
+            "ok",
+            "logged in as Ann",
+            Some(&said),
+        )
+        .unwrap();
+    assert_eq!(written.said.as_ref(), Some(&said));
+    store
+        .add_event(Some((&a.id, "a")), Utc::now(), "use", "ok", "in use")
+        .unwrap();
+    let rows = store.events(Some(&a.id), 10).unwrap();
+    assert_eq!(
+        rows[0].said, None,
+        "a row without a code says only its message"
+    );
+    assert_eq!(rows[1].said.as_ref(), Some(&said));
+    assert_eq!(rows[1].message, "logged in as Ann");
+    let json = serde_json::to_value(&rows[1]).unwrap();
+    assert_eq!(json["said"]["code"], "logged_in");
+    assert_eq!(json["said"]["params"]["who"], "Ann");
+    assert!(
+        serde_json::to_value(&rows[0])
+            .unwrap()
+            .get("said")
+            .is_none()
+    );
+}
+
+#[test]
 fn settings_round_trip() {
     let (_dir, store) = open();
     assert_eq!(store.setting("warning_window_secs").unwrap(), None);

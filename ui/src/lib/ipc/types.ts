@@ -248,6 +248,12 @@ export type CopyForm = "raw" | "header" | "query" | "curl";
 export type Copied = { clear_after_secs: number, };
 
 /**
+ * What an event says, language-neutral: a code (`logged_in`, `error`, `needs_login`…) and its
+ * parameters (account facts, a reason or error code, the server's own words verbatim).
+ */
+export type Said = { code: string, params: { [key in string]: string }, };
+
+/**
  * One row of the event log.
  */
 export type EventRecord = { id: number, account_id: string | null, 
@@ -263,7 +269,15 @@ kind: string,
  * `ok`, `failed`, `challenge`, `needs_login`, `retrying`, `unverifiable` (the server has
  * no call that can check the session; it is kept until its expiry)...
  */
-outcome: string, message: string, };
+outcome: string, 
+/**
+ * What happened, in English (the CLI's words; rows written before `said` have only this).
+ */
+message: string, 
+/**
+ * The same as a code and its parameters, which a window renders in its own language.
+ */
+said?: Said, };
 
 /**
  * What changed, broadcast to the UI.
@@ -308,7 +322,15 @@ export type SecretStoreKind = "keyring" | "file" | "memory";
 /**
  * Result of [`Secrets::health`], shown by the UI and `lanyard status`.
  */
-export type SecretStoreHealth = { kind: SecretStoreKind, ok: boolean, message: string, };
+export type SecretStoreHealth = { kind: SecretStoreKind, ok: boolean, 
+/**
+ * In English, for `lanyard status`.
+ */
+message: string, 
+/**
+ * Why the store cannot be used (its code, for a window to say in its language).
+ */
+error?: CommandError, };
 
 /**
  * What the Manager waits for before it can open: a passphrase for the secret file.

@@ -1,0 +1,58 @@
+// What an event-log row says, in the UI's language. The backend sends a code and its
+// parameters (store/mod.rs `Said`); a row written before it had them, or a code this window does
+// not know, shows the backend's English message instead.
+
+import type { CommandError } from "../api";
+import type { Said } from "../ipc/types";
+import { errorLine } from "../errors";
+import { formatDateTime, parseInstant } from "../format";
+import { t, tMaybe } from "../i18n.svelte";
+
+/** The row's words, or null when the code is not one this window renders. */
+export function saidText(said: Said | undefined): string | null {
+  if (!said) return null;
+  const p = said.params;
+  switch (said.code) {
+    case "error":
+    case "error_retryable": {
+      const error = {
+        code: p.error ?? "internal",
+        message: p.detail ?? "",
+        server_message: p.server,
+      } as CommandError;
+      const line = errorLine(error);
+      return said.code === "error" ? line : t("log.said.error_retryable", { error: line });
+    }
+    case "challenge": {
+      const what = tMaybe(`log.challenge.${p.kind ?? ""}`) ?? p.kind ?? "";
+      return p.destination
+        ? t("log.said.challenge_to", { what, destination: p.destination })
+        : t("log.said.challenge", { what });
+    }
+    case "logged_in":
+    case "renewed": {
+      const until = parseInstant(p.until);
+      const who = p.who ?? "";
+      const login = said.code === "logged_in";
+      if (until === null) return t(login ? "log.said.logged_in.noExpiry" : "log.said.renewed.noExpiry", { who });
+      return t(login ? "log.said.logged_in" : "log.said.renewed", { who, until: formatDateTime(until) });
+    }
+    case "edited": {
+      const changed = (p.changed ?? "")
+        .split(",")
+        .filter((field) => field !== "")
+        .map((field) => tMaybe(`log.field.${field}`) ?? field)
+        .join(t("list.comma"));
+      return p.dropped
+        ? t("log.said.edited_dropped", { changed, dropped: p.dropped })
+        : t("log.said.edited", { changed });
+    }
+    case "needs_login":
+      return tMaybe(`reason.${p.reason ?? ""}`);
+    default: {
+      const params: Record<string, string> = {};
+      for (const [key, value] of Object.entries(p)) if (value !== undefined) params[key] = value;
+      return tMaybe(`log.said.${said.code}`, params);
+    }
+  }
+}
