@@ -235,6 +235,47 @@ async fn axe_finds_no_violation_in_a_list_of_200_accounts() {
     assert_none(&found);
 }
 
+#[tokio::test]
+async fn axe_finds_no_violation_in_the_smallest_window_and_at_200_percent() {
+    let sim = Sim::start();
+    let sandbox = Sandbox::new();
+    seed_accounts(&sandbox, &sim);
+    let app = App::launch_with(sandbox, &[]).await;
+    app.by_id("account-sscms/demo").await;
+    app.set_window_size(760, 480).await;
+    app.wait_for(".details-over").await;
+
+    let mut found = Vec::new();
+    for theme in ["light", "dark"] {
+        app.set_appearance("en", theme).await;
+        app.click("overview-item").await;
+        found.extend(violations(&app, &format!("760x480 list ({theme})")).await);
+
+        // The details over the list, opened with Enter on a row.
+        app.eval("document.querySelector('[data-testid=\"account-sscms/demo\"]').focus()")
+            .await;
+        app.press("\u{e007}").await;
+        app.by_id("details-panel").await;
+        found.extend(violations(&app, &format!("760x480 details over the list ({theme})")).await);
+        app.press("\u{e00c}").await;
+        app.wait_gone("details-panel").await;
+
+        // Ctrl + five times: 200 %.
+        for _ in 0..5 {
+            app.press("\u{e009}=\u{e000}").await;
+        }
+        found.extend(violations(&app, &format!("760x480 at 200 % ({theme})")).await);
+        app.click("add-account").await;
+        app.wait_for("dialog[open]").await;
+        found.extend(violations(&app, &format!("760x480 add account at 200 % ({theme})")).await);
+        app.close_dialog().await;
+        app.press("\u{e009}0\u{e000}").await;
+    }
+
+    app.quit().await;
+    assert_none(&found);
+}
+
 /// Accounts in several states: signed in on three services, two default for their service and
 /// one not, and two waiting for a person (ShopXO asks for a captcha, bob's SiYuan for a code).
 fn seed_accounts(sandbox: &Sandbox, sim: &Sim) {
