@@ -1,8 +1,9 @@
 //! The clipboard as hostile territory: a token goes in marked as a secret, and comes out again
 //! after a delay, but only if the clipboard still holds exactly that token.
 //!
-//! - Writing sets the password-manager hint (`x-kde-passwordManagerHint` on X11, arboard's
-//!   `exclude_from_history`), so clipboard managers keep it out of their history.
+//! - Writing sets the password-manager hint (`x-kde-passwordManagerHint` on X11,
+//!   `ExcludeClipboardContentFromMonitorProcessing` on Windows), so clipboard managers and
+//!   clipboard history keep it out.
 //! - On X11 the clipboard's contents belong to the process that set them, so one arboard
 //!   `Clipboard` lives as long as the app does.
 //! - Only a SHA-256 digest of the copied text is remembered; the text itself is dropped (and
@@ -48,10 +49,14 @@ impl ClipboardBackend for SystemClipboard {
             use arboard::SetExtLinux;
             set.exclude_from_history()
         };
+        // ExcludeClipboardContentFromMonitorProcessing: Windows keeps the text out of its
+        // clipboard history (Win+V) and the cloud clipboard, and clipboard managers that honour
+        // the format skip it, like the X11 hint above. It covers what the separate
+        // CanIncludeInClipboardHistory / CanUploadToCloudClipboard flags would.
         #[cfg(target_os = "windows")]
         let set = {
             use arboard::SetExtWindows;
-            set.exclude_from_cloud().exclude_from_history()
+            set.exclude_from_monitoring()
         };
         #[cfg(target_os = "macos")]
         let set = {

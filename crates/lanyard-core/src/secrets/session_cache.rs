@@ -24,10 +24,12 @@ use std::time::Duration;
 pub const MAX_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// The kernel key name of one cached secret.
+#[cfg(target_os = "linux")]
 fn key_name(key: &str, stamp: i64) -> String {
     format!("{}{stamp}", prefix(key))
 }
 
+#[cfg(target_os = "linux")]
 fn prefix(key: &str) -> String {
     format!("lanyard:{key}#")
 }
