@@ -18,8 +18,8 @@ export function accountRow(name: string): HTMLElement | null {
 }
 
 /** Puts the focus on the account's row; false when the row is not there. */
-export function focusAccountRow(name: string): boolean {
+export function focusAccountRow(name: string, options?: FocusOptions): boolean {
   const row = accountRow(name);
-  row?.focus();
+  row?.focus(options);
   return row !== null;
 }
