@@ -369,5 +369,25 @@ async fn at_760_by_480_the_details_cover_the_list_only_when_asked_and_nothing_is
     );
     app.close_dialog().await;
 
+    // So do the settings, the longest dialog.
+    app.click("settings-open").await;
+    app.wait_for("dialog[open]").await;
+    settle().await;
+    app.screenshot("a11y-760x480-settings").await;
+    let fits = app
+        .eval(
+            "const d = document.querySelector('dialog[open]').getBoundingClientRect(); \
+             const last = [...document.querySelectorAll('dialog[open] button, dialog[open] select, dialog[open] input')].pop(); \
+             last.scrollIntoView({block: 'nearest'}); \
+             const r = last.getBoundingClientRect(); \
+             return d.top >= 0 && d.bottom <= window.innerHeight && r.bottom <= d.bottom && r.top >= d.top",
+        )
+        .await;
+    assert!(
+        fits == true,
+        "the settings dialog fits in 760x480 and its last control scrolls into it"
+    );
+    app.close_dialog().await;
+
     app.quit().await;
 }
