@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::{Account, ServiceId};
 use crate::secret::SecretString;
-use crate::services::Credential;
+use crate::services::{Credential, CredentialPlace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,9 +45,12 @@ impl TokenFormat {
     }
 
     /// The form a service expects the token in when it is handed over as is (the tray's copy):
-    /// what the service says ([`crate::services::Service::copy_format`]).
+    /// where the service's calls carry it ([`crate::services::Service::credential_place`]).
     pub fn for_service(service: ServiceId) -> TokenFormat {
-        service.service().copy_format()
+        match service.service().credential_place() {
+            CredentialPlace::Header => TokenFormat::Header,
+            CredentialPlace::Query => TokenFormat::Query,
+        }
     }
 }
 

@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::model::{Account, NeedsLoginReason, ServiceId, ServiceSpec, Session, SessionInfo};
 use crate::secret::SecretString;
-use crate::token::TokenFormat;
 
 pub mod coolkit;
 pub mod shopxo;
@@ -200,6 +199,15 @@ pub enum Credential {
     Query { name: String, value: SecretString },
 }
 
+/// Where a service's calls carry the token: the form it is copied in as is (the tray's copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialPlace {
+    /// A header line (`X-SS-USER-TOKEN: …`).
+    Header,
+    /// A query parameter (`token=…`).
+    Query,
+}
+
 #[async_trait]
 pub trait Service: Send + Sync {
     fn spec(&self) -> &'static ServiceSpec;
@@ -278,9 +286,10 @@ pub trait Service: Send + Sync {
         true
     }
 
-    /// The form the token is handed over in as is (the tray's copy). Default: the header line.
-    fn copy_format(&self) -> TokenFormat {
-        TokenFormat::Header
+    /// Where the token travels, so the form it is handed over in as is (the tray's copy).
+    /// Default: a header.
+    fn credential_place(&self) -> CredentialPlace {
+        CredentialPlace::Header
     }
 
     /// Whether the keep-alive asks the server on a schedule even though the session carries an

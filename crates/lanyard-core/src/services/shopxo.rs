@@ -36,7 +36,8 @@ use url::Url;
 
 use super::support::{clean_server_text, endpoint_url, mask_destination, sniff_image_type};
 use super::{
-    Challenge, CodeChannel, Credential, Ctx, LoginOutcome, Pending, Progress, Service, Validation,
+    Challenge, CodeChannel, Credential, CredentialPlace, Ctx, LoginOutcome, Pending, Progress,
+    Service, Validation,
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, Response};
@@ -45,7 +46,6 @@ use crate::model::{
     Session, SessionInfo, SessionTokens,
 };
 use crate::secret::SecretString;
-use crate::token::TokenFormat;
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     id: ServiceId::Shopxo,
@@ -707,8 +707,8 @@ impl Service for Shopxo {
     }
 
     /// ShopXO takes the token as a query parameter, not a header.
-    fn copy_format(&self) -> TokenFormat {
-        TokenFormat::Query
+    fn credential_place(&self) -> CredentialPlace {
+        CredentialPlace::Query
     }
 }
 
