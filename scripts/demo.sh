@@ -46,7 +46,7 @@ trap 'exit 130' INT TERM
 
 # ---- simulators ----------------------------------------------------------------------------
 
-"$sim_bin" >"$workdir/endpoints" 2>"$workdir/sim.log" &
+"$sim_bin" --demo >"$workdir/endpoints" 2>"$workdir/sim.log" &
 sim_pid=$!
 # The first stdout line is the JSON map of endpoints.
 endpoints=""
@@ -75,14 +75,9 @@ siyuan=$(endpoint siyuan)
 shopxo=$(endpoint shopxo)
 echo "demo: simulators at steedos $steedos, sscms $sscms, coolkit $coolkit, siyuan $siyuan, shopxo $shopxo"
 
-sim_config() { # sim_config BASE JSON
-    curl -fsS -X POST -H 'Content-Type: application/json' -d "$2" "$1/__sim/config" >/dev/null
-}
-# A fresh ShopXO install asks for a captcha at every login: the demo logs in unattended.
-sim_config "$shopxo" '{"login_captcha": false}'
-# SiYuan cloud tokens that live 10 minutes: the countdown moves, and keep-alive renews the
-# session (at 75-80 % of its lifetime) while you watch.
-sim_config "$siyuan" '{"captcha": false, "token_lifetime_secs": 600}'
+# `--demo` (above): ShopXO asks no login captcha, so the demo logs in unattended, and SiYuan
+# cloud tokens live 10 minutes: the countdown moves, and keep-alive renews the session (at
+# 75-80 % of its lifetime) while you watch.
 
 # ---- demo data -------------------------------------------------------------------------------
 

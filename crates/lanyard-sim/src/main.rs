@@ -1,9 +1,10 @@
-//! `lanyard-sim [--port-base N]`: runs every simulator, prints the endpoint map as one JSON
+//! `lanyard-sim [--port-base N] [--demo]`: runs every simulator, prints the endpoint map as one JSON
 //! line on stdout and the demo users on stderr, and exits cleanly on SIGINT/SIGTERM.
 
 use std::io::Write;
 
 use clap::Parser;
+use lanyard_sim::control::{ControlError, ShopxoConfigPatch, SimControl, SiyuanConfigPatch};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -16,6 +17,28 @@ struct Args {
     /// of ephemeral ports.
     #[arg(long, value_name = "N")]
     port_base: Option<u16>,
+    /// Start with the switches `make demo` wants: ShopXO logs in without a captcha, and SiYuan
+    /// cloud tokens live 10 minutes (countdowns move, keep-alive renews while you watch).
+    #[arg(long)]
+    demo: bool,
+}
+
+/// What `--demo` sets, through the control API like any other client.
+async fn demo_settings(e: &lanyard_sim::Endpoints) -> Result<(), ControlError> {
+    SimControl::new(&e.shopxo)
+        .configure(&ShopxoConfigPatch {
+            login_captcha: Some(false),
+            ..Default::default()
+        })
+        .await?;
+    SimControl::new(&e.siyuan)
+        .configure(&SiyuanConfigPatch {
+            captcha: Some(false),
+            token_lifetime_secs: Some(600),
+            ..Default::default()
+        })
+        .await?;
+    Ok(())
 }
 
 #[tokio::main]
@@ -46,6 +69,12 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if args.demo
+        && let Err(e) = demo_settings(running.endpoints()).await
+    {
+        eprintln!("lanyard-sim: --demo: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     {
         let line = serde_json::to_string(running.endpoints()).expect("endpoints serialize");
         let mut out = std::io::stdout().lock();
