@@ -195,6 +195,15 @@ async fn log_out_remove_and_refresh_say_what_was_done_per_service() {
         logout.2.contains("仅在本机忘记"),
         "the zh-CN log line says forgotten here only: {rows:?}"
     );
+    // The CLI's login, written by core as a code and parameters, reads in Chinese too.
+    let login = rows
+        .iter()
+        .find(|(kind, outcome, _)| kind == "login" && outcome == "ok")
+        .expect("a login row");
+    assert!(
+        login.2.contains("身份登录") && !login.2.contains("ogged in"),
+        "the zh-CN login line is Chinese: {rows:?}"
+    );
     // For people to look at: the log line in both languages and themes.
     for (language, theme) in COMBINATIONS {
         app.set_appearance(language, theme).await;

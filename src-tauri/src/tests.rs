@@ -352,6 +352,43 @@ fn event_rows_reach_the_window_as_a_code_and_parameters() {
 }
 
 #[test]
+fn a_failed_renewal_is_logged_as_its_error_code_and_next_attempt() {
+    let app = TestApp::new();
+    app.ok("add_account", sscms("demo"));
+    let m = app.manager.as_ref().unwrap();
+    tauri::async_runtime::block_on(async {
+        let id = m.get("sscms/demo").await.unwrap().account.id;
+        let session = Session {
+            tokens: SessionTokens {
+                access: "t0k3n".into(),
+                ..Default::default()
+            },
+            info: SessionInfo {
+                obtained_at: Some(m.now()),
+                user_id: Some("1".into()),
+                ..Default::default()
+            },
+        };
+        m.save_session(&id, &session).await.unwrap();
+    });
+    // Nothing listens on port 9: the check cannot reach the server.
+    let _ = app.invoke(
+        "refresh_account",
+        json!({"name": "sscms/demo", "force": true}),
+    );
+    let rows = app.ok("account_events", json!({"name": "sscms/demo", "limit": 10}));
+    let retrying = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["outcome"] == "retrying")
+        .unwrap_or_else(|| panic!("a retrying row: {rows}"));
+    assert_eq!(retrying["said"]["code"], "retrying", "{rows}");
+    assert_eq!(retrying["said"]["params"]["error"], "network", "{rows}");
+    assert!(retrying["said"]["params"]["next"].is_string(), "{rows}");
+}
+
+#[test]
 fn a_data_dir_that_cannot_open_still_answers_every_command_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let why = Error::storage("database error: file is not a database");

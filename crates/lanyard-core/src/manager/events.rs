@@ -107,6 +107,18 @@ impl Manager {
             .await;
     }
 
+    /// A failed call, said as its error (code, detail, the server's words).
+    pub(super) async fn log_error(&self, account: &Account, kind: &str, e: &Error) {
+        self.log_said(
+            Some(account),
+            kind,
+            "failed",
+            Said::error("error", e),
+            e.display_line(),
+        )
+        .await;
+    }
+
     async fn write_event(
         &self,
         account: Option<&Account>,

@@ -1,8 +1,10 @@
 //! Renewal: single flight per account (an in-process mutex plus a lease in the database for
 //! other processes), refresh, re-login with the remembered password, and when a renewal is due.
 
+use super::login::said_challenge;
 use super::renewal_decision::{Call, Decision, Facts as DecisionFacts, Heard, Next};
 use super::*;
+use crate::store::{Said, wire_name};
 
 /// What "refresh now" did, for the person who asked (the UI and the CLI name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -157,10 +159,11 @@ impl Manager {
                             if next == Next::Finish(Renewal::Renewed) {
                                 self.finish_login(account, outcome, None, "refresh").await?;
                             } else {
-                                self.log(
+                                self.log_said(
                                     Some(account),
                                     "refresh",
                                     "ok",
+                                    Said::new("refresh_no_later_expiry"),
                                     "the server accepted the session but gave no later expiry; logging in again"
                                         .to_owned(),
                                 )
@@ -171,8 +174,7 @@ impl Manager {
                         Err(e) => {
                             let next = decision.next(call, Heard::Failed(e.code));
                             if !matches!(next, Next::Retry) && e.code != ErrorCode::Unsupported {
-                                self.log(Some(account), "refresh", "failed", e.display_line())
-                                    .await;
+                                self.log_error(account, "refresh", &e).await;
                             }
                             failure = Some(("refresh", e));
                             next
@@ -190,10 +192,11 @@ impl Manager {
                                 merge_info(&mut info, fresh);
                             }
                             self.save_info(&account.id, info, Some(now)).await?;
-                            self.log(
+                            self.log_said(
                                 Some(account),
                                 "validate",
                                 "ok",
+                                Said::new("session_accepted"),
                                 "the server accepts the session".to_owned(),
                             )
                             .await;
@@ -203,10 +206,11 @@ impl Manager {
                             decision.next(call, Heard::Valid)
                         }
                         Ok(Validation::Invalid(reason)) => {
-                            self.log(
+                            self.log_said(
                                 Some(account),
                                 "validate",
                                 "failed",
+                                Said::new("needs_login").with("reason", wire_name(&reason)),
                                 reason.describe().to_owned(),
                             )
                             .await;
@@ -217,10 +221,14 @@ impl Manager {
                                 || "the session is kept".to_owned(),
                                 |t| format!("the session is kept until it expires at {}", when(t)),
                             );
-                            self.log(
+                            self.log_said(
                                 Some(account),
                                 "validate",
                                 "unverifiable",
+                                with_until(
+                                    Said::new("unverifiable").with("why", why.clone()),
+                                    info.expires_at,
+                                ),
                                 format!("could not check the session: {why}; {until}"),
                             )
                             .await;
@@ -229,8 +237,7 @@ impl Manager {
                         Err(e) => {
                             let next = decision.next(call, Heard::Failed(e.code));
                             if !e.code.is_transient() && e.code != ErrorCode::Unsupported {
-                                self.log(Some(account), "validate", "failed", e.display_line())
-                                    .await;
+                                self.log_error(account, "validate", &e).await;
                             }
                             failure = Some(("validate", e));
                             next
@@ -254,18 +261,20 @@ impl Manager {
                                     || "it stays usable".to_owned(),
                                     |t| format!("the session stays usable until {}", when(t)),
                                 );
-                                self.log(
+                                self.log_said(
                                     Some(account),
                                     "relogin",
                                     "challenge",
+                                    with_until(said_challenge(&challenge), info.expires_at),
                                     format!("{}; {until}", describe_challenge(&challenge)),
                                 )
                                 .await;
                             } else {
-                                self.log(
+                                self.log_said(
                                     Some(account),
                                     "relogin",
                                     "failed",
+                                    said_challenge(&challenge),
                                     describe_challenge(&challenge),
                                 )
                                 .await;
@@ -275,8 +284,7 @@ impl Manager {
                         Err(e) => {
                             let next = decision.next(call, Heard::Failed(e.code));
                             if !e.code.is_transient() {
-                                self.log(Some(account), "relogin", "failed", e.display_line())
-                                    .await;
+                                self.log_error(account, "relogin", &e).await;
                             }
                             failure = Some(("relogin", e));
                             next
@@ -294,10 +302,11 @@ impl Manager {
         if let Err(e) = self.db(move |s| s.set_state(&id, &stored)).await {
             return e;
         }
-        self.log(
+        self.log_said(
             Some(account),
             "keepalive",
             "needs_login",
+            Said::new("needs_login").with("reason", wire_name(&reason)),
             reason.describe().to_owned(),
         )
         .await;
@@ -334,10 +343,11 @@ impl Manager {
         if let Err(db) = self.db(move |s| s.record_retry(&id, next, &stored)).await {
             tracing::warn!(error = %db.message, "cannot record a retry");
         }
-        self.log(
+        self.log_said(
             Some(account),
             kind,
             "retrying",
+            Said::error("retrying", &e).with("next", iso(next)),
             format!("{message}; next attempt at {}", when(next)),
         )
         .await;
@@ -544,4 +554,17 @@ impl Due {
 /// so many accounts do not retry in step).
 fn retry_delay(attempts: u32) -> chrono::Duration {
     Policy::default().backoff(attempts, rand::random())
+}
+
+/// An instant as said in an event: RFC 3339, UTC, seconds.
+fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Adds until when the session stays usable, if it has an expiry.
+fn with_until(said: Said, expires_at: Option<DateTime<Utc>>) -> Said {
+    match expires_at {
+        Some(at) => said.with("until", iso(at)),
+        None => said,
+    }
 }

@@ -195,7 +195,7 @@ impl Said {
     /// An error as said to the person: its code, its message, and the server's words if any.
     pub fn error(code: &str, e: &Error) -> Said {
         let said = Said::new(code)
-            .with("error", serde_plain_code(e.code))
+            .with("error", wire_name(&e.code))
             .with("detail", e.message.clone());
         match &e.server_message {
             Some(server) => said.with("server", server.clone()),
@@ -204,9 +204,9 @@ impl Said {
     }
 }
 
-/// The snake_case name an error code has on the wire.
-fn serde_plain_code(code: ErrorCode) -> String {
-    serde_json::to_value(code)
+/// The name a unit variant (an error code, a needs-login reason) has on the wire.
+pub(crate) fn wire_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()

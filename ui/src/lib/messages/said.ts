@@ -14,20 +14,34 @@ export function saidText(said: Said | undefined): string | null {
   const p = said.params;
   switch (said.code) {
     case "error":
-    case "error_retryable": {
+    case "error_retryable":
+    case "retrying": {
       const error = {
         code: p.error ?? "internal",
         message: p.detail ?? "",
         server_message: p.server,
       } as CommandError;
       const line = errorLine(error);
+      if (said.code === "retrying") {
+        const next = parseInstant(p.next);
+        return next === null ? line : t("log.said.retrying", { error: line, next: formatDateTime(next) });
+      }
       return said.code === "error" ? line : t("log.said.error_retryable", { error: line });
     }
     case "challenge": {
       const what = tMaybe(`log.challenge.${p.kind ?? ""}`) ?? p.kind ?? "";
-      return p.destination
+      const asked = p.destination
         ? t("log.said.challenge_to", { what, destination: p.destination })
         : t("log.said.challenge", { what });
+      const until = parseInstant(p.until);
+      return until === null ? asked : `${asked} ${t("log.said.usable_until", { until: formatDateTime(until) })}`;
+    }
+    case "unverifiable": {
+      const until = parseInstant(p.until);
+      const why = p.why ?? "";
+      return until === null
+        ? t("log.said.unverifiable.kept", { why })
+        : t("log.said.unverifiable", { why, until: formatDateTime(until) });
     }
     case "logged_in":
     case "renewed": {
