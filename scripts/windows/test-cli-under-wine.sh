@@ -18,10 +18,20 @@ TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 WINE=${WINE:-/usr/lib/wine/wine64}
 WINESERVER=${WINESERVER:-/usr/lib/wine/wineserver}
 
-# A debug build: the tests check behaviour, and it shares the cross-build's dependencies with
-# `make windows-build` (see the Makefile).
-"$CARGO" build --target "$WINDOWS_TARGET" -p lanyard-cli --bin lanyard
-exe="$TARGET_DIR/$WINDOWS_TARGET/debug/lanyard.exe"
+# The Windows lanyard.exe: LANYARD_CLI_EXE when given (`make windows-test` passes the one
+# `make windows-build` made), else a debug build of the same three binaries, so that the
+# dependencies' features, and with them the build, are the same.
+exe=${LANYARD_CLI_EXE:-}
+if [[ -z "$exe" ]]; then
+	"$CARGO" build --target "$WINDOWS_TARGET" -p lanyard-cli -p lanyard-sim -p lanyard-desktop --bins
+	exe="$TARGET_DIR/$WINDOWS_TARGET/debug/lanyard.exe"
+fi
+# The test binary as `cargo test --workspace` builds it (`make test` has built it by now): built
+# for lanyard-cli alone, shared crates would get other features and be compiled again.
+tests=$("$CARGO" test --workspace --no-run --message-format=json-render-diagnostics |
+	grep '"reason":"compiler-artifact"' | grep '"name":"it"' | grep 'lanyard-cli' |
+	grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
+[[ -x "$tests" ]] || { echo "test-cli-under-wine: no lanyard-cli test binary found" >&2; exit 1; }
 
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/lanyard-wine.XXXXXX")
 export WINEPREFIX="$prefix" WINESERVER
@@ -52,5 +62,6 @@ while IFS=$'\t' read -r name reason; do
 	skips+=(--skip "$name")
 done < scripts/windows/skipped-under-wine.txt
 
-LANYARD_CLI_EXE="$exe" LANYARD_CLI_RUNNER="$WINE" \
-	"$CARGO" test -p lanyard-cli --test it -- "${skips[@]}" "$@"
+# Run from the crate's directory, as cargo test does.
+cd crates/lanyard-cli
+LANYARD_CLI_EXE="$exe" LANYARD_CLI_RUNNER="$WINE" "$tests" "${skips[@]}" "$@"

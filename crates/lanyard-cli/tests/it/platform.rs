@@ -265,3 +265,40 @@ async fn exec_hands_the_token_to_a_command_of_the_platform() {
     assert!(!ran.stdout.contains(&token) && !ran.stderr.contains(&token));
     w.sim.shutdown().await;
 }
+
+/// Where data lives when nothing says otherwise: `$XDG_DATA_HOME/lanyard` here, `%APPDATA%\lanyard`
+/// (the roaming application data folder) on Windows.
+#[tokio::test]
+async fn without_a_data_dir_setting_the_data_lives_in_the_platforms_place() {
+    let w = World::new().await;
+    let xdg_data = private_dir();
+    let expected = if let Some(wine) = lanyard_runner() {
+        let out = std::process::Command::new(wine)
+            .args(["cmd", "/c", "echo %APPDATA%"])
+            .output()
+            .unwrap();
+        let appdata = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(appdata.contains("AppData"), "{appdata}");
+        host_path(&appdata).join("lanyard")
+    } else {
+        xdg_data.path().join("lanyard")
+    };
+    let endpoint = w.endpoint("sscms");
+    let mut cmd = crate::support::lanyard();
+    cmd.args(["add", "sscms", "--user", "alice", "--endpoint", &endpoint])
+        .args(["--password-stdin", "--no-login"])
+        .env("XDG_DATA_HOME", xdg_data.path())
+        .env("LANYARD_SECRET_STORE", "file")
+        .env("LANYARD_PASSPHRASE", crate::support::FILE_STORE_PASSPHRASE);
+    run(cmd, &lines(&["secret123"])).await.assert_ok();
+    assert!(
+        expected.join("lanyard.db").is_file(),
+        "{} holds the database",
+        expected.display()
+    );
+    assert!(expected.join("secrets.enc").is_file());
+    if under_wine() {
+        std::fs::remove_dir_all(&expected).unwrap();
+    }
+    w.sim.shutdown().await;
+}
