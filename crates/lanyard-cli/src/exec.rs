@@ -67,7 +67,17 @@ pub async fn run(
             }
         }
     };
-    #[cfg(not(unix))]
+    // On Windows, Ctrl-C and Ctrl-Break reach every process on the console, the command too:
+    // Lanyard only has to outlive the command to return its status, so while it waits it
+    // takes its own copy of those events (a live listener marks them handled) instead of
+    // dying of them.
+    #[cfg(windows)]
+    let status = {
+        let _ctrl_c = tokio::signal::windows::ctrl_c();
+        let _ctrl_break = tokio::signal::windows::ctrl_break();
+        child.wait().await
+    };
+    #[cfg(not(any(unix, windows)))]
     let status = child.wait().await;
     let status =
         status.map_err(|e| Error::internal(format!("cannot wait for the command: {e}")))?;
