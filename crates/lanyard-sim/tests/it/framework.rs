@@ -70,7 +70,14 @@ async fn shutdown_lets_an_in_flight_request_finish() {
         let base = base.clone();
         async move { probe(&base).await.map(|r| r.status()) }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // In flight once the server has taken the fault for it (a fixed sleep lost that race on a
+    // busy machine: a request not yet read when shutdown starts is rightly cut).
+    let control = lanyard_sim::control::SimControl::new(&base);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while control.current_fault().await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the request never reached the server");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     sim.shutdown().await;
     assert_eq!(in_flight.await.unwrap().expect("answered, not cut"), normal);
     assert!(probe(&base).await.is_err());
