@@ -1,5 +1,6 @@
 //! The few words the backend shows itself (tray menu, notifications), in the UI's languages.
 
+use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::settings::Language;
 use tauri::{AppHandle, Manager as _, Runtime};
 
@@ -96,6 +97,51 @@ impl Lang {
         match self {
             Lang::En => format!("{account} will need you soon"),
             Lang::ZhCn => format!("{account} 即将需要重新登录"),
+        }
+    }
+
+    /// An unattended session's end, `remaining_secs` from now.
+    pub fn expiring_body(self, remaining_secs: i64) -> String {
+        let minutes = (remaining_secs.max(0) + 59) / 60;
+        let (hours, mins) = (minutes / 60, minutes % 60);
+        match self {
+            Lang::En => {
+                let span = match (hours, mins) {
+                    (0, m) => format!("{m} min"),
+                    (h, 0) => format!("{h} h"),
+                    (h, m) => format!("{h} h {m} min"),
+                };
+                format!("The session ends in {span} and cannot be renewed without you.")
+            }
+            Lang::ZhCn => {
+                let span = match (hours, mins) {
+                    (0, m) => format!("{m} 分钟"),
+                    (h, 0) => format!("{h} 小时"),
+                    (h, m) => format!("{h} 小时 {m} 分钟"),
+                };
+                format!("会话将在 {span}后结束，没有你无法续期。")
+            }
+        }
+    }
+
+    /// Why a person must log in again (the window's `reason.*` texts).
+    pub fn needs_login_reason(self, reason: &NeedsLoginReason) -> &'static str {
+        use NeedsLoginReason as R;
+        match (self, reason) {
+            (Lang::En, R::Expired) => "The session expired",
+            (Lang::En, R::Revoked) => "The server no longer accepts the token",
+            (Lang::En, R::RefreshTokenExpired) => "The refresh token expired",
+            (Lang::En, R::PasswordChanged) => "The remembered password was rejected",
+            (Lang::En, R::LoggedInElsewhere) => "Signed in elsewhere",
+            (Lang::En, R::ChallengeRequired) => "The service asks for a captcha or a code",
+            (Lang::En, R::NoRememberedPassword) => "No password remembered for a silent sign-in",
+            (Lang::ZhCn, R::Expired) => "会话已过期",
+            (Lang::ZhCn, R::Revoked) => "服务器已不再接受该令牌",
+            (Lang::ZhCn, R::RefreshTokenExpired) => "刷新令牌已过期",
+            (Lang::ZhCn, R::PasswordChanged) => "已保存的密码被拒绝",
+            (Lang::ZhCn, R::LoggedInElsewhere) => "账号已在别处登录",
+            (Lang::ZhCn, R::ChallengeRequired) => "服务要求输入验证码",
+            (Lang::ZhCn, R::NoRememberedPassword) => "未保存密码，无法自动重新登录",
         }
     }
 

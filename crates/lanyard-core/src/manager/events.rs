@@ -45,6 +45,10 @@ pub enum Event {
         permanent: bool,
         message: String,
         next_attempt: Option<DateTime<Utc>>,
+        /// Why a person must log in, for a window or notification to say in its language.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        reason: Option<NeedsLoginReason>,
     },
     /// "This session will die in X and cannot be renewed without you": the desktop app turns
     /// it into a notification.
@@ -64,16 +68,6 @@ impl Manager {
             None => None,
         };
         self.db(move |s| s.events(id.as_deref(), limit)).await
-    }
-
-    pub(crate) async fn log_event(
-        &self,
-        account: &Account,
-        kind: &str,
-        outcome: &str,
-        message: String,
-    ) {
-        self.log(Some(account), kind, outcome, message).await;
     }
 
     pub(crate) fn emit_event(&self, event: Event) {

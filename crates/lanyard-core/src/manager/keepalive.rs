@@ -111,8 +111,18 @@ impl KeepAliveHost for Manager {
         remaining: TimeDelta,
         message: String,
     ) {
-        self.log_event(account, "keepalive", "expiring_unattended", message.clone())
-            .await;
+        let said = crate::store::Said::new("expiring_unattended").with(
+            "until",
+            expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        self.log_said(
+            Some(account),
+            "keepalive",
+            "expiring_unattended",
+            said,
+            message.clone(),
+        )
+        .await;
         self.emit_event(Event::ExpiringUnattended {
             account: account.name.clone(),
             expires_at,
@@ -122,7 +132,8 @@ impl KeepAliveHost for Manager {
     }
 
     async fn expired(&self, account: &Account, message: String) {
-        self.log_event(account, "keepalive", "expired", message)
+        let said = crate::store::Said::new("expired");
+        self.log_said(Some(account), "keepalive", "expired", said, message)
             .await;
     }
 
@@ -132,6 +143,7 @@ impl KeepAliveHost for Manager {
             permanent: false,
             message,
             next_attempt: Some(next_attempt),
+            reason: None,
         });
     }
 }

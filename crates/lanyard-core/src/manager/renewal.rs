@@ -318,6 +318,7 @@ impl Manager {
             permanent: true,
             message: format!("needs a new login: {}", reason.describe()),
             next_attempt: None,
+            reason: Some(reason.clone()),
         });
         Error::needs_login(format!(
             "'{}' needs a new login: {}",
@@ -359,6 +360,7 @@ impl Manager {
             permanent: false,
             message,
             next_attempt: Some(next),
+            reason: None,
         });
         e
     }

@@ -282,7 +282,11 @@ said?: Said, };
 /**
  * What changed, broadcast to the UI.
  */
-export type CoreEvent = { "type": "account_added", account: string, } | { "type": "account_changed", account: string, } | { "type": "account_renamed", from: string, to: string, } | { "type": "account_removed", account: string, } | { "type": "logged", event: EventRecord, } | { "type": "state_changed", account: string, state: State, } | { "type": "refreshed", account: string, how: string, expires_at: string | null, } | { "type": "refresh_failed", account: string, permanent: boolean, message: string, next_attempt: string | null, } | { "type": "expiring_unattended", account: string, expires_at: string, remaining_secs: number, message: string, };
+export type CoreEvent = { "type": "account_added", account: string, } | { "type": "account_changed", account: string, } | { "type": "account_renamed", from: string, to: string, } | { "type": "account_removed", account: string, } | { "type": "logged", event: EventRecord, } | { "type": "state_changed", account: string, state: State, } | { "type": "refreshed", account: string, how: string, expires_at: string | null, } | { "type": "refresh_failed", account: string, permanent: boolean, message: string, next_attempt: string | null, 
+/**
+ * Why a person must log in, for a window or notification to say in its language.
+ */
+reason?: NeedsLoginReason, } | { "type": "expiring_unattended", account: string, expires_at: string, remaining_secs: number, message: string, };
 
 export type AccountPayload = { account: string, };
 

@@ -372,6 +372,8 @@ export const en = {
   "log.said.unverifiable.kept": "Could not check the session ({why}); it is kept.",
   "log.said.usable_until": "The session stays usable until {until}.",
   "log.said.retrying": "{error} Next attempt at {next}.",
+  "log.said.expiring_unattended": "This session ends at {until} and cannot be renewed without you.",
+  "log.said.expired": "The session expired; log in again.",
   "log.said.session_accepted": "The server accepts the session.",
   "log.detail.logout.ended_on_server": "The server ended the session; its token no longer works.",
   "log.detail.logout.forgotten_here": "{service} has no logout call: the session was forgotten here only. Its token stays valid on the server until it expires or the user logs in again.",

@@ -36,6 +36,10 @@ export function saidText(said: Said | undefined): string | null {
       const until = parseInstant(p.until);
       return until === null ? asked : `${asked} ${t("log.said.usable_until", { until: formatDateTime(until) })}`;
     }
+    case "expiring_unattended": {
+      const until = parseInstant(p.until);
+      return until === null ? null : t("log.said.expiring_unattended", { until: formatDateTime(until) });
+    }
     case "unverifiable": {
       const until = parseInstant(p.until);
       const why = p.why ?? "";

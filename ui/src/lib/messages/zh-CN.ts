@@ -370,6 +370,8 @@ export const zhCN: Record<MessageKey, string> = {
   "log.said.unverifiable.kept": "无法检查会话（{why}）；会话仍保留。",
   "log.said.usable_until": "会话在 {until} 前仍可用。",
   "log.said.retrying": "{error} 将于 {next} 重试。",
+  "log.said.expiring_unattended": "此会话将于 {until} 结束，没有你无法续期。",
+  "log.said.expired": "会话已过期，请重新登录。",
   "log.said.session_accepted": "服务器接受此会话。",
   "log.detail.logout.ended_on_server": "服务器已结束会话，其令牌不再可用。",
   "log.detail.logout.forgotten_here": "{service} 没有退出登录接口：仅在本机忘记了会话。其令牌在服务器上仍然有效，直到过期或用户再次登录。",
