@@ -59,9 +59,11 @@ fn stderr_columns() -> Option<usize> {
     None
 }
 
-/// Whether colour output is allowed: not when NO_COLOR is set to anything (no-color.org).
+/// Whether colour output is allowed: not when NO_COLOR is set to anything (no-color.org), nor
+/// on a console that cannot show it.
 pub fn colour_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && crate::output::console_shows_colours()
 }
 
 fn on_white(rgba: [u8; 4]) -> [u8; 3] {

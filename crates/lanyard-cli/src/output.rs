@@ -7,6 +7,20 @@ use chrono::{DateTime, Utc};
 use lanyard_core::{AccountView, ServiceSpec, State};
 use serde_json::{Value, json};
 
+/// Whether the console shows ANSI colour codes. A Windows console does once its
+/// virtual-terminal processing is on, which this turns on (once); a console that cannot (before
+/// Windows 10) gets plain text rather than escape codes.
+#[cfg(windows)]
+pub fn console_shows_colours() -> bool {
+    static SHOWS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SHOWS.get_or_init(|| anstyle_query::windows::enable_ansi_colors().unwrap_or(false))
+}
+
+#[cfg(not(windows))]
+pub fn console_shows_colours() -> bool {
+    true
+}
+
 pub struct Style {
     colour: bool,
 }
@@ -15,7 +29,7 @@ impl Style {
     pub fn for_stdout() -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
-            colour: !no_color && std::io::stdout().is_terminal(),
+            colour: !no_color && std::io::stdout().is_terminal() && console_shows_colours(),
         }
     }
 
