@@ -204,8 +204,19 @@ package-test: package
 demo: setup build
 	scripts/demo.sh
 
-bench:
-	bench/run.sh
+# Performance figures (bench/README.md): release builds of what is measured, then the harness
+# (bench/, a workspace member) under an X display and a private session bus with an unlocked
+# gnome-keyring. BENCH_ONLY="cli sim desktop keepalive" picks sections, and only what they
+# measure is built (the examples in their own invocations: their dev-dependencies must not
+# change the binaries' feature set).
+BENCH_SECTIONS := $(or $(BENCH_ONLY),cli sim desktop keepalive)
+bench: system-packages $(if $(filter desktop,$(BENCH_SECTIONS)),ui)
+	$(if $(filter desktop,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-desktop --features custom-protocol)
+	$(CARGO) build --release -p lanyard-cli -p lanyard-sim -p lanyard-bench --bins
+	$(if $(filter sim,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-sim --example login_load)
+	$(if $(filter keepalive,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-core \
+		--example keepalive_idle --example keepalive_round)
+	BENCH_ONLY="$(BENCH_SECTIONS)" $(XVFB_RUN) scripts/with-secret-service.sh $(RELEASE_DIR)/lanyard-bench
 
 # Rewrites what the window's side of the IPC contract is generated into from the Rust types:
 # ui/src/lib/ipc/types.ts and the browser mock's ui/dev/services.json. The unit test
