@@ -36,8 +36,9 @@ tests=$("$CARGO" test --workspace --no-run --message-format=json-render-diagnost
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/lanyard-wine.XXXXXX")
 export WINEPREFIX="$prefix" WINESERVER
 # No debug chatter on stderr (the tests count stderr lines); no Mono/Gecko installers (they would
-# download); no display: nothing here opens a window.
-export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+# download); no winemenubuilder (it writes menu entries and file types into ~/.local and
+# ~/.config); no display: nothing here opens a window.
+export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
 unset DISPLAY WAYLAND_DISPLAY
 cleanup() {
 	"$WINESERVER" -k 2>/dev/null || true
