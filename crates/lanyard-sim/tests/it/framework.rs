@@ -75,7 +75,10 @@ async fn shutdown_lets_an_in_flight_request_finish() {
     let control = lanyard_sim::control::SimControl::new(&base);
     let deadline = Instant::now() + Duration::from_secs(10);
     while control.current_fault().await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "the request never reached the server");
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the server"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     sim.shutdown().await;
