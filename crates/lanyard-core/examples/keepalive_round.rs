@@ -1,7 +1,7 @@
 //! Measures one keep-alive refresh round at scale: N CoolKit v2 accounts (default 200), every
 //! one of them due, the engine started with the app's settings; prints how long it takes until
 //! every account has been refreshed against lanyard-sim, and the refreshes per second. For
-//! `make bench` (bench/run.sh), which reads the `BENCH` lines.
+//! `make bench` (bench/src/keepalive.rs), which reads the `BENCH` lines.
 //!
 //! ```text
 //! cargo run --release -p lanyard-core --example keepalive_round -- \
