@@ -232,6 +232,19 @@ async fn cut_text_ends_in_an_ellipsis_inside_its_cell_and_names_tell_rows_apart(
     app.eval("document.documentElement.style.fontSize = ''")
         .await;
     app.set_window_size(1080, 700).await;
+    // Closed while still over the list, the details would come back beside it once the window
+    // has its new width (there they follow the selection): wait for that width first.
+    app.eventually(
+        "the details beside the list",
+        Duration::from_secs(20),
+        || async {
+            let over = app
+                .eval("return document.querySelector('.body.details-over') !== null")
+                .await;
+            (over == serde_json::json!(false)).then_some(())
+        },
+    )
+    .await;
     app.click("details-close").await;
     app.wait_gone("details-panel").await;
 
