@@ -155,6 +155,24 @@ impl Cli {
     }
 }
 
+impl Cli {
+    /// Adds an account and logs it in with `password` (given on stdin, never in argv).
+    pub fn add_logged_in(&self, service: &str, endpoint: &str, user: &str, password: &str) {
+        self.run(
+            &[
+                "add",
+                service,
+                "--user",
+                user,
+                "--endpoint",
+                endpoint,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        );
+    }
+}
+
 /// One running instance of the desktop app, driven through WebDriver.
 pub struct App {
     client: Client,

@@ -301,18 +301,7 @@ fn seed_accounts(sandbox: &Sandbox, sim: &Sim) {
         "secret123\n",
     );
     for (user, password) in [("demo", "demo1234"), ("alice", "secret123")] {
-        cli.run(
-            &[
-                "add",
-                "sscms",
-                "--user",
-                user,
-                "--endpoint",
-                &sscms,
-                "--password-stdin",
-            ],
-            &format!("{password}\n"),
-        );
+        cli.add_logged_in("sscms", &sscms, user, password);
     }
     let captcha_endpoint = format!("captcha_endpoint={siyuan}");
     cli.run(

@@ -127,18 +127,7 @@ async fn the_focus_stays_on_the_row_through_every_row_action() {
     let cli = sandbox.cli();
     let sscms = sim.endpoint("sscms");
     for (user, password) in [("demo", "demo1234"), ("alice", "secret123")] {
-        cli.run(
-            &[
-                "add",
-                "sscms",
-                "--user",
-                user,
-                "--endpoint",
-                &sscms,
-                "--password-stdin",
-            ],
-            &format!("{password}\n"),
-        );
+        cli.add_logged_in("sscms", &sscms, user, password);
     }
     // A third account that waits for a login: a neighbour of another kind.
     cli.run(
@@ -262,18 +251,7 @@ async fn at_760_by_480_the_details_cover_the_list_only_when_asked_and_nothing_is
     let cli = sandbox.cli();
     let sscms = sim.endpoint("sscms");
     for (user, password) in [("demo", "demo1234"), ("alice", "secret123")] {
-        cli.run(
-            &[
-                "add",
-                "sscms",
-                "--user",
-                user,
-                "--endpoint",
-                &sscms,
-                "--password-stdin",
-            ],
-            &format!("{password}\n"),
-        );
+        cli.add_logged_in("sscms", &sscms, user, password);
     }
     let app = App::launch_with(sandbox, &[]).await;
     app.set_window_size(760, 480).await;

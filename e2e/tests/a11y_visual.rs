@@ -60,18 +60,7 @@ async fn controls_reach_3_to_1_and_text_on_tiles_4_5_to_1_in_both_themes() {
     let cli = sandbox.cli();
     let sscms = sim.endpoint("sscms");
     for (user, password) in [("demo", "demo1234"), ("alice", "secret123")] {
-        cli.run(
-            &[
-                "add",
-                "sscms",
-                "--user",
-                user,
-                "--endpoint",
-                &sscms,
-                "--password-stdin",
-            ],
-            &format!("{password}\n"),
-        );
+        cli.add_logged_in("sscms", &sscms, user, password);
     }
     let app = App::launch_with(sandbox, &[]).await;
     app.wait_for_state("sscms/alice", "valid").await;

@@ -14,18 +14,7 @@ async fn the_account_in_use_is_marked_and_copied_as_a_curl_command() {
     let cli = sandbox.cli();
     // Two SiteServer CMS servers: each has its active account; `sscms` stands for the first.
     for (user, password, endpoint) in [("demo", "demo1234", &one), ("alice", "secret123", &two)] {
-        cli.run(
-            &[
-                "add",
-                "sscms",
-                "--user",
-                user,
-                "--endpoint",
-                endpoint,
-                "--password-stdin",
-            ],
-            &format!("{password}\n"),
-        );
+        cli.add_logged_in("sscms", endpoint, user, password);
     }
     let app = App::launch_with(sandbox, &[]).await;
     app.by_id("account-sscms/alice").await;
