@@ -31,7 +31,15 @@ WINDOWS_TARGET := x86_64-pc-windows-gnu
 # One cargo invocation builds every workspace target, the app binary included, so the unit
 # tests, the lints' build scripts and the e2e suite all reuse the same artifacts instead of
 # rebuilding shared crates with a different feature set.
-CARGO_BUILD := $(CARGO) build --workspace --all-targets
+# Lints ride along with the build: clippy's driver compiles the workspace's own crates (what
+# `cargo clippy` does, here with code generation), so one pass over the crates gives both the
+# lint verdict, warnings as errors, and the binaries the tests run, instead of a check pass and
+# a build pass. Every cargo run that reuses these artifacts sets the same two variables (they are
+# part of what cargo compares); installs (tauri-driver, cargo-deb) must not, so they are not
+# exported.
+CLIPPY_DRIVER := $(shell rustc --print sysroot 2>/dev/null)/bin/clippy-driver
+LINTED := RUSTC_WORKSPACE_WRAPPER="$(CLIPPY_DRIVER)" CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+CARGO_BUILD := $(LINTED) $(CARGO) build --workspace --all-targets
 
 # -a: a free display number (a fixed :99 was already taken on a shared machine once).
 # -noreset: by default Xvfb resets when its last client leaves, and an app starting during
@@ -133,14 +141,14 @@ ui-check: ui/node_modules/.package-lock.json
 	cd ui && $(NPM) run check
 
 # The app crate embeds ui/dist at compile time, so the lints need the UI built too.
-clippy: ui
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+# The workspace is linted by `build` (see LINTED); e2e/ is a workspace of its own.
+clippy: build
 	cd e2e && $(CARGO) clippy --all-targets -- -D warnings
 
 # Keyring integration tests need a Secret Service; the script provides an unlocked one.
 unit-tests: build
 	@mkdir -p $(dir $(TEST_LOG)) && : > $(TEST_LOG)
-	scripts/with-secret-service.sh $(CARGO) test --workspace 2>&1 | tee -a $(TEST_LOG)
+	$(LINTED) scripts/with-secret-service.sh $(CARGO) test --workspace 2>&1 | tee -a $(TEST_LOG)
 
 e2e-build:
 	cd e2e && $(CARGO) test --no-run
@@ -160,19 +168,17 @@ WINDOWS_RELEASE_DIR := $(TARGET_DIR)/$(WINDOWS_TARGET)/release
 WINDOWS_ZIP := $(PACKAGE_DIR)/lanyard-$(PACKAGE_VERSION)-windows-x86_64.zip
 WINDOWS_BINS := -p lanyard-cli -p lanyard-sim -p lanyard-desktop --bins
 
-# The three binaries for Windows, lints with warnings as errors first. Test code is not linted
+# The three binaries for Windows, linted as they are built (LINTED), warnings as errors. Test code is not linted
 # for Windows: it runs on Linux and drives the Windows binaries (windows-test). A debug build,
 # one cargo invocation, so the CLI the tests run is the one built here.
 windows-build: ui windows-target
-	$(CARGO) clippy --target $(WINDOWS_TARGET) -p lanyard-cli -p lanyard-sim -p lanyard-desktop \
-		--bins --lib -- -D warnings
-	$(CARGO) build --target $(WINDOWS_TARGET) $(WINDOWS_BINS)
+	$(LINTED) $(CARGO) build --target $(WINDOWS_TARGET) $(WINDOWS_BINS)
 
 # The CLI's integration tests against the Windows lanyard.exe under Wine (after unit-tests,
 # whose test binary it reuses).
 windows-test: windows-build
 	@mkdir -p $(dir $(TEST_LOG))
-	LANYARD_CLI_EXE="$(WINDOWS_DEBUG_DIR)/lanyard.exe" scripts/windows/test-cli-under-wine.sh 2>&1 \
+	$(LINTED) LANYARD_CLI_EXE="$(WINDOWS_DEBUG_DIR)/lanyard.exe" scripts/windows/test-cli-under-wine.sh 2>&1 \
 		| tee -a $(TEST_LOG)
 
 # A portable zip: the app, the WebView2Loader.dll it loads, lanyard.exe and a README.txt.
@@ -187,7 +193,7 @@ package-windows: setup ui
 # built in the same invocation so shared crates compile once.
 package: setup ui cargo-deb
 	$(CARGO) build --release -p lanyard-desktop -p lanyard-cli --features lanyard-desktop/custom-protocol
-	scripts/package-assets.sh "$(RELEASE_DIR)/lanyard" "$(RELEASE_DIR)/package"
+	$(LINTED) scripts/package-assets.sh "$(RELEASE_DIR)/lanyard" "$(RELEASE_DIR)/package"
 	rm -rf "$(PACKAGE_DIR)"
 	$(CARGO) deb -p lanyard-desktop --no-build --output "$(DEB)"
 	@echo "package: $(DEB)"
