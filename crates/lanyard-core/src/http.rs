@@ -273,10 +273,11 @@ impl Http {
         })
     }
 
-    /// The client that sends a request to `url`: the plain one for `http://` when it goes
-    /// straight to the server, else the one trusting the system roots (built now if needed).
+    /// The client that sends a request to `url`: `client` for `http://` (where a proxy or a CA
+    /// file is set it already trusts the roots, see [`Http::new`]), else the one trusting the
+    /// system roots (built now if needed).
     fn transport_for(&self, url: &Url) -> Result<reqwest::Client> {
-        if url.scheme() == "http" && !needs_tls_everywhere(&self.config) {
+        if url.scheme() == "http" {
             return Ok(self.client.clone());
         }
         if let Some(client) = self.tls.get() {
