@@ -1,22 +1,132 @@
-// One clock for the whole window: every countdown reads `clock.now`, and a single timer,
-// aligned to the second, moves it. No per-row timers, no polling of the backend.
+// The window's clock, woken by demand only. Each display that shows time (a countdown, a
+// "3 minutes ago") watches the clock with a function that says when its text would next change;
+// one timer sleeps until the earliest of those moments and moves only the displays that are due.
+// Nothing watching (no countdown on screen, the page hidden to the tray): no timer at all.
 
-const state = $state({ now: Date.now() });
-let started = false;
+type NextChange = (now: number) => number | null;
 
-export const clock = {
-  get now(): number {
-    return state.now;
-  },
+interface Watch {
+  /** When the display's text changes next (ms since the epoch); Infinity while it is updating. */
+  due: number;
+  wake(now: number): void;
+}
+
+const watches = new Set<Watch>();
+let timer: ReturnType<typeof setTimeout> | undefined;
+let timerDue = Infinity;
+let armQueued = false;
+let hidden = typeof document !== "undefined" && document.hidden;
+
+/** What the clock has done, for tests through WebDriver: a few numbers, read on demand. */
+const record = {
+  /** Timer wake-ups since the page loaded. */
+  ticks: 0,
+  /** The instants (ms since the epoch) of the last wake-ups, oldest first. */
+  recent: [] as number[],
 };
+const RECENT = 64;
 
-export function startClock(): void {
-  if (started) return;
-  started = true;
-  const tick = () => {
-    state.now = Date.now();
-    // Re-aligned every tick, so a suspended machine or a slow frame never drifts the display.
-    setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
+Object.defineProperty(window, "lanyardClock", {
+  value: Object.freeze({
+    get ticks() {
+      return record.ticks;
+    },
+    get recent() {
+      return [...record.recent];
+    },
+    /** How many displays watch the clock now. */
+    get watching() {
+      return watches.size;
+    },
+    /** When the timer fires next (ms since the epoch), or null when none is set. */
+    get next() {
+      return timer === undefined ? null : timerDue;
+    },
+  }),
+});
+
+function arm(): void {
+  armQueued = false;
+  let due = Infinity;
+  for (const watch of watches) if (watch.due < due) due = watch.due;
+  if (hidden || due === Infinity) {
+    clearTimeout(timer);
+    timer = undefined;
+    timerDue = Infinity;
+    return;
+  }
+  if (timer !== undefined && timerDue === due) return;
+  clearTimeout(timer);
+  timerDue = due;
+  timer = setTimeout(fire, Math.max(0, due - Date.now()));
+}
+
+/** Re-arms once the current batch of changes (and the effects they rerun) is done. */
+function rearm(): void {
+  if (armQueued) return;
+  armQueued = true;
+  queueMicrotask(arm);
+}
+
+function fire(): void {
+  timer = undefined;
+  timerDue = Infinity;
+  const now = Date.now();
+  record.ticks += 1;
+  record.recent.push(now);
+  if (record.recent.length > RECENT) record.recent.shift();
+  for (const watch of watches) if (watch.due <= now) watch.wake(now);
+  rearm();
+}
+
+if (typeof document !== "undefined") {
+  document.addEventListener("visibilitychange", () => {
+    hidden = document.hidden;
+    // And no spinner turns behind a hidden window (app.css pauses every animation).
+    document.documentElement.toggleAttribute("data-page-hidden", hidden);
+    // Shown again: displays that went past their moment while hidden catch up at once.
+    rearm();
+  });
+}
+
+/**
+ * "Now" for one display, to be created while a component initialises. `nextChange(now)` says
+ * when the display's text would change next (null: never); it may read reactive state (the
+ * instant it counts to), and is asked again whenever that or "now" changes. While `active()`
+ * is false (a row scrolled away) the display is not woken; once active again, it catches up.
+ */
+export function watchClock(nextChange: NextChange, active: () => boolean = () => true): { readonly now: number } {
+  let now = $state(Date.now());
+  const watch: Watch = {
+    due: Infinity,
+    wake(at) {
+      watch.due = Infinity;
+      now = at;
+    },
   };
-  setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
+  $effect(() => {
+    if (!active()) return;
+    const due = nextChange(now);
+    if (due === null || !Number.isFinite(due)) return;
+    watch.due = due;
+    watches.add(watch);
+    rearm();
+    return () => {
+      watches.delete(watch);
+      watch.due = Infinity;
+      rearm();
+    };
+  });
+  return {
+    get now() {
+      return now;
+    },
+  };
+}
+
+/** The earliest of several moments, ignoring the displays that never change. */
+export function earliest(...moments: (number | null)[]): number | null {
+  let first: number | null = null;
+  for (const moment of moments) if (moment !== null && (first === null || moment < first)) first = moment;
+  return first;
 }

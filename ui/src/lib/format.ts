@@ -52,7 +52,7 @@ export function parseInstant(iso: string | null | undefined): number | null {
 export function formatRelative(at: number, now: number): string {
   const diff = at - now;
   const abs = Math.abs(diff);
-  // The window's clock ticks once a second, so "now" may trail an instant that just passed.
+  // The window's clock may wake a moment late, so "now" may trail an instant that just passed.
   if (abs < 45 * SECOND) return diff < 2 * SECOND ? t("time.justNow") : t("time.inMoment");
   const locale = currentLocale();
   const format = cached(`relative ${locale}`, () => new Intl.RelativeTimeFormat(locale, { numeric: "auto" }));
@@ -75,4 +75,55 @@ export function formatLogTime(at: number, now: number): string {
     ? cached(`time ${locale}`, () => new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit" }))
     : cached(`short ${locale}`, () => new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }));
   return format.format(at);
+}
+
+// When each text above changes next, as time goes on: the window's clock sleeps until then
+// (clock.svelte.ts). A moment a little early only costs one extra wake; never late.
+
+/** When `formatSpan(|instant - now|)` next changes: each second, each minute beyond a day. */
+export function spanChangesAt(instant: number, now: number): number {
+  const left = instant - now;
+  if (left > 0) {
+    // Counting down, cut to whole units: the text holds while `left` stays ≥ shown × unit.
+    // At the instant itself the countdown becomes "ago".
+    const unit = left >= DAY ? MINUTE : SECOND;
+    const shown = Math.floor(left / unit);
+    return shown === 0 ? instant : instant - shown * unit + 1;
+  }
+  // Counting up since the instant.
+  const since = now - instant;
+  const unit = since >= DAY ? MINUTE : SECOND;
+  return instant + (Math.floor(since / unit) + 1) * unit;
+}
+
+/** When a countdown's text (`Countdown.svelte`) next changes; null when it no longer does. */
+export function countdownChangesAt(instant: number | null, now: number, kind: "session" | "refresh"): number | null {
+  if (instant === null) return null;
+  // An expired refresh token is only said to be expired; an expired session counts up.
+  if (kind === "refresh" && instant - now <= 0) return null;
+  return spanChangesAt(instant, now);
+}
+
+/** When `formatRelative(at, now)` next changes (a minute, an hour or a day at the finest). */
+export function relativeChangesAt(at: number, now: number): number {
+  const diff = at - now;
+  const abs = Math.abs(diff);
+  // Where the wording changes: "just now", "in a moment", and the switches of unit.
+  const moments = [at - 2 * SECOND + 1, at - 45 * SECOND + 1, at + 45 * SECOND, at - HOUR + 1, at + HOUR, at - DAY + 1, at + DAY];
+  if (abs >= 45 * SECOND) {
+    const unit = abs < HOUR ? MINUTE : abs < DAY ? HOUR : DAY;
+    // Math.round keeps the shown count while diff ≥ (count - ½) units.
+    moments.push(Math.floor(at - (Math.round(diff / unit) - 0.5) * unit) + 1);
+  }
+  let next = Infinity;
+  for (const moment of moments) if (moment > now && moment < next) next = moment;
+  return next;
+}
+
+/** When `formatLogTime(at, now)` next changes: at midnight, when "today" becomes another day. */
+export function logTimeChangesAt(at: number, now: number): number | null {
+  if (new Date(at).toDateString() !== new Date(now).toDateString() && at < now) return null;
+  const midnight = new Date(now);
+  midnight.setHours(24, 0, 0, 0);
+  return midnight.getTime();
 }
