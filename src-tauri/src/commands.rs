@@ -12,7 +12,7 @@ use lanyard_core::manager::{
 };
 use lanyard_core::model::OptionSpec;
 use lanyard_core::secrets::SecretStoreHealth;
-use lanyard_core::secrets::unlock::PassphraseRequest;
+use lanyard_core::manager::unlock::PassphraseRequest;
 use lanyard_core::{
     AccountView, AddDraft, Error, LogoutOutcome, RefreshDone, SecretString, ServiceId, ServiceSpec,
     Settings,

@@ -12,7 +12,7 @@ use lanyard_core::manager::{Event, EventRecord, ExportSummary, ImportReport, Imp
 use lanyard_core::model::{
     Account, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, SessionInfo, State,
 };
-use lanyard_core::secrets::unlock::PassphraseRequest;
+use lanyard_core::manager::unlock::PassphraseRequest;
 use lanyard_core::secrets::{SecretStoreHealth, SecretStoreKind};
 use lanyard_core::services::{Challenge, CodeChannel};
 use lanyard_core::settings::{Language, Theme};

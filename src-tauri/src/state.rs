@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use lanyard_core::manager::Config;
-use lanyard_core::secrets::unlock::{self, PassphraseRequest};
+use lanyard_core::manager::unlock::{self, PassphraseRequest};
 use lanyard_core::{Error, KeepAlive, KeepAliveHandle, Manager, SecretString};
 
 use crate::clipboard::SecretClipboard;
@@ -101,7 +101,7 @@ impl AppState {
     }
 
     /// Opens the Manager with the passphrase the person gave (see
-    /// `lanyard_core::secrets::unlock`). `Ok(true)` when this call opened it, `Ok(false)` when
+    /// `lanyard_core::manager::unlock`). `Ok(true)` when this call opened it, `Ok(false)` when
     /// it was open already; a wrong passphrase leaves everything as it was.
     pub async fn unlock(&self, passphrase: SecretString) -> Result<bool, Error> {
         let config = match &*self.core.read().unwrap_or_else(|p| p.into_inner()) {

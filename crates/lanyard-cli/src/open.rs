@@ -23,7 +23,7 @@ pub async fn manager(data_dir: Option<PathBuf>, command: &Command) -> Result<Man
         Some(dir) => dir,
         None => store::default_data_dir()?,
     };
-    for tightened in store::permissions::secure_dir(&data_dir)? {
+    for tightened in lanyard_core::data_dir::secure_dir(&data_dir)? {
         eprintln!("lanyard: {tightened}");
     }
     if config.secret_store == Some(SecretStoreKind::File)

@@ -3,6 +3,7 @@
 //! Both the desktop app and the `lanyard` CLI are thin clients of [`Manager`].
 
 pub mod api;
+pub mod data_dir;
 pub mod error;
 pub mod http;
 pub mod keepalive;

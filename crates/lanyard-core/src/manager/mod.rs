@@ -55,6 +55,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 mod transfer;
+pub mod unlock;
 mod validate;
 
 pub use accounts::{AccountEdit, AddDraft, NewAccount};
@@ -77,8 +78,7 @@ pub use transfer::{
 pub(crate) use validate::normalize_endpoint;
 use validate::{check_name, check_option_value, check_user, option_spec, split_options};
 
-/// The file the encrypted secret store uses inside the data dir.
-pub const SECRETS_FILE: &str = "secrets.enc";
+pub use crate::secrets::file::SECRETS_FILE;
 
 /// A login waiting for an answer (and the password or hash it holds) is forgotten after this
 /// long by the manager's clock, whether or not anything else happens meanwhile.

@@ -54,7 +54,8 @@ use zeroize::Zeroizing;
 use super::{SecretBackend, SecretStoreKind, human_duration};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
-use crate::store::permissions::{create_private_dir, secure_file};
+use crate::data_dir::{create_private_dir, secure_file};
+pub use crate::data_dir::SECRETS_FILE;
 
 const MAGIC: [u8; 8] = *b"LANYARDS";
 const FORMAT_VERSION: u16 = 1;

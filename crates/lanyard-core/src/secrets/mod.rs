@@ -18,7 +18,6 @@ pub mod file;
 pub mod keyring;
 pub mod memory;
 pub mod session_cache;
-pub mod unlock;
 
 use std::fmt;
 use std::path::Path;

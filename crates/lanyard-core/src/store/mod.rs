@@ -10,7 +10,6 @@
 //! The calls block: async callers run them on the blocking pool.
 
 pub mod migrations;
-pub mod permissions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,8 +31,7 @@ const BUSY_RETRIES: u32 = 5;
 /// The event log keeps this many newest rows.
 const MAX_EVENTS: i64 = 20_000;
 
-/// The file name of the database inside the data dir.
-pub const DB_FILE: &str = "lanyard.db";
+pub use crate::data_dir::DB_FILE;
 
 /// The data dir: `$LANYARD_DATA_DIR`, else the platform's data directory + `lanyard`.
 pub fn default_data_dir() -> Result<PathBuf> {
@@ -47,9 +45,9 @@ pub fn default_data_dir() -> Result<PathBuf> {
 
 /// Creates the data dir (and its parents) if missing, private (0700); an existing one is made
 /// private with every file in it (0600), each change logged as a warning
-/// ([`permissions::secure_dir`], which also returns them for a front end to show).
+/// ([`crate::data_dir::secure_dir`], which also returns them for a front end to show).
 pub fn ensure_data_dir(dir: &Path) -> Result<()> {
-    permissions::secure_dir(dir).map(drop)
+    crate::data_dir::secure_dir(dir).map(drop)
 }
 
 /// Creates the file with mode 0600 if missing; makes an existing one 0600 if it is looser.
@@ -57,11 +55,11 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, permissions::FILE_MODE);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::data_dir::FILE_MODE);
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            permissions::secure_file(path).map(drop)
+            crate::data_dir::secure_file(path).map(drop)
         }
         Err(e) => Err(e),
     }

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::SecretStoreKind;
-use super::file::{check_passphrase, store_exists};
 use crate::error::{Error, Result};
-use crate::manager::{Config, Manager, SECRETS_FILE};
+use super::{Config, Manager};
 use crate::secret::SecretString;
+use crate::secrets::SecretStoreKind;
+use crate::secrets::file::{SECRETS_FILE, check_passphrase, store_exists};
 use crate::store;
 
 /// What the Manager waits for before it can open: a passphrase for the secret file.

@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The database inside the data dir.
+pub const DB_FILE: &str = "lanyard.db";
+/// The file the encrypted secret store uses inside the data dir.
+pub const SECRETS_FILE: &str = "secrets.enc";
+
 /// The mode of the data dir and of every directory in it.
 pub const DIR_MODE: u32 = 0o700;
 /// The mode of every file in the data dir.
@@ -117,9 +122,9 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The database and its journals, the secret file, its lock and its temporary files.
 fn is_lanyard_file(name: &str) -> bool {
-    name.starts_with(super::DB_FILE)
-        || name.starts_with(crate::manager::SECRETS_FILE)
-        || name.starts_with(&format!(".{}", crate::manager::SECRETS_FILE))
+    name.starts_with(DB_FILE)
+        || name.starts_with(SECRETS_FILE)
+        || name.starts_with(&format!(".{}", SECRETS_FILE))
 }
 
 /// A directory others may write to, like /tmp: not Lanyard's to close.
