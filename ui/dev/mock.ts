@@ -42,7 +42,7 @@ const states: AccountView["state"][] = [
   { state: "valid" },
   { state: "expiring" },
   { state: "needs_login", reason: "password_changed" },
-  { state: "retrying", next_attempt: iso(42), attempts: 3, last_error: "the server could not be reached" },
+  { state: "retrying", next_attempt: iso(42), attempts: 3, last_error: { code: "error", params: { error: "network", detail: "demo.example: connection refused" } } },
   { state: "valid" },
   { state: "signed_out" },
   { state: "refreshing" },

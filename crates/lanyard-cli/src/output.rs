@@ -86,7 +86,7 @@ pub fn account_json(view: &AccountView) -> Value {
         } => {
             value["next_attempt"] = json!(rfc3339(*next_attempt));
             value["attempts"] = json!(attempts);
-            value["last_error"] = json!(last_error);
+            value["last_error"] = json!(last_error.error_line());
         }
         _ => {}
     }
@@ -125,7 +125,8 @@ fn state_detail(state: &State, now: DateTime<Utc>) -> Option<String> {
             last_error,
             ..
         } => Some(format!(
-            "{last_error}; next attempt in {}",
+            "{}; next attempt in {}",
+            last_error.error_line(),
             time_left(*next_attempt, now)
         )),
         _ => None,
@@ -287,6 +288,7 @@ pub fn services_text(specs: &[&ServiceSpec]) -> String {
 mod tests {
     use super::*;
     use chrono::TimeDelta;
+    use lanyard_core::model::Said;
 
     #[test]
     fn time_left_reads_naturally() {
@@ -301,6 +303,33 @@ mod tests {
         assert_eq!(
             time_left(now - TimeDelta::minutes(3), now),
             "expired 3m ago"
+        );
+    }
+
+    #[test]
+    fn a_retry_reason_is_printed_in_english_from_its_code_and_parameters() {
+        let now = Utc::now();
+        let retrying = |last_error: Said| State::Retrying {
+            next_attempt: now + TimeDelta::minutes(5),
+            attempts: 2,
+            last_error,
+        };
+        let coded = Said::new("error")
+            .with("error", "server_error")
+            .with("detail", "x.example answered HTTP 502 Bad Gateway")
+            .with("server", "upstream down");
+        assert_eq!(
+            state_detail(&retrying(coded), now).unwrap(),
+            "x.example answered HTTP 502 Bad Gateway (server said: upstream down); next attempt in 5m"
+        );
+        // A reason stored before reasons had codes: its words, verbatim.
+        assert_eq!(
+            state_detail(
+                &retrying(Said::uncoded("x.example: connection refused")),
+                now
+            )
+            .unwrap(),
+            "x.example: connection refused; next attempt in 5m"
         );
     }
 

@@ -4,7 +4,7 @@
 use super::login::said_challenge;
 use super::renewal_decision::{Call, Decision, Facts as DecisionFacts, Heard, Next};
 use super::*;
-use crate::store::{Said, wire_name};
+use crate::model::{Said, wire_name};
 
 /// What "refresh now" did, for the person who asked (the UI and the CLI name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
@@ -340,8 +340,11 @@ impl Manager {
             });
         let next = self.now() + retry_delay(attempts);
         let message = e.display_line();
-        let stored = message.clone();
-        if let Err(db) = self.db(move |s| s.record_retry(&id, next, &stored)).await {
+        let last_error = Said::error("error", &e);
+        if let Err(db) = self
+            .db(move |s| s.record_retry(&id, next, &last_error))
+            .await
+        {
             tracing::warn!(error = %db.message, "cannot record a retry");
         }
         self.log_said(

@@ -299,7 +299,9 @@ impl Manager {
                 && t <= self.now()
             {
                 let why = match &row.session.state {
-                    StoredState::Retrying { last_error, .. } => format!(": {last_error}"),
+                    StoredState::Retrying { last_error, .. } => {
+                        format!(": {}", last_error.error_line())
+                    }
                     _ => String::new(),
                 };
                 return Err(Error::needs_login(format!(

@@ -1285,7 +1285,9 @@ async fn transient_failures_retry_and_a_still_valid_token_is_handed_out() {
         panic!("{:?}", view.state)
     };
     assert_eq!(attempts, 1);
-    assert!(last_error.contains("502"));
+    assert!(last_error.error_line().contains("502"));
+    assert_eq!(last_error.code, "error");
+    assert_eq!(last_error.params["error"], "server_error");
     assert!(next_attempt > Utc::now());
     // Expired: the failure is the answer.
     store_session(&m, &v.account.name, "old", 3600, -10).await;

@@ -146,8 +146,22 @@ ALTER TABLE events ADD COLUMN said TEXT;
 "#,
 };
 
+/// Version 8: a retrying session's last error as a code and parameters (JSON `{code, params}`,
+/// like an event row's `said`), so each window words it in its own language. Older rows held an
+/// English sentence: it becomes the generic code `failed` with the sentence kept verbatim as
+/// the words (`model::Said::uncoded`).
+pub const V8: Migration = Migration {
+    version: 8,
+    description: "a retrying session's last error as a code and parameters",
+    sql: r#"
+UPDATE sessions
+SET last_error = json_object('code', 'failed', 'params', json_object('server', last_error))
+WHERE last_error IS NOT NULL;
+"#,
+};
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5, V6, V8];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

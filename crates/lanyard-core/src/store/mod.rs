@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, ErrorCode, Result};
+pub use crate::model::Said;
 use crate::model::{Account, NeedsLoginReason, ServiceId, SessionInfo};
 use crate::services::Registry;
 
@@ -86,6 +87,17 @@ fn to_json(map: &BTreeMap<String, String>) -> String {
     serde_json::to_string(map).expect("a string map always serializes")
 }
 
+/// A retry reason as stored (schema version 8): the `Said` as JSON.
+fn said_json(said: &Said) -> String {
+    serde_json::to_string(said).unwrap_or_default()
+}
+
+/// A stored retry reason. Text that is not a `Said` (nothing writes that since version 8, whose
+/// migration turned older rows into one) is kept as words without a code.
+fn said_from_json(text: &str) -> Said {
+    serde_json::from_str(text).unwrap_or_else(|_| Said::uncoded(text))
+}
+
 fn from_json(text: &str) -> rusqlite::Result<BTreeMap<String, String>> {
     serde_json::from_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -102,7 +114,7 @@ pub enum StoredState {
     Retrying {
         next_attempt: DateTime<Utc>,
         attempts: u32,
-        last_error: String,
+        last_error: Said,
     },
 }
 
@@ -166,48 +178,6 @@ pub struct EventRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub said: Option<Said>,
-}
-
-/// What an event says, language-neutral: a code (`logged_in`, `error`, `needs_login`…) and its
-/// parameters (account facts, a reason or error code, the server's own words verbatim).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-pub struct Said {
-    pub code: String,
-    pub params: BTreeMap<String, String>,
-}
-
-impl Said {
-    pub fn new(code: &str) -> Said {
-        Said {
-            code: code.to_owned(),
-            params: BTreeMap::new(),
-        }
-    }
-
-    /// Adds a parameter.
-    pub fn with(mut self, key: &str, value: impl Into<String>) -> Said {
-        self.params.insert(key.to_owned(), value.into());
-        self
-    }
-
-    /// An error as said to the person: its code, its message, and the server's words if any.
-    pub fn error(code: &str, e: &Error) -> Said {
-        let said = Said::new(code)
-            .with("error", wire_name(&e.code))
-            .with("detail", e.message.clone());
-        match &e.server_message {
-            Some(server) => said.with("server", server.clone()),
-            None => said,
-        }
-    }
-}
-
-/// The name a unit variant (an error code, a needs-login reason) has on the wire.
-pub(crate) fn wire_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// What `update_account` did.
@@ -572,7 +542,7 @@ impl Store {
                 None,
                 Some(ts(*next_attempt)),
                 *attempts,
-                Some(last_error.as_str()),
+                Some(said_json(last_error)),
             ),
         };
         self.write(|tx| {
@@ -600,8 +570,9 @@ impl Store {
         &self,
         account_id: &str,
         next_attempt: DateTime<Utc>,
-        last_error: &str,
+        last_error: &Said,
     ) -> Result<u32> {
+        let last_error = said_json(last_error);
         self.write(|tx| {
             let changed = tx.execute(
                 "UPDATE sessions SET state = 'retrying', state_reason = NULL, next_attempt = ?2,
@@ -1091,7 +1062,7 @@ fn account_row(r: &Row<'_>, services: &Registry) -> rusqlite::Result<AccountRow>
         Some("retrying") => StoredState::Retrying {
             next_attempt: opt_ts(r.get(17)?)?.unwrap_or_else(Utc::now),
             attempts: r.get::<_, Option<u32>>(18)?.unwrap_or(0),
-            last_error: r.get::<_, Option<String>>(19)?.unwrap_or_default(),
+            last_error: said_from_json(r.get::<_, Option<String>>(19)?.as_deref().unwrap_or("")),
         },
         _ => StoredState::SignedOut,
     };

@@ -236,9 +236,14 @@ fn session_facts_and_states_round_trip() {
         info.expires_at.unwrap().timestamp_millis()
     );
 
-    let attempts = store.record_retry(&a.id, now, "server said 502").unwrap();
+    let attempts = store
+        .record_retry(&a.id, now, &Said::from("server said 502"))
+        .unwrap();
     assert_eq!(attempts, 1);
-    assert_eq!(store.record_retry(&a.id, now, "again").unwrap(), 2);
+    let again = Said::new("error")
+        .with("error", "network")
+        .with("detail", "again");
+    assert_eq!(store.record_retry(&a.id, now, &again).unwrap(), 2);
     match store.account_by_id(&a.id).unwrap().unwrap().session.state {
         StoredState::Retrying {
             attempts,
@@ -246,7 +251,7 @@ fn session_facts_and_states_round_trip() {
             ..
         } => {
             assert_eq!(attempts, 2);
-            assert_eq!(last_error, "again");
+            assert_eq!(last_error, again);
         }
         other => panic!("{other:?}"),
     }
@@ -710,4 +715,42 @@ fn a_lease_of_a_dead_or_replaced_holder_process_is_taken_over_at_once() {
     alive.wait().unwrap();
     assert!(holder_is_dead(&format!("{pid}:{started}:n2")));
     assert!(!holder_is_dead(&ours), "this process is alive");
+}
+
+#[test]
+fn version_8_keeps_an_english_retry_reason_as_words_without_a_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let before: Vec<_> = migrations::MIGRATIONS
+        .iter()
+        .filter(|m| m.version < migrations::V8.version)
+        .map(|m| migrations::Migration { ..*m })
+        .collect();
+    {
+        let old = Store::open_with(&path, &before).unwrap();
+        old.lock()
+            .execute_batch(
+                r#"
+                INSERT INTO accounts (id, name, service, user, endpoint, created_at)
+                    VALUES ('id-a', 'a', 'sscms', 'u1', 'https://x', '2024-01-01T00:00:00.000Z');
+                INSERT INTO sessions (account_id, state, next_attempt, attempts, last_error)
+                    VALUES ('id-a', 'retrying', '2030-01-01T00:00:00.000Z', 2, 'x.example: connection refused');
+                "#,
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let row = store.account_by_name("a").unwrap().unwrap();
+    let StoredState::Retrying {
+        attempts,
+        last_error,
+        ..
+    } = row.session.state
+    else {
+        panic!("{:?}", row.session.state)
+    };
+    assert_eq!(attempts, 2);
+    assert_eq!(last_error.code, "failed");
+    assert_eq!(last_error.params["server"], "x.example: connection refused");
+    assert_eq!(last_error.error_line(), "x.example: connection refused");
 }

@@ -107,7 +107,11 @@ export type NeedsLoginReason = "expired" | "revoked" | "refresh_token_expired" |
 /**
  * The state of an account, shown everywhere.
  */
-export type State = { "state": "signed_out" } | { "state": "awaiting_challenge" } | { "state": "valid" } | { "state": "expiring" } | { "state": "refreshing" } | { "state": "needs_login", reason: NeedsLoginReason, } | { "state": "retrying", next_attempt: string, attempts: number, last_error: string, };
+export type State = { "state": "signed_out" } | { "state": "awaiting_challenge" } | { "state": "valid" } | { "state": "expiring" } | { "state": "refreshing" } | { "state": "needs_login", reason: NeedsLoginReason, } | { "state": "retrying", next_attempt: string, attempts: number, 
+/**
+ * Why the last attempt failed, as [`Said::error`] says it (older rows: [`Said::uncoded`]).
+ */
+last_error: Said, };
 
 /**
  * The non-secret half of a session: stored in the metadata database.

@@ -67,6 +67,9 @@ export function saidText(said: Said | undefined): string | null {
     }
     case "needs_login":
       return tMaybe(`reason.${p.reason ?? ""}`);
+    // Words that came without a code (a retry reason stored before reasons had one), verbatim.
+    case "failed":
+      return p.server ?? null;
     default: {
       const params: Record<string, string> = {};
       for (const [key, value] of Object.entries(p)) if (value !== undefined) params[key] = value;
