@@ -41,6 +41,8 @@ fn main() {
         "unlock_secret_store",
         "export_accounts",
         "import_accounts",
+        "view_state",
+        "remember_view_state",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed to prepare the app context");

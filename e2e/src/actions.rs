@@ -158,6 +158,14 @@ impl App {
             .unwrap_or_else(|e| panic!("run a script in the window: {e}"))
     }
 
+    /// Runs an asynchronous script in the window: it calls its last argument with the result.
+    pub async fn eval_async(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute_async(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("run a script in the window: {e}"))
+    }
+
     /// Presses keys on whatever has the focus, as a person at the keyboard would (WebDriver
     /// key codes: `"\u{e004}"` Tab, `"\u{e007}"` Enter, `"\u{e00c}"` Escape, arrows
     /// `"\u{e012}"`..`"\u{e015}"` left, up, right, down).

@@ -45,6 +45,11 @@ impl TauriDriver {
         driver
     }
 
+    /// tauri-driver's process id (WebKitWebDriver and the app run below it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -132,7 +137,7 @@ pub fn signal_term(pid: u32) {
 }
 
 /// All processes below `root`, parents before children, read from /proc.
-fn descendants(root: u32) -> Vec<u32> {
+pub fn descendants(root: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {

@@ -410,6 +410,85 @@ impl App {
         None
     }
 
+    /// The app's own process (a descendant of this test's tauri-driver running the app binary),
+    /// found whether or not it has a window.
+    pub fn app_pid(&self) -> u32 {
+        let binary = app_binary();
+        driver::descendants(self.driver.pid())
+            .into_iter()
+            .find(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+            })
+            .expect("the app's process below tauri-driver")
+    }
+
+    /// The running processes below the app's own, as `(pid, name)` (`/proc/<pid>/comm`, which
+    /// the kernel cuts at 15 bytes: WebKit's web process shows as `WebKitWebProces`).
+    pub fn app_children(&self) -> Vec<(u32, String)> {
+        driver::descendants(self.app_pid())
+            .into_iter()
+            .filter(|&pid| driver::is_running(pid))
+            .map(|pid| {
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                (pid, name)
+            })
+            .collect()
+    }
+
+    /// The app's WebKit web processes (the ones that run the window's page).
+    pub fn web_processes(&self) -> Vec<u32> {
+        self.app_children()
+            .into_iter()
+            .filter(|(_, name)| name.starts_with("WebKitWebProc"))
+            .map(|(pid, _)| pid)
+            .collect()
+    }
+
+    /// Closes the window as a window manager's close button does and waits until it is gone
+    /// from the screen. The page goes with it, so its errors are checked first.
+    pub async fn close_to_tray(&self) {
+        let errors = self.page_errors().await;
+        assert!(errors.is_empty(), "the page reported errors: {errors:?}");
+        let windows = x11::visible_windows("lanyard-desktop");
+        assert_eq!(windows.len(), 1, "one window: {windows:?}");
+        x11::request_close(windows[0]);
+        self.eventually("the window to close", UI_TIMEOUT, || async {
+            x11::visible_windows("lanyard-desktop")
+                .is_empty()
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// After the window was closed to the tray (its page destroyed) and opened again (a new
+    /// page): points the WebDriver session at the new page and waits until it has loaded.
+    /// WebKit lists the rebuilt page as a new browsing context of the same automation session,
+    /// since it shares the app's one WebContext.
+    pub async fn follow_the_rebuilt_window(&self) {
+        let handle = self
+            .eventually(
+                "the rebuilt window's page under WebDriver",
+                UI_TIMEOUT,
+                || async {
+                    let handles = self.client.windows().await.ok()?;
+                    match handles.as_slice() {
+                        [handle] => Some(handle.clone()),
+                        _ => None,
+                    }
+                },
+            )
+            .await;
+        self.client
+            .switch_to_window(handle)
+            .await
+            .expect("switch to the rebuilt window");
+        self.wait_for("[data-testid=service-item]").await;
+        self.collect_page_errors().await;
+    }
+
     /// Quits the app as the system would (SIGTERM) and waits until it has exited. The
     /// WebDriver session is gone with it: end the test with [`App::forget`].
     pub async fn terminate_app(&self) {

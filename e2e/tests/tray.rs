@@ -1,6 +1,6 @@
-//! Lanyard lives on in the tray: closing the window hides it (the first time, a notification
-//! says so), keep-alive goes on, a second launch brings the window back; a session that will
-//! die without anyone able to renew it is announced with a notification.
+//! Lanyard lives on in the tray: closing the window takes it off the screen (the first time, a
+//! notification says so), keep-alive goes on, a second launch brings the window back; a
+//! session that will die without anyone able to renew it is announced with a notification.
 
 use std::time::Duration;
 
@@ -81,6 +81,8 @@ async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_a
         || async { (visible_windows(CLASS).len() == 1).then_some(()) },
     )
     .await;
+    // Closing destroyed the page; the window has a new one.
+    app.follow_the_rebuilt_window().await;
     app.wait_for_state("sscms/demo", "expiring").await;
 
     // The notice is given once only.

@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use lanyard_core::manager::unlock::PassphraseRequest;
 use lanyard_core::manager::{
     AccountEdit, EventRecord, ExportSummary, ImportReport, LoginStep, NewAccount, TokenFormat,
 };
 use lanyard_core::model::OptionSpec;
 use lanyard_core::secrets::SecretStoreHealth;
-use lanyard_core::manager::unlock::PassphraseRequest;
 use lanyard_core::{
     AccountView, AddDraft, Error, LogoutOutcome, RefreshDone, SecretString, ServiceId, ServiceSpec,
     Settings,
@@ -24,6 +24,7 @@ use crate::autostart::apply_launch_at_login;
 use crate::lifecycle::manager_ready;
 use crate::state::AppState;
 use crate::token_copy::{self, Copied};
+use crate::window::{LastView, ViewState};
 
 /// The most event rows one call returns.
 const MAX_EVENTS: usize = 1000;
@@ -347,6 +348,19 @@ pub async fn import_accounts(
     state.manager()?.import_from_file(&path, &passphrase).await
 }
 
+/// Where the person left the window (`None` until a page said so): a window rebuilt after it
+/// was closed to the tray starts there.
+#[tauri::command]
+pub fn view_state(last: State<'_, LastView>) -> Option<ViewState> {
+    last.get()
+}
+
+/// The page reports where the person is (what the list shows, how far it is scrolled).
+#[tauri::command]
+pub fn remember_view_state(last: State<'_, LastView>, view: ViewState) {
+    last.set(view);
+}
+
 /// Registers every command above (and nothing else) with the builder.
 pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
@@ -373,6 +387,8 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         unlock_secret_store,
         export_accounts,
         import_accounts,
+        view_state,
+        remember_view_state,
     ])
 }
 
@@ -403,4 +419,6 @@ pub const COMMANDS: &[&str] = &[
     "unlock_secret_store",
     "export_accounts",
     "import_accounts",
+    "view_state",
+    "remember_view_state",
 ];

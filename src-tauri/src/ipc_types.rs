@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use lanyard_core::error::{Error, ErrorCode};
+use lanyard_core::manager::unlock::PassphraseRequest;
 use lanyard_core::manager::{Event, EventRecord, ExportSummary, ImportReport, ImportSkip};
 use lanyard_core::model::{
     Account, Capabilities, NeedsLoginReason, OptionKind, OptionSpec, SessionInfo, State,
 };
-use lanyard_core::manager::unlock::PassphraseRequest;
 use lanyard_core::secrets::{SecretStoreHealth, SecretStoreKind};
 use lanyard_core::services::{Challenge, CodeChannel};
 use lanyard_core::settings::{Language, Theme};
@@ -24,6 +24,7 @@ use ts_rs::{Config, TS};
 
 use crate::commands::{CopyForm, EditArgs, NewAccountArgs, Refreshed, ServiceView};
 use crate::token_copy::{AccountPayload, Copied};
+use crate::window::ViewState;
 
 /// Where the generated files live, relative to this crate.
 const TYPES_FILE: &str = "../ui/src/lib/ipc/types.ts";
@@ -104,6 +105,8 @@ fn types_ts() -> String {
         ExportSummary,
         ImportSkip,
         ImportReport,
+        // the window's place, kept across a close to the tray
+        ViewState,
         // errors
         ErrorCode,
         Error,

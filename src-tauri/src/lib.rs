@@ -39,6 +39,7 @@ pub fn run() -> tauri::Result<()> {
         .plugin(single_instance::plugin())
         .plugin(tauri_plugin_notification::init())
         .plugin(autostart::plugin())
+        .manage(window::LastView::default())
         .setup(|app| {
             lifecycle::start(app.handle());
             Ok(())
@@ -52,10 +53,14 @@ pub fn run() -> tauri::Result<()> {
             }
         });
     let app = commands::register(builder).build(tauri::generate_context!())?;
-    app.run(|app, event| {
-        if let RunEvent::Exit = event {
-            lifecycle::on_exit(app);
-        }
+    app.run(|app, event| match event {
+        // The last window going away (closed to the tray) is no reason to quit; an explicit
+        // exit (the tray's Quit, a signal) carries a code and goes through.
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
+        RunEvent::Exit => lifecycle::on_exit(app),
+        _ => {}
     });
     Ok(())
 }

@@ -75,6 +75,7 @@ impl TestApp {
     ) -> TestApp {
         let app = crate::commands::register(mock_builder())
             .manage(state)
+            .manage(crate::window::LastView::default())
             .build(tauri::generate_context!())
             .expect("the app builds on the mock runtime");
         // Without a data directory of its own, the webview's would be created in the user's
@@ -144,6 +145,28 @@ impl TestApp {
 
 fn sscms(user: &str) -> Value {
     json!({"account": {"service": "sscms", "user": user, "endpoint": "http://127.0.0.1:9", "options": {}, "remember_password": false}})
+}
+
+#[test]
+fn the_window_reads_back_the_view_it_last_reported() {
+    let app = TestApp::new();
+    assert_eq!(app.ok("view_state", json!({})), Value::Null);
+    let view =
+        json!({"view": "sscms", "selected": "sscms/ann", "filter": "an", "scroll_top": 1234.5});
+    assert_eq!(
+        app.ok("remember_view_state", json!({"view": view.clone()})),
+        Value::Null
+    );
+    assert_eq!(app.ok("view_state", json!({})), view);
+    let overview = json!({"view": null, "selected": null, "filter": "", "scroll_top": 0.0});
+    app.ok("remember_view_state", json!({"view": overview.clone()}));
+    assert_eq!(app.ok("view_state", json!({})), overview);
+    // A misspelt field is an error, not a silently lost position.
+    app.err(
+        "remember_view_state",
+        json!({"view": {"view": null, "selected": null, "filter": "", "scrollTop": 3}}),
+    );
+    assert_eq!(app.ok("view_state", json!({})), overview);
 }
 
 #[test]

@@ -1,7 +1,13 @@
-//! The one main window: brought to the front on request, hidden instead of closed (keep-alive
-//! goes on in the tray), with a notice the first time it is closed.
+//! The one main window: built on request, and destroyed (not hidden) when it is closed, so the
+//! WebKit web process goes with it and the app in the tray is the Rust process alone. Opening
+//! it again builds it anew from tauri.conf.json; the page asks for its last view (`view_state`)
+//! so the person finds the list as they left it. The first close shows a notice.
 
-use tauri::{AppHandle, Manager as _, Runtime};
+use std::sync::Mutex;
+
+use lanyard_core::ServiceId;
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Manager as _, Runtime, WebviewWindowBuilder};
 
 use crate::notifications::notify;
 use crate::state::AppState;
@@ -10,20 +16,79 @@ use crate::texts::lang_for;
 /// The label of the one main window (tauri.conf.json and the capabilities refer to it).
 pub const MAIN_WINDOW: &str = "main";
 
-/// Brings the main window to the front (a second launch, the tray's "Open Lanyard").
-pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        // Each step may fail on some window managers; the rest is still worth trying.
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
+/// Where the person left the window: what the list showed and how far it was scrolled. The
+/// page tells the app as it changes and reads it back when a rebuilt window starts. Kept in
+/// memory only: a new start of the app opens on the overview.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct ViewState {
+    /// The sidebar's choice: a service, or `null` for all accounts.
+    pub view: Option<ServiceId>,
+    /// The selected account's name.
+    pub selected: Option<String>,
+    /// The list's filter text.
+    pub filter: String,
+    /// How far the account list was scrolled, in CSS pixels.
+    pub scroll_top: f64,
+}
+
+/// The last view the page reported (app state).
+#[derive(Default)]
+pub struct LastView(Mutex<Option<ViewState>>);
+
+impl LastView {
+    pub fn get(&self) -> Option<ViewState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set(&self, view: ViewState) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(view);
     }
 }
 
-/// Closing the window hides it: keep-alive goes on in the tray. The first time, a notification
-/// says so.
+/// Brings the main window to the front, building it first if it was closed to the tray (a
+/// second launch, the tray's "Open Lanyard", a failed copy from the tray).
+pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
+    let window = match app.get_webview_window(MAIN_WINDOW) {
+        Some(window) => window,
+        None => match build_main_window(app) {
+            Ok(window) => window,
+            Err(e) => {
+                tracing::error!(error = %e, "could not open the window");
+                return;
+            }
+        },
+    };
+    // Each step may fail on some window managers; the rest is still worth trying.
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
+}
+
+/// Builds the main window from its definition in tauri.conf.json, as at startup. On Linux
+/// the WebContext outlives its webviews (tauri-runtime-wry keeps it for the app's lifetime),
+/// so the new page joins the same network process and, under WebDriver, the same automation
+/// session.
+fn build_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<tauri::WebviewWindow<R>> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+        .cloned()
+        .ok_or_else(|| tauri::Error::WindowNotFound)?;
+    WebviewWindowBuilder::from_config(app, &config)?.build()
+}
+
+/// Closing the window destroys it (and with it the WebKit web process): keep-alive,
+/// notifications and the tray go on in the Rust process. The first time, a notification says
+/// so.
 pub fn on_close_requested<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW)
+        && let Err(e) = window.destroy()
+    {
+        tracing::warn!(error = %e, "could not close the window; hiding it");
         let _ = window.hide();
     }
     let app = app.clone();

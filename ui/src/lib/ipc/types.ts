@@ -389,6 +389,29 @@ skipped: Array<ImportSkip>,
  */
 with_password: Array<string>, };
 
+/**
+ * Where the person left the window: what the list showed and how far it was scrolled. The
+ * page tells the app as it changes and reads it back when a rebuilt window starts. Kept in
+ * memory only: a new start of the app opens on the overview.
+ */
+export type ViewState = { 
+/**
+ * The sidebar's choice: a service, or `null` for all accounts.
+ */
+view: "steedos" | "sscms" | "coolkit" | "siyuan" | "shopxo" | null, 
+/**
+ * The selected account's name.
+ */
+selected: string | null, 
+/**
+ * The list's filter text.
+ */
+filter: string, 
+/**
+ * How far the account list was scrolled, in CSS pixels.
+ */
+scroll_top: number, };
+
 export type ErrorCode = "invalid_input" | "not_found" | "already_exists" | "needs_login" | "credentials_rejected" | "challenge_failed" | "network" | "server_error" | "unsupported" | "secret_store" | "storage" | "cancelled" | "internal";
 
 export type CommandError = { code: ErrorCode, message: string, 
