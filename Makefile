@@ -229,10 +229,13 @@ demo: setup build
 # (bench/, a workspace member) under an X display and a private session bus with an unlocked
 # gnome-keyring. BENCH_ONLY="cli sim desktop keepalive" picks sections, and only what they
 # measure is built (the examples in their own invocations: their dev-dependencies must not
-# change the binaries' feature set).
+# change the binaries' feature set). The desktop section's floor, the minimal Tauri app in
+# bench/minimal-app, is built with the app in one invocation: it adds no tauri feature, so both
+# link the same compiled tauri and the app's release build stays as it is.
 BENCH_SECTIONS := $(or $(BENCH_ONLY),cli sim desktop keepalive)
 bench: system-packages $(if $(filter desktop,$(BENCH_SECTIONS)),ui)
-	$(if $(filter desktop,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-desktop --features custom-protocol)
+	$(if $(filter desktop,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-desktop \
+		-p minimal-tauri-app --features lanyard-desktop/custom-protocol,minimal-tauri-app/custom-protocol)
 	$(CARGO) build --release -p lanyard-cli -p lanyard-sim -p lanyard-bench --bins
 	$(if $(filter sim,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-sim --example login_load)
 	$(if $(filter keepalive,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-core \
