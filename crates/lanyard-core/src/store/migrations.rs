@@ -146,6 +146,72 @@ ALTER TABLE events ADD COLUMN said TEXT;
 "#,
 };
 
+/// Version 7: a change number per account, so the keep-alive engine reads only the accounts
+/// that changed since its last look, whichever process changed them. One counter for the whole
+/// file: every write of an account, of its session's facts or state, or of its lease (the
+/// "refreshing" state) stamps the account's row in `changes` with the counter's next value; so
+/// does a change of the warning window (key `''`: every account's shown state moves). Triggers,
+/// so that every writer (this build's or an older one's, any process) is counted. The engine's
+/// own schedule columns are left out on purpose: writing a plan is not news to the engine.
+pub const V7: Migration = Migration {
+    version: 7,
+    description: "a change number per account for the keep-alive engine",
+    sql: r#"
+CREATE TABLE changes (
+    key TEXT PRIMARY KEY NOT NULL,   -- an account id, or '' for the warning window setting
+    seq INTEGER NOT NULL             -- the counter's value at the key's last change
+);
+CREATE INDEX changes_by_seq ON changes (seq);
+
+CREATE TRIGGER changes_account_insert AFTER INSERT ON accounts BEGIN
+    INSERT INTO changes (key, seq) VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_account_update AFTER UPDATE ON accounts BEGIN
+    INSERT INTO changes (key, seq) VALUES (NEW.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_account_delete AFTER DELETE ON accounts BEGIN
+    INSERT INTO changes (key, seq) VALUES (OLD.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_session_update
+AFTER UPDATE OF obtained_at, expires_at, refresh_expires_at, user_id, display_name, extra, state,
+    state_reason, next_attempt, attempts, last_error, last_refresh_at, generation ON sessions
+BEGIN
+    INSERT INTO changes (key, seq) VALUES (NEW.account_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_lease_insert AFTER INSERT ON leases BEGIN
+    INSERT INTO changes (key, seq) VALUES (NEW.account_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_lease_update AFTER UPDATE ON leases BEGIN
+    INSERT INTO changes (key, seq) VALUES (NEW.account_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_lease_delete AFTER DELETE ON leases BEGIN
+    INSERT INTO changes (key, seq) VALUES (OLD.account_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_setting_insert AFTER INSERT ON settings
+WHEN NEW.key = 'warning_window_secs' BEGIN
+    INSERT INTO changes (key, seq) VALUES ('', (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_setting_update AFTER UPDATE ON settings
+WHEN NEW.key = 'warning_window_secs' OR OLD.key = 'warning_window_secs' BEGIN
+    INSERT INTO changes (key, seq) VALUES ('', (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER changes_setting_delete AFTER DELETE ON settings
+WHEN OLD.key = 'warning_window_secs' BEGIN
+    INSERT INTO changes (key, seq) VALUES ('', (SELECT COALESCE(MAX(seq), 0) + 1 FROM changes))
+    ON CONFLICT (key) DO UPDATE SET seq = excluded.seq;
+END;
+"#,
+};
+
 /// Version 8: a retrying session's last error as a code and parameters (JSON `{code, params}`,
 /// like an event row's `said`), so each window words it in its own language. Older rows held an
 /// English sentence: it becomes the generic code `failed` with the sentence kept verbatim as
@@ -161,7 +227,7 @@ WHERE last_error IS NOT NULL;
 };
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5, V6, V8];
+pub const MIGRATIONS: &[Migration] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

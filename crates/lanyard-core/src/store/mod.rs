@@ -9,6 +9,7 @@
 //! (`busy_timeout`) and then retried, so nothing is lost and nothing fails on a short overlap.
 //! The calls block: async callers run them on the blocking pool.
 
+pub mod changes;
 pub mod migrations;
 
 use std::collections::BTreeMap;
