@@ -1,20 +1,27 @@
 //! The supervisor: one task that watches every account's deadline and runs the checks.
 //!
-//! Each round it reads every account with its stored schedule, plans the accounts whose session
-//! changed since their plan was made (a login, a refresh by the CLI, a validation...), starts the
-//! checks that are due (a few at a time; one per account), emits `StateChanged` for every account
-//! whose shown state moved, and sleeps until the earliest deadline or state change, at most
-//! `max_sleep`, or until the Manager wakes it (an account added, logged in, switched, a refresh
-//! asked for) or a check finishes. Deadlines are wall-clock times in the store, so after a
-//! suspend, a restart or a clock jump, the first round sees what is overdue and runs each such
-//! account's check once (its plan is replaced by the next one, not replayed).
+//! The first round reads every account with its stored schedule and files each under the time it
+//! must be looked at again (its next check, or the next change of its shown state by the clock
+//! alone) in an in-memory index. Every later round reads only the accounts whose time has come
+//! and those the store says changed since the last round (a change number per account, bumped by
+//! every write from any process: a login, a refresh by the CLI, an edit, a removal), so its cost
+//! is O(due + changed), not O(accounts). For each account read it plans it anew if its session
+//! changed since its plan was made, starts its check if due (every due check starts at once and
+//! waits for one of `max_parallel` permits; one check per account), and emits `StateChanged` if
+//! its shown state moved. It then sleeps until the index's earliest time, at most `max_sleep`, or
+//! until the Manager wakes it (an account added, logged in, switched, a refresh asked for). A
+//! finished check reports where its account stands, so it needs no round. Deadlines are
+//! wall-clock times in the store, so after a suspend, a restart or a clock jump (which makes the
+//! next round read everything once) the round sees what is overdue and runs each such account's
+//! check once (its plan is replaced by the next one, not replayed).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::host::{KeepAliveHost, Renewal, Watched};
@@ -26,7 +33,8 @@ use crate::store::{AccountRow, Schedule, StoredState};
 /// How the engine runs. `Default` is what the app uses.
 #[derive(Debug, Clone)]
 pub struct KeepAliveConfig {
-    /// The longest sleep between two looks at the clock.
+    /// The longest sleep between two looks at the store (what another process changed is
+    /// noticed at the latest then).
     pub max_sleep: Duration,
     /// Checks running at once (each on another account).
     pub max_parallel: usize,
@@ -46,6 +54,15 @@ impl Default for KeepAliveConfig {
     }
 }
 
+/// The shortest time between two rounds: wake-ups that come faster (every renewal wakes the
+/// engine) are gathered into one round, so a burst of renewals costs a few rounds, not one per
+/// renewal.
+const ROUND_GAP: Duration = Duration::from_millis(50);
+
+/// A difference this large between the wall clock and the monotonic clock since the last round
+/// means a suspend or a clock change: the next round reads every account once.
+const CLOCK_JUMP: TimeDelta = TimeDelta::seconds(5);
+
 /// Starts the engine.
 pub struct KeepAlive;
 
@@ -62,11 +79,15 @@ impl KeepAlive {
         let stats = Arc::new(EngineStats::default());
         let engine = Engine {
             host,
+            permits: Arc::new(Semaphore::new(config.max_parallel.max(1))),
             config,
             wake: wake.clone(),
             stop: stop_rx,
             stats: stats.clone(),
-            states: HashMap::new(),
+            index: Index::default(),
+            seq: None,
+            last_look: None,
+            stale: HashSet::new(),
             in_flight: HashSet::new(),
             tasks: HashMap::new(),
             cooldown: HashMap::new(),
@@ -85,8 +106,10 @@ impl KeepAlive {
 /// Counters for tests and benchmarks.
 #[derive(Debug, Default)]
 struct EngineStats {
-    rounds: std::sync::atomic::AtomicU64,
-    checks: std::sync::atomic::AtomicU64,
+    rounds: AtomicU64,
+    checks: AtomicU64,
+    touched: AtomicU64,
+    full_reads: AtomicU64,
 }
 
 /// Controls a running engine. Dropping it stops the engine (without waiting).
@@ -102,6 +125,8 @@ impl std::fmt::Debug for KeepAliveHandle {
         f.debug_struct("KeepAliveHandle")
             .field("rounds", &self.rounds())
             .field("checks", &self.checks())
+            .field("touched", &self.touched())
+            .field("full_reads", &self.full_reads())
             .finish()
     }
 }
@@ -112,14 +137,26 @@ impl KeepAliveHandle {
         self.wake.notify_one();
     }
 
-    /// How many rounds the engine ran (each reads the accounts once).
+    /// How many rounds the engine ran (each asks the store what changed and reads the accounts
+    /// that changed or are due).
     pub fn rounds(&self) -> u64 {
-        self.stats.rounds.load(std::sync::atomic::Ordering::Relaxed)
+        self.stats.rounds.load(Ordering::Relaxed)
     }
 
     /// How many checks it started (refresh, re-login, validation, warning, expiry).
     pub fn checks(&self) -> u64 {
-        self.stats.checks.load(std::sync::atomic::Ordering::Relaxed)
+        self.stats.checks.load(Ordering::Relaxed)
+    }
+
+    /// How many accounts its rounds read in all (an account read in two rounds counts twice).
+    pub fn touched(&self) -> u64 {
+        self.stats.touched.load(Ordering::Relaxed)
+    }
+
+    /// How many of its rounds read every account (the first one, and those after a clock jump
+    /// or a change of the warning window).
+    pub fn full_reads(&self) -> u64 {
+        self.stats.full_reads.load(Ordering::Relaxed)
     }
 
     /// Stops the engine: running checks get `shutdown_grace` to finish (a refresh cut short is
@@ -139,14 +176,113 @@ impl Drop for KeepAliveHandle {
     }
 }
 
+/// What the engine remembers of one account between rounds.
+#[derive(Debug)]
+struct Entry {
+    /// The account's change number when last read.
+    seq: i64,
+    /// The state last shown, to emit `StateChanged` on a change.
+    state: State,
+    /// When the account must be read again: its next check, the next change of its shown state
+    /// by the clock alone, or the end of a pause, whichever comes first. `None`: only when it
+    /// changes.
+    at: Option<DateTime<Utc>>,
+}
+
+/// Every known account by the time it must be read again, so a round finds what is due without
+/// looking at the others.
+#[derive(Debug, Default)]
+struct Index {
+    entries: HashMap<String, Entry>,
+    by_time: BTreeSet<(DateTime<Utc>, String)>,
+}
+
+impl Index {
+    /// Records a read of the account; returns the state shown before, if it was known.
+    fn saw(&mut self, id: &str, seq: i64, state: State) -> Option<State> {
+        match self.entries.get_mut(id) {
+            Some(e) => {
+                e.seq = e.seq.max(seq);
+                Some(std::mem::replace(&mut e.state, state))
+            }
+            None => {
+                self.entries.insert(
+                    id.to_owned(),
+                    Entry {
+                        seq,
+                        state,
+                        at: None,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn set_at(&mut self, id: &str, at: Option<DateTime<Utc>>) {
+        let Some(e) = self.entries.get_mut(id) else {
+            return;
+        };
+        if let Some(old) = e.at.take() {
+            self.by_time.remove(&(old, id.to_owned()));
+        }
+        e.at = at;
+        if let Some(t) = at {
+            self.by_time.insert((t, id.to_owned()));
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(e) = self.entries.remove(id)
+            && let Some(t) = e.at
+        {
+            self.by_time.remove(&(t, id.to_owned()));
+        }
+    }
+
+    /// Takes out every account whose time has come.
+    fn take_due(&mut self, now: DateTime<Utc>) -> Vec<String> {
+        let mut due = Vec::new();
+        while let Some((t, _)) = self.by_time.first() {
+            if *t > now {
+                break;
+            }
+            let Some((_, id)) = self.by_time.pop_first() else {
+                break;
+            };
+            if let Some(e) = self.entries.get_mut(&id) {
+                e.at = None;
+            }
+            due.push(id);
+        }
+        due
+    }
+
+    fn next(&self) -> Option<DateTime<Utc>> {
+        self.by_time.first().map(|(t, _)| *t)
+    }
+
+    fn seq(&self, id: &str) -> Option<i64> {
+        self.entries.get(id).map(|e| e.seq)
+    }
+}
+
 struct Engine {
     host: Arc<dyn KeepAliveHost>,
     config: KeepAliveConfig,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
     stats: Arc<EngineStats>,
-    /// The state last shown per account id, to emit `StateChanged` on a change.
-    states: HashMap<String, State>,
+    /// One permit per check that may run at once.
+    permits: Arc<Semaphore>,
+    index: Index,
+    /// The highest change number seen; `None` until every account was read once.
+    seq: Option<i64>,
+    /// Wall and monotonic time of the last round (to notice a suspend or a clock change).
+    last_look: Option<(DateTime<Utc>, Instant)>,
+    /// Accounts to read in the next round whatever the change numbers say (a check ended
+    /// without telling where the account stands, or a round failed after taking them out).
+    stale: HashSet<String>,
     in_flight: HashSet<String>,
     /// Which account each running check task is for.
     tasks: HashMap<tokio::task::Id, String>,
@@ -160,41 +296,70 @@ struct Engine {
 struct Done {
     account_id: String,
     progressed: bool,
+    /// Where the account stands after the check (read after it, with the plan it stored);
+    /// `None` when that is unknown (the next round reads it).
+    account: Option<Watched>,
+    /// The account was removed meanwhile.
+    removed: bool,
 }
 
 impl Engine {
     async fn run(mut self) {
         let mut checks: JoinSet<Done> = JoinSet::new();
+        let mut look = true;
+        let mut last_round: Option<Instant> = None;
+        let mut retry_at: Option<DateTime<Utc>> = None;
         loop {
             if *self.stop.borrow() {
                 break;
             }
-            self.stats
-                .rounds
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let next = match self.round(&mut checks).await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::warn!(error = %e.message, "keep-alive round failed");
-                    self.host.now() + TimeDelta::seconds(5)
+            if look {
+                if let Some(gap) = last_round.and_then(|t| ROUND_GAP.checked_sub(t.elapsed())) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(gap) => {}
+                        _ = self.stop.changed() => continue,
+                    }
                 }
-            };
+                last_round = Some(Instant::now());
+                self.stats.rounds.fetch_add(1, Ordering::Relaxed);
+                retry_at = match self.round(&mut checks).await {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e.message, "keep-alive round failed");
+                        Some(self.host.now() + TimeDelta::seconds(5))
+                    }
+                };
+            }
             let now = self.host.now();
+            let mut next =
+                now + TimeDelta::from_std(self.config.max_sleep).unwrap_or(TimeDelta::MAX);
+            if let Some(t) = self.index.next() {
+                next = next.min(t);
+            }
+            if let Some(t) = retry_at {
+                next = next.min(t);
+            }
+            if !self.stale.is_empty() {
+                next = now;
+            }
             let sleep = (next - now)
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(self.config.max_sleep);
+            look = true;
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.wake.notified() => {}
                 Some(done) = checks.join_next_with_id(), if !checks.is_empty() => {
-                    self.finished(done);
+                    // The check says where its account stands: no round needed for that.
+                    self.finished(done, &mut checks).await;
+                    look = false;
                 }
                 _ = self.stop.changed() => {}
             }
             // Collect whatever else finished meanwhile.
             while let Some(done) = checks.try_join_next_with_id() {
-                self.finished(done);
+                self.finished(done, &mut checks).await;
             }
         }
         // Shutting down: let running checks finish for a moment, then cancel them.
@@ -203,13 +368,19 @@ impl Engine {
         while !checks.is_empty() {
             tokio::select! {
                 _ = &mut grace => break,
-                Some(done) = checks.join_next_with_id() => self.finished(done),
+                Some(done) = checks.join_next_with_id() => {
+                    self.forget_task(done);
+                }
             }
         }
         checks.shutdown().await;
     }
 
-    fn finished(&mut self, done: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
+    /// Clears a finished task's bookkeeping; returns its report if it ended normally.
+    fn forget_task(
+        &mut self,
+        done: Result<(tokio::task::Id, Done), tokio::task::JoinError>,
+    ) -> Option<Done> {
         match done {
             Ok((task, d)) => {
                 self.tasks.remove(&task);
@@ -217,104 +388,207 @@ impl Engine {
                 if d.progressed {
                     self.idle_rounds.remove(&d.account_id);
                 } else {
-                    *self.idle_rounds.entry(d.account_id).or_default() += 1;
+                    *self.idle_rounds.entry(d.account_id.clone()).or_default() += 1;
                 }
+                Some(d)
             }
             Err(e) => {
-                // A check that panicked: its account is planned again next round, after a pause.
+                // A check that panicked: its account is read and planned again, after a pause.
                 tracing::warn!(error = %e, "a keep-alive check ended abnormally");
                 if let Some(id) = self.tasks.remove(&e.id()) {
                     self.in_flight.remove(&id);
                     let idle = self.idle_rounds.entry(id.clone()).or_default();
                     let pause = self.config.policy.backoff(*idle, rand::random());
                     *idle += 1;
-                    self.cooldown.insert(id, self.host.now() + pause);
+                    self.cooldown.insert(id.clone(), self.host.now() + pause);
+                    self.stale.insert(id);
                 }
+                None
             }
         }
     }
 
-    /// One look at every account: plan, start due checks, emit state changes. Returns when the
-    /// engine should look again.
-    async fn round(&mut self, checks: &mut JoinSet<Done>) -> crate::Result<DateTime<Utc>> {
-        let accounts = self.host.snapshot().await?;
-        let now = self.host.now();
-        let mut next = now + TimeDelta::from_std(self.config.max_sleep).unwrap_or(TimeDelta::MAX);
-        let mut seen = HashSet::new();
-        for entry in accounts {
-            let id = entry.row.account.id.clone();
-            seen.insert(id.clone());
-
-            // State changes (also those of the clock alone: valid → expiring → expired).
-            let state = entry.state.clone();
-            match self.states.insert(id.clone(), state.clone()) {
-                Some(old) if old != state => self.host.state_changed(&entry.row.account, state),
-                _ => {}
-            }
-            for t in state_change_points(&entry.row, entry.warning_window) {
-                if t > now {
-                    next = next.min(t);
-                }
-            }
-
-            // A running check writes the account's next plan itself.
-            if self.in_flight.contains(&id) {
-                continue;
-            }
-            if let Some(until) = self.cooldown.get(&id).copied() {
-                if until > now {
-                    next = next.min(until);
-                    continue;
-                }
-                self.cooldown.remove(&id);
-            }
-            // The plan: the stored one if it was made for this session, else a new one.
-            let plan = if entry.schedule.generation == Some(entry.row.session.generation) {
-                stored_plan(&entry.schedule)
-            } else {
-                let plan = self.config.policy.plan(&entry.facts(), now, rand::random());
-                self.store_plan(&entry, plan).await;
-                plan
-            };
-            // A transient failure recorded by someone else (a CLI refresh) may come sooner.
-            let plan = match (&entry.row.session.state, plan) {
-                (StoredState::Retrying { next_attempt, .. }, Some(p))
-                    if *next_attempt < p.at && p.kind.contacts_server() =>
-                {
-                    Some(Plan {
-                        at: *next_attempt,
-                        kind: p.kind,
-                    })
-                }
-                (_, p) => p,
-            };
-            let Some(plan) = plan else { continue };
-            if plan.at > now {
-                next = next.min(plan.at);
-                continue;
-            }
-            if self.in_flight.len() >= self.config.max_parallel.max(1) {
-                // A finishing check wakes the loop.
-                continue;
-            }
-            self.in_flight.insert(id.clone());
-            self.stats
-                .checks
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let job = Check {
-                host: self.host.clone(),
-                policy: self.config.policy.clone(),
-                account: entry,
-                plan,
-                idle: self.idle_rounds.get(&id).copied().unwrap_or(0),
-            };
-            let handle = checks.spawn(job.run());
-            self.tasks.insert(handle.id(), id);
+    async fn finished(
+        &mut self,
+        done: Result<(tokio::task::Id, Done), tokio::task::JoinError>,
+        checks: &mut JoinSet<Done>,
+    ) {
+        let Some(d) = self.forget_task(done) else {
+            return;
+        };
+        if d.removed {
+            self.forget_account(&d.account_id);
+            return;
         }
-        self.states.retain(|id, _| seen.contains(id));
-        self.idle_rounds.retain(|id, _| seen.contains(id));
-        self.cooldown.retain(|id, _| seen.contains(id));
-        Ok(next)
+        match d.account {
+            // Not older than what a round read meanwhile: plan from it.
+            Some(w) if self.index.seq(&d.account_id).is_none_or(|s| w.seq >= s) => {
+                let now = self.host.now();
+                self.consider(w, now, checks).await;
+            }
+            _ => {
+                self.stale.insert(d.account_id);
+            }
+        }
+    }
+
+    fn forget_account(&mut self, id: &str) {
+        self.index.remove(id);
+        self.idle_rounds.remove(id);
+        self.cooldown.remove(id);
+        self.stale.remove(id);
+    }
+
+    /// One look: what changed since the last look and what is due now (every account on the
+    /// first look, and after a suspend, a clock change or a change of the warning window). Plans,
+    /// starts the due checks, emits state changes.
+    async fn round(&mut self, checks: &mut JoinSet<Done>) -> crate::Result<()> {
+        let now = self.host.now();
+        let mono = Instant::now();
+        let jumped = self.last_look.is_some_and(|(wall, at)| {
+            let elapsed = TimeDelta::from_std(mono - at).unwrap_or(TimeDelta::MAX);
+            ((now - wall) - elapsed).abs() > CLOCK_JUMP
+        });
+        self.last_look = Some((now, mono));
+
+        let mut full = jumped;
+        let mut changed = Vec::new();
+        let mut top = 0;
+        match self.seq {
+            None => full = true,
+            Some(seen) if !full => {
+                let c = self.host.changes_since(seen).await?;
+                full = c.every_account;
+                top = c.seq;
+                changed = c.accounts;
+            }
+            Some(_) => {}
+        }
+
+        let accounts = if full {
+            let (all, top) = self.host.snapshot().await?;
+            self.stats.full_reads.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .touched
+                .fetch_add(all.len() as u64, Ordering::Relaxed);
+            let present: HashSet<&str> = all.iter().map(|w| w.row.account.id.as_str()).collect();
+            let gone: Vec<String> = self
+                .index
+                .entries
+                .keys()
+                .filter(|id| !present.contains(id.as_str()))
+                .cloned()
+                .collect();
+            for id in gone {
+                self.forget_account(&id);
+            }
+            self.stale.clear();
+            self.seq = Some(top);
+            all
+        } else {
+            let mut wanted: Vec<String> = std::mem::take(&mut self.stale).into_iter().collect();
+            for (id, seq) in changed {
+                if self.index.seq(&id).is_none_or(|known| seq > known) {
+                    wanted.push(id);
+                }
+            }
+            wanted.extend(self.index.take_due(now));
+            wanted.sort_unstable();
+            wanted.dedup();
+            self.stats
+                .touched
+                .fetch_add(wanted.len() as u64, Ordering::Relaxed);
+            let read = match self.host.watched_some(wanted.clone()).await {
+                Ok(read) => read,
+                Err(e) => {
+                    // Read them next time.
+                    self.stale.extend(wanted);
+                    return Err(e);
+                }
+            };
+            let found: HashSet<&str> = read.iter().map(|w| w.row.account.id.as_str()).collect();
+            for id in wanted.iter().filter(|id| !found.contains(id.as_str())) {
+                self.forget_account(id);
+            }
+            self.seq = Some(top);
+            read
+        };
+        for entry in accounts {
+            self.consider(entry, now, checks).await;
+        }
+        Ok(())
+    }
+
+    /// Takes in one account just read: emits its state if it moved, plans it, starts its check
+    /// if due, and files it under the time it must be looked at again.
+    async fn consider(&mut self, entry: Watched, now: DateTime<Utc>, checks: &mut JoinSet<Done>) {
+        let id = entry.row.account.id.clone();
+
+        // State changes (also those of the clock alone: valid → expiring → expired).
+        let state = entry.state.clone();
+        if let Some(old) = self.index.saw(&id, entry.seq, state.clone())
+            && old != state
+        {
+            self.host.state_changed(&entry.row.account, state);
+        }
+        let mut at = state_change_points(&entry.row, entry.warning_window)
+            .into_iter()
+            .filter(|t| *t > now)
+            .min();
+
+        // A running check writes the account's next plan itself and reports it.
+        if self.in_flight.contains(&id) {
+            self.index.set_at(&id, at);
+            return;
+        }
+        if let Some(until) = self.cooldown.get(&id).copied() {
+            if until > now {
+                self.index
+                    .set_at(&id, Some(at.map_or(until, |t| t.min(until))));
+                return;
+            }
+            self.cooldown.remove(&id);
+        }
+        // The plan: the stored one if it was made for this session, else a new one.
+        let plan = if entry.schedule.generation == Some(entry.row.session.generation) {
+            stored_plan(&entry.schedule)
+        } else {
+            let plan = self.config.policy.plan(&entry.facts(), now, rand::random());
+            self.store_plan(&entry, plan).await;
+            plan
+        };
+        // A transient failure recorded by someone else (a CLI refresh) may come sooner.
+        let plan = match (&entry.row.session.state, plan) {
+            (StoredState::Retrying { next_attempt, .. }, Some(p))
+                if *next_attempt < p.at && p.kind.contacts_server() =>
+            {
+                Some(Plan {
+                    at: *next_attempt,
+                    kind: p.kind,
+                })
+            }
+            (_, p) => p,
+        };
+        match plan {
+            Some(plan) if plan.at <= now => {
+                // Started now; it waits for a permit if `max_parallel` checks are running.
+                self.in_flight.insert(id.clone());
+                self.stats.checks.fetch_add(1, Ordering::Relaxed);
+                let job = Check {
+                    host: self.host.clone(),
+                    policy: self.config.policy.clone(),
+                    permits: self.permits.clone(),
+                    account: entry,
+                    plan,
+                    idle: self.idle_rounds.get(&id).copied().unwrap_or(0),
+                };
+                let handle = checks.spawn(job.run());
+                self.tasks.insert(handle.id(), id.clone());
+            }
+            Some(plan) => at = Some(at.map_or(plan.at, |t| t.min(plan.at))),
+            None => {}
+        }
+        self.index.set_at(&id, at);
     }
 
     async fn store_plan(&self, entry: &Watched, plan: Option<Plan>) {
@@ -332,13 +606,18 @@ impl Engine {
     }
 }
 
-/// The times at which the shown state of a valid session changes by the clock alone.
+/// The times at which the shown state of a valid session changes by the clock alone: the
+/// warning window starts, the session expires, the refresh token expires.
 fn state_change_points(row: &AccountRow, window: TimeDelta) -> Vec<DateTime<Utc>> {
-    match (
-        &row.session.state,
-        row.session.info.as_ref().and_then(|i| i.expires_at),
-    ) {
-        (StoredState::Valid, Some(exp)) => vec![exp - window, exp],
+    match (&row.session.state, row.session.info.as_ref()) {
+        (StoredState::Valid, Some(info)) => {
+            let mut points = Vec::with_capacity(3);
+            if let Some(exp) = info.expires_at {
+                points.extend([exp - window, exp]);
+            }
+            points.extend(info.refresh_expires_at);
+            points
+        }
         _ => vec![],
     }
 }
@@ -367,28 +646,77 @@ fn human(d: TimeDelta) -> String {
 struct Check {
     host: Arc<dyn KeepAliveHost>,
     policy: Policy,
+    /// Taken before anything is sent, so at most `max_parallel` checks run at once.
+    permits: Arc<Semaphore>,
     account: Watched,
     plan: Plan,
     /// Earlier checks of this account in a row that changed nothing.
     idle: u32,
 }
 
+/// Where a check left its account.
+enum After {
+    /// As in `Check::account` (read after the check, with the plan it stored).
+    Known,
+    /// Unknown: the next round reads it.
+    Unknown,
+    Removed,
+}
+
 impl Check {
     async fn run(self) -> Done {
         let id = self.account.row.account.id.clone();
-        let progressed = match self.plan.kind {
-            CheckKind::Warn => self.warn().await,
-            CheckKind::Expire => self.expire().await,
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let done = self.run_with_permit(id).await;
+                drop(permit);
+                done
+            }
+            Err(_) => self.run_after_wait(id).await,
+        }
+    }
+
+    /// No permit was free: wait for one, then make sure the account is still as it was when the
+    /// check was planned (it may have waited behind many others).
+    async fn run_after_wait(mut self, id: String) -> Done {
+        let Ok(_permit) = self.permits.clone().acquire_owned().await else {
+            return self.done(id, true, After::Unknown);
+        };
+        match self.host.watched(&id).await {
+            Ok(Some(fresh)) if fresh.seq == self.account.seq => self.run_with_permit(id).await,
+            // Changed meanwhile: the engine plans it again from what it is now.
+            Ok(Some(fresh)) => {
+                self.account = fresh;
+                self.done(id, true, After::Known)
+            }
+            Ok(None) => self.done(id, true, After::Removed),
+            Err(e) => {
+                tracing::warn!(error = %e.message, "keep-alive cannot re-read an account");
+                self.done(id, false, After::Unknown)
+            }
+        }
+    }
+
+    async fn run_with_permit(mut self, id: String) -> Done {
+        let (progressed, after) = match self.plan.kind {
+            CheckKind::Warn => (self.warn().await, After::Known),
+            CheckKind::Expire => (self.expire().await, After::Known),
             kind => self.renew(kind).await,
         };
+        self.done(id, progressed, after)
+    }
+
+    fn done(self, account_id: String, progressed: bool, after: After) -> Done {
         Done {
-            account_id: id,
+            account_id,
             progressed,
+            removed: matches!(after, After::Removed),
+            account: matches!(after, After::Known).then_some(self.account),
         }
     }
 
     /// "This session will die in X and cannot be renewed without you."
-    async fn warn(mut self) -> bool {
+    async fn warn(&mut self) -> bool {
         let host = &self.host;
         let Some(expires) = self
             .account
@@ -420,7 +748,7 @@ impl Check {
 
     /// The session reached its expiry with nothing to renew it: say so once (the engine's
     /// state tracking emits the `StateChanged`).
-    async fn expire(mut self) -> bool {
+    async fn expire(&mut self) -> bool {
         let host = &self.host;
         let (row, schedule) = (&self.account.row, &mut self.account.schedule);
         host.expired(&row.account, "the session expired; log in again".to_owned())
@@ -436,7 +764,7 @@ impl Check {
     }
 
     /// Refresh, re-login or validation through the Manager's single-flight path.
-    async fn renew(mut self, kind: CheckKind) -> bool {
+    async fn renew(&mut self, kind: CheckKind) -> (bool, After) {
         let host = self.host.clone();
         let expires_before = self
             .account
@@ -450,10 +778,10 @@ impl Check {
         let fresh = match host.watched(&self.account.row.account.id).await {
             Ok(Some(r)) => r,
             // Removed meanwhile.
-            Ok(None) => return true,
+            Ok(None) => return (true, After::Removed),
             Err(e) => {
                 tracing::warn!(error = %e.message, "keep-alive cannot re-read an account");
-                return false;
+                return (false, After::Unknown);
             }
         };
         let row = fresh.row.clone();
@@ -511,7 +839,7 @@ impl Check {
                 .unwrap_or_else(|| Error::internal("no progress"));
             host.check_stalled(&self.account.row.account, err.display_line(), at);
         }
-        progressed
+        (progressed, After::Known)
     }
 
     /// Plans the next check from the current facts and stores it. Returns the plan.

@@ -44,6 +44,19 @@ pub struct Watched {
     pub caps: Capabilities,
     /// See [`crate::services::Service::revalidates_despite_expiry`].
     pub revalidates_despite_expiry: bool,
+    /// The account's change number when it was read ([`KeepAliveHost::changes_since`]).
+    pub seq: i64,
+}
+
+/// What changed since the engine's last look.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// Accounts changed (or removed) since, with their change numbers.
+    pub accounts: Vec<(String, i64)>,
+    /// Every account's shown state may have moved (the warning window changed): read all.
+    pub every_account: bool,
+    /// The highest change number now; the next look asks for what is newer.
+    pub seq: i64,
 }
 
 impl Watched {
@@ -74,8 +87,14 @@ pub trait KeepAliveHost: Send + Sync + 'static {
     /// in, switched, a refresh asked for).
     fn wake_signal(&self) -> Arc<Notify>;
 
-    /// Every account, in one read.
-    async fn snapshot(&self) -> Result<Vec<Watched>>;
+    /// Every account, in one read, and the highest change number at that read.
+    async fn snapshot(&self) -> Result<(Vec<Watched>, i64)>;
+
+    /// What changed after change number `since`, by this process or any other.
+    async fn changes_since(&self, since: i64) -> Result<Changes>;
+
+    /// These accounts, in one read; removed ones are left out.
+    async fn watched_some(&self, account_ids: Vec<String>) -> Result<Vec<Watched>>;
 
     /// One account; `None` once removed.
     async fn watched(&self, account_id: &str) -> Result<Option<Watched>>;

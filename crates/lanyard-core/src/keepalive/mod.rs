@@ -17,5 +17,5 @@ pub mod policy;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{KeepAlive, KeepAliveConfig, KeepAliveHandle};
-pub use host::{KeepAliveHost, Renewal, Watched};
+pub use host::{Changes, KeepAliveHost, Renewal, Watched};
 pub use policy::{CheckKind, Plan, Policy};

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 
 use super::*;
-use crate::keepalive::{KeepAliveHost, Watched};
+use crate::keepalive::{Changes, KeepAliveHost, Watched};
+use crate::store::changes::WatchRow;
 
 impl Manager {
     /// Asks the keep-alive engine (if one runs on this manager) to look at the accounts now.
@@ -16,8 +17,7 @@ impl Manager {
     /// An account as the engine sees it, its state and warning window computed for `now`.
     fn watched_of(
         &self,
-        row: AccountRow,
-        schedule: Schedule,
+        WatchRow { row, schedule, seq }: WatchRow,
         window_setting: Option<i64>,
         now: DateTime<Utc>,
     ) -> Watched {
@@ -33,6 +33,7 @@ impl Manager {
             warning_window,
             row,
             schedule,
+            seq,
         }
     }
 
@@ -59,33 +60,47 @@ impl KeepAliveHost for Manager {
     }
 
     /// Every account with its schedule and the state it shows now, in one read.
-    async fn snapshot(&self) -> Result<Vec<Watched>> {
-        let (rows, mut schedules, window) = self
-            .db(|s| Ok((s.accounts()?, s.schedules()?, warning_setting(s))))
+    async fn snapshot(&self) -> Result<(Vec<Watched>, i64)> {
+        let ((rows, seq), window) = self
+            .db(|s| Ok((s.watch_all()?, warning_setting(s))))
+            .await?;
+        let now = Manager::now(self);
+        let watched = rows
+            .into_iter()
+            .map(|row| self.watched_of(row, window, now))
+            .collect();
+        Ok((watched, seq))
+    }
+
+    async fn changes_since(&self, since: i64) -> Result<Changes> {
+        let list = self.db(move |s| s.changes_since(since)).await?;
+        Ok(Changes {
+            accounts: list.accounts,
+            every_account: list.every_account,
+            seq: list.seq,
+        })
+    }
+
+    async fn watched_some(&self, account_ids: Vec<String>) -> Result<Vec<Watched>> {
+        if account_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (rows, window) = self
+            .db(move |s| Ok((s.watch_some(&account_ids)?, warning_setting(s))))
             .await?;
         let now = Manager::now(self);
         Ok(rows
             .into_iter()
-            .map(|row| {
-                let schedule = schedules.remove(&row.account.id).unwrap_or_default();
-                self.watched_of(row, schedule, window, now)
-            })
+            .map(|row| self.watched_of(row, window, now))
             .collect())
     }
 
     async fn watched(&self, account_id: &str) -> Result<Option<Watched>> {
-        let id = account_id.to_owned();
-        let found = self
-            .db(move |s| {
-                let Some(row) = s.account_by_id(&id)? else {
-                    return Ok(None);
-                };
-                let schedule = s.schedule(&id)?.unwrap_or_default();
-                Ok(Some((row, schedule, warning_setting(s))))
-            })
-            .await?;
-        let now = Manager::now(self);
-        Ok(found.map(|(row, schedule, window)| self.watched_of(row, schedule, window, now)))
+        Ok(self
+            .watched_some(vec![account_id.to_owned()])
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn check(&self, seen: &AccountRow, kind: CheckKind) -> Result<Renewal> {

@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 use chrono::TimeDelta;
 use lanyard_core::http::HttpConfig;
 use lanyard_core::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveHandle, TestClock};
+use lanyard_core::manager::AccountEdit;
 use lanyard_core::manager::{Event, LoginStep, Manager, NewAccount, TokenFormat};
 use lanyard_core::model::NeedsLoginReason;
 use lanyard_core::secrets::Secrets;
 use lanyard_core::secrets::file::{FileBackend, KdfParams};
-use lanyard_core::{SecretString, ServiceId, State};
+use lanyard_core::{SecretString, ServiceId, Session, SessionInfo, SessionTokens, State};
 use lanyard_sim::control::{
-    FaultSpec, ShopxoConfigPatch, SimControl, SscmsConfigPatch, SscmsVersion,
+    CoolkitConfigPatch, FaultSpec, ShopxoConfigPatch, SimControl, SscmsConfigPatch, SscmsVersion,
 };
 use lanyard_sim::coolkit::{DEMO_APPID, DEMO_APPSECRET};
 use serde_json::{Value, json};
@@ -1018,6 +1019,271 @@ async fn an_sscms_v7_session_is_kept_when_the_server_cannot_check_it() {
     w.sim.shutdown().await;
 }
 
+// ------------------------------------------------------------------ work in proportion to what is due
+
+/// Adds a CoolKit account holding `session` (no login: the tokens are whatever it says).
+async fn add_with_session(w: &World, name: &str, session: &Session) -> String {
+    let view =
+        w.m.add_account(NewAccount {
+            name: Some(name.to_owned()),
+            service: ServiceId::Coolkit,
+            user: format!("{name}@example.invalid"),
+            endpoint: Some(w.ep.coolkit.clone()),
+            options: options_map(&[("appid", DEMO_APPID), ("appsecret", DEMO_APPSECRET)]),
+            remember_password: false,
+        })
+        .await
+        .unwrap();
+    w.m.save_session(&view.account.id, session).await.unwrap();
+    view.account.name
+}
+
+/// A session the simulator never sees (nothing in these tests sends it).
+fn offline_session(
+    obtained: chrono::DateTime<chrono::Utc>,
+    expires: chrono::DateTime<chrono::Utc>,
+    refresh_expires: chrono::DateTime<chrono::Utc>,
+) -> Session {
+    Session {
+        tokens: SessionTokens {
+            access: SecretString::new("offline-at"),
+            refresh: Some(SecretString::new("offline-rt")),
+            extra: BTreeMap::new(),
+        },
+        info: SessionInfo {
+            obtained_at: Some(obtained),
+            expires_at: Some(expires),
+            refresh_expires_at: Some(refresh_expires),
+            user_id: None,
+            display_name: None,
+            extra: BTreeMap::from([("region".to_owned(), "us".to_owned())]),
+        },
+    }
+}
+
+/// 1,000 accounts with sessions, none due for weeks, and two whose "expiring" point comes a few
+/// seconds after the engine starts: after its first round (which reads all of them), an idle
+/// round reads no account, a round after a change reads the changed accounts, and the two reach
+/// their point and are read then, without reading the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_touches_only_due_and_changed_accounts() {
+    const ACCOUNTS: usize = 1_000;
+    let w = world(false).await;
+    let now = w.m.now();
+    let far = offline_session(now, now + TimeDelta::days(30), now + TimeDelta::days(60));
+    let mut names = Vec::new();
+    for i in 0..ACCOUNTS - 2 {
+        names.push(add_with_session(&w, &format!("idle-{i}"), &far).await);
+    }
+    // Unrenewable (refresh token expired, no password): shown valid, then expiring at
+    // expiry minus a tenth of the lifetime, when the engine also announces it.
+    let now = w.m.now();
+    let point = now + TimeDelta::seconds(8);
+    let life = TimeDelta::seconds(1_000);
+    let expires = point + life / 10;
+    let soon = offline_session(expires - life, expires, now - TimeDelta::hours(1));
+    let mut due = Vec::new();
+    for i in 0..2 {
+        due.push(add_with_session(&w, &format!("due-{i}"), &soon).await);
+    }
+    assert_eq!(w.state(&due[0]).await, State::Valid);
+
+    let mut events = w.m.subscribe();
+    let ka = KeepAlive::spawn_with(w.m.clone(), engine_config());
+    rounds(&ka, 2).await;
+    assert_eq!(ka.full_reads(), 1, "{ka:?}");
+    let first = ka.touched();
+    assert_eq!(
+        first, ACCOUNTS as u64,
+        "the first round reads every account once"
+    );
+
+    // Idle: rounds read nothing.
+    let before = ka.rounds();
+    rounds(&ka, 10).await;
+    assert_eq!(ka.touched(), first, "idle rounds read no account: {ka:?}");
+    assert!(ka.rounds() >= before + 10);
+    assert!(
+        w.m.now() < point,
+        "the setup was too slow for this test's timing"
+    );
+
+    // Three changes through the Manager: a logout, a new session, a rename.
+    w.m.logout(&names[10]).await.unwrap();
+    w.m.save_session(&w.m.get(&names[20]).await.unwrap().account.id, &far)
+        .await
+        .unwrap();
+    w.m.edit_account(
+        &names[30],
+        AccountEdit {
+            name: Some("renamed-30".into()),
+            ..AccountEdit::default()
+        },
+    )
+    .await
+    .unwrap();
+    eventually("the logout seen", Duration::from_secs(10), || {
+        let seen = drain(&mut events).into_iter().any(|e| {
+            matches!(e, Event::StateChanged { ref account, state: State::SignedOut }
+                if *account == names[10])
+        });
+        async move { seen }
+    })
+    .await;
+    rounds(&ka, 5).await;
+    let changed = ka.touched() - first;
+    assert!(
+        (3..=6).contains(&changed),
+        "rounds after three changes read {changed} accounts: {ka:?}"
+    );
+
+    // The two reach their point: read (and announced) without reading the rest.
+    let after_changes = ka.touched();
+    let mut announced = std::collections::HashSet::new();
+    eventually("both announced", Duration::from_secs(20), || {
+        for e in drain(&mut events) {
+            if let Event::ExpiringUnattended { account, .. } = e {
+                announced.insert(account);
+            }
+        }
+        let done = due.iter().all(|d| announced.contains(d));
+        async move { done }
+    })
+    .await;
+    rounds(&ka, 5).await;
+    let read = ka.touched() - after_changes;
+    assert!(
+        (2..=4).contains(&read),
+        "rounds when two accounts came due read {read} accounts: {ka:?}"
+    );
+    assert_eq!(w.state(&due[0]).await, State::Expiring);
+    assert_eq!(ka.full_reads(), 1, "no round read everything again: {ka:?}");
+    ka.shutdown().await;
+    w.sim.shutdown().await;
+}
+
+/// Another process logs an account out: the engine notices by the store's change numbers (it was
+/// not told), reads that account alone and shows it signed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_by_another_process_is_still_noticed() {
+    let w = world(true).await;
+    let name = w.coolkit("alice@example.com", "secret123", false).await;
+    let now = w.m.now();
+    let far = offline_session(now, now + TimeDelta::days(30), now + TimeDelta::days(60));
+    for i in 0..50 {
+        add_with_session(&w, &format!("other-{i}"), &far).await;
+    }
+    let mut events = w.m.subscribe();
+    let ka = KeepAlive::spawn_with(w.m.clone(), engine_config());
+    rounds(&ka, 3).await;
+    let before = ka.touched();
+
+    let dir = w.dir.path().to_str().unwrap();
+    let out = child(
+        "child_logout",
+        &[("LANYARD_KA_DIR", dir), ("LANYARD_KA_NAME", &name)],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert!(out.status.success(), "the other process failed");
+    let mut seen = false;
+    eventually(
+        "the other process's logout seen",
+        Duration::from_secs(10),
+        || {
+            seen |= drain(&mut events).into_iter().any(|e| {
+                matches!(e, Event::StateChanged { ref account, state: State::SignedOut }
+                if *account == name)
+            });
+            let done = seen;
+            async move { done }
+        },
+    )
+    .await;
+    rounds(&ka, 3).await;
+    let read = ka.touched() - before;
+    assert!(
+        (1..=4).contains(&read),
+        "noticing one account's change read {read} accounts: {ka:?}"
+    );
+    assert_eq!(ka.full_reads(), 1);
+    ka.shutdown().await;
+    w.sim.shutdown().await;
+}
+
+/// 1,000 CoolKit accounts due at once are all renewed against lanyard-sim, `max_parallel` at a
+/// time, in a number of engine rounds far below the number of accounts (each round reads only
+/// the accounts that changed since the one before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_1000_due_accounts_is_renewed_in_few_rounds() {
+    const ACCOUNTS: u64 = 1_000;
+    let w = world(false).await;
+    // One real login gives a token pair every account can refresh with (the simulator keeps one
+    // session per user, so the refresh token is shared and not rotated).
+    w.control(&w.ep.coolkit)
+        .configure(&CoolkitConfigPatch {
+            rotate_rt: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seed = w.coolkit("alice@example.com", "secret123", false).await;
+    // The seed stays: removing it would log its session out at the simulator.
+    let mut session = w.m.session(&seed).await.unwrap().unwrap();
+    let now = w.m.now();
+    session.info.obtained_at = Some(now - TimeDelta::days(29));
+    session.info.expires_at = Some(now + TimeDelta::days(1));
+    let mut names = Vec::new();
+    for i in 0..ACCOUNTS {
+        names.push(add_with_session(&w, &format!("burst-{i}"), &session).await);
+    }
+    w.reset_stats().await;
+
+    let start = Instant::now();
+    let ka = KeepAlive::spawn_with(
+        w.m.clone(),
+        KeepAliveConfig {
+            max_sleep: Duration::from_secs(30),
+            ..KeepAliveConfig::default()
+        },
+    );
+    eventually(
+        "every account refreshed",
+        Duration::from_secs(600),
+        || async { w.count(&w.ep.coolkit, "coolkit.v2.refresh").await >= ACCOUNTS },
+    )
+    .await;
+    eventually("every renewal stored", Duration::from_secs(60), || async {
+        ka.checks() == ACCOUNTS && ka.touched() >= ACCOUNTS
+    })
+    .await;
+    let elapsed = start.elapsed();
+    let rounds = ka.rounds();
+    let stats = format!("{ka:?} in {:.1} s", elapsed.as_secs_f64());
+    ka.shutdown().await;
+    assert_eq!(
+        w.count(&w.ep.coolkit, "coolkit.v2.refresh").await,
+        ACCOUNTS,
+        "one refresh per account: {stats}"
+    );
+    for name in &names {
+        let s = w.m.session(name).await.unwrap().expect("a session");
+        assert_ne!(
+            s.tokens.access.expose(),
+            session.tokens.access.expose(),
+            "{name}"
+        );
+        assert_eq!(w.state(name).await, State::Valid, "{name}");
+    }
+    let max_parallel = KeepAliveConfig::default().max_parallel as u64;
+    assert!(
+        rounds <= ACCOUNTS / max_parallel,
+        "a burst of {ACCOUNTS} took too many rounds: {stats}"
+    );
+    eprintln!("burst of {ACCOUNTS}: {stats}");
+    w.sim.shutdown().await;
+}
+
 // ------------------------------------------------------------------------ child processes
 
 fn child(helper: &str, env: &[(&str, &str)]) -> Child {
@@ -1103,5 +1369,22 @@ fn child_refresher() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
+    });
+}
+
+/// Logs the account out (another process, e.g. `lanyard logout`), then exits.
+#[test]
+#[ignore = "run by a_change_made_by_another_process_is_still_noticed"]
+fn child_logout() {
+    let Some((dir, name)) = child_env() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let m = child_manager(&dir, TimeDelta::zero());
+        m.logout(&name).await.unwrap();
     });
 }
