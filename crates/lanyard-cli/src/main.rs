@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use lanyard_core::manager::{LoginStep, Manager, NewAccount, TokenFormat};
 use lanyard_core::services::{self, Challenge};
-use lanyard_core::{AccountView, Error, ErrorCode, Result, SecretString, ServiceId};
+use lanyard_core::{AccountView, Error, ErrorCode, Result, SecretString};
 
 use crate::args::{Cli, Command, TokenAs};
 use crate::output::Style;
@@ -98,7 +98,7 @@ async fn run_with_manager(manager: &Manager, command: Command) -> Result<()> {
             password_stdin,
             no_login,
         } => {
-            let service: ServiceId = service.parse()?;
+            let service = manager.service_id(&service)?;
             let spec = services::spec(service);
             let given = options::parse(spec, &options)?;
             if let Some(warning) = options::inline_secret_warning(&given) {

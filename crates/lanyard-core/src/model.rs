@@ -2,20 +2,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::secret::SecretString;
 use crate::services::Service;
 
 /// Which service an account belongs to: the service's short id (`steedos`, `sscms`…, as stored
 /// and typed) together with its implementation, so that every lookup of a service or its spec
 /// is total. Ids compare, hash and sort by name (the built-in five first, in display order).
-/// Strings become ids only through a [`crate::services::Registry`] (or, for the built-in five,
-/// `FromStr`), so an id always names a service someone registered.
+/// Strings become ids only through a [`crate::services::Registry`] (a Manager's:
+/// `Manager::service_id`), so an id always names a service someone registered.
 #[derive(Clone, Copy)]
 pub struct ServiceId {
     name: &'static str,
@@ -105,13 +104,6 @@ impl fmt::Display for ServiceId {
 
 /// The built-in services only; a Manager resolves the ids of its own registry
 /// ([`crate::services::Registry::resolve`]).
-impl FromStr for ServiceId {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        crate::services::Registry::builtin().resolve(s)
-    }
-}
-
 /// In TypeScript, the ids of the built-in services (a window only ever shows those).
 impl ts_rs::TS for ServiceId {
     type WithoutGenerics = Self;
@@ -141,8 +133,12 @@ impl<'de> Deserialize<'de> for ServiceId {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
+        // Only a window's arguments arrive this way, and a window knows the built-in services
+        // only (the TypeScript type above); everything else a person types or a file holds is
+        // read through its Manager's registry (`Manager::service_id`).
         let name = String::deserialize(deserializer)?;
-        name.parse()
+        crate::services::Registry::builtin()
+            .resolve(&name)
             .map_err(|e: Error| serde::de::Error::custom(e.message))
     }
 }

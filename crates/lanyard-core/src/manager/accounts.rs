@@ -95,7 +95,8 @@ impl Manager {
         known_endpoints.sort();
         known_endpoints.dedup();
         let user = user.trim();
-        let name = (!user.is_empty()).then(|| free_name(spec, user, endpoint.as_deref(), &taken));
+        let name = (!user.is_empty())
+            .then(|| free_name(spec, user, endpoint.as_deref(), &taken, &self.services));
         Ok(AddDraft {
             endpoint,
             endpoint_error,
@@ -127,7 +128,10 @@ impl Manager {
                 }
             },
         };
-        let name = check_name(&new.name.unwrap_or_else(|| format!("{}/{user}", spec.id)))?;
+        let name = check_name(
+            &new.name.unwrap_or_else(|| format!("{}/{user}", spec.id)),
+            &self.services,
+        )?;
         let (options, secret_options) = split_options(spec, new.options)?;
         let account = Account {
             id: uuid::Uuid::new_v4().to_string(),
@@ -197,7 +201,11 @@ impl Manager {
     pub async fn edit_account(&self, name: &str, edit: AccountEdit) -> Result<AccountView> {
         let current = self.account(name).await?;
         let spec = self.service(current.service).spec();
-        let new_name = edit.name.as_deref().map(check_name).transpose()?;
+        let new_name = edit
+            .name
+            .as_deref()
+            .map(|name| check_name(name, &self.services))
+            .transpose()?;
         let new_user = edit.user.as_deref().map(check_user).transpose()?;
         let new_endpoint = match edit.endpoint.as_deref().map(str::trim) {
             Some("") => match spec.default_endpoint {
@@ -573,10 +581,12 @@ pub(crate) fn free_name(
     user: &str,
     endpoint: Option<&str>,
     taken: &[String],
+    services: &Registry,
 ) -> String {
     let base = format!("{}/{user}", spec.id);
     let free = |candidate: &str| {
-        check_name(candidate).is_ok() && !taken.iter().any(|t| t.eq_ignore_ascii_case(candidate))
+        check_name(candidate, services).is_ok()
+            && !taken.iter().any(|t| t.eq_ignore_ascii_case(candidate))
     };
     if free(&base) {
         return base;

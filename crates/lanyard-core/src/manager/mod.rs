@@ -337,8 +337,9 @@ impl Manager {
         self.services.get(id).unwrap_or(id).service()
     }
 
-    /// Reads a service id typed by a person or stored: one of this manager's services.
-    fn service_id(&self, name: &str) -> Result<ServiceId> {
+    /// Reads a service id typed by a person, stored, or read from a file: one of this manager's
+    /// services (its registry), never a guess from the built-in five.
+    pub fn service_id(&self, name: &str) -> Result<ServiceId> {
         self.services.resolve(name)
     }
 

@@ -46,7 +46,8 @@ struct ExportFile {
 #[derive(Serialize, Deserialize)]
 struct ExportedAccount {
     name: String,
-    service: ServiceId,
+    /// The service's id, read through the importing Manager's registry (`Manager::service_id`).
+    service: String,
     user: String,
     endpoint: String,
     #[serde(default)]
@@ -153,7 +154,7 @@ impl Manager {
             };
             accounts.push(ExportedAccount {
                 name: account.name,
-                service: account.service,
+                service: account.service.as_str().to_owned(),
                 user: account.user,
                 endpoint: account.endpoint,
                 options: account.options,
@@ -229,12 +230,19 @@ impl Manager {
         let mut choices = Vec::new();
         for exported in file.accounts {
             let name = exported.name.clone();
-            match self.import_one(&exported).await {
-                Ok(imported) => {
+            let imported = match self.service_id(&exported.service) {
+                Ok(service) => self
+                    .import_one(service, &exported)
+                    .await
+                    .map(|imported| (service, imported)),
+                Err(e) => Err(e),
+            };
+            match imported {
+                Ok((service, imported)) => {
                     if exported.password.is_some() && exported.remember_password {
                         report.with_password.push(imported.clone());
                     }
-                    if exported.active && !services_before.contains(&exported.service) {
+                    if exported.active && !services_before.contains(&service) {
                         choices.push((imported.clone(), exported.default_for_service));
                     }
                     report.imported.push(imported);
@@ -286,7 +294,7 @@ impl Manager {
 
     /// One account: added (options checked again), then its remembered password stored. If the
     /// password cannot be stored the account is taken back, so nothing half-made stays.
-    async fn import_one(&self, exported: &ExportedAccount) -> Result<String> {
+    async fn import_one(&self, service: ServiceId, exported: &ExportedAccount) -> Result<String> {
         let mut options = exported.options.clone();
         for (key, value) in &exported.secret_options {
             options.insert(key.clone(), value.expose().to_owned());
@@ -294,7 +302,7 @@ impl Manager {
         let view = self
             .add_account(NewAccount {
                 name: Some(exported.name.clone()),
-                service: exported.service,
+                service,
                 user: exported.user.clone(),
                 endpoint: Some(exported.endpoint.clone()),
                 options,

@@ -2,11 +2,11 @@
 
 use super::*;
 
-pub(super) fn check_name(raw: &str) -> Result<String> {
-    name_checked(raw).map_err(|e| e.for_field("name"))
+pub(super) fn check_name(raw: &str, registry: &Registry) -> Result<String> {
+    name_checked(raw, registry).map_err(|e| e.for_field("name"))
 }
 
-fn name_checked(raw: &str) -> Result<String> {
+fn name_checked(raw: &str, registry: &Registry) -> Result<String> {
     let name = raw.trim();
     if name.is_empty() {
         return Err(Error::invalid_input("an account name cannot be empty"));
@@ -26,7 +26,7 @@ fn name_checked(raw: &str) -> Result<String> {
             "account name '{name}' cannot start with '-'"
         )));
     }
-    if name.parse::<ServiceId>().is_ok() {
+    if registry.resolve(name).is_ok() {
         return Err(Error::invalid_input(format!(
             "'{name}' is a service id (it picks the service's active account); choose another account name"
         )));

@@ -292,6 +292,42 @@ async fn a_service_defined_in_a_test_goes_through_the_manager() {
         m.token("tickets", TokenFormat::Raw).await.unwrap(),
         "access-2"
     );
+    // Every string becomes the service's id through the Manager's registry: what a person
+    // types, an account name that would shadow the id, and an export file.
+    assert_eq!(m.service_id("tickets").unwrap(), TICKETS.id);
+    let e = m
+        .add_account(NewAccount {
+            name: Some("tickets".into()),
+            service: TICKETS.id,
+            user: "carol".into(),
+            endpoint: Some(endpoint.clone()),
+            options: BTreeMap::new(),
+            remember_password: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
+    assert_eq!(e.field.as_deref(), Some("name"));
+    assert!(e.message.contains("is a service id"), "{e}");
+    let passphrase = SecretString::new("a passphrase for the test export");
+    let export = m.export_accounts(&passphrase).await.unwrap();
+    let elsewhere = Manager::with_services(
+        &dir.path().join("elsewhere.db"),
+        Secrets::memory(),
+        HttpConfig::default(),
+        Registry::builtin().with(TICKETS.id),
+    )
+    .unwrap();
+    let report = elsewhere
+        .import_accounts(export.clone(), &passphrase)
+        .await
+        .unwrap();
+    assert_eq!(report.imported, ["tickets/alice"]);
+    assert!(report.skipped.is_empty());
+    let imported = elsewhere.get("tickets/alice").await.unwrap();
+    assert_eq!(imported.account.service, TICKETS.id);
+    assert_eq!(imported.account.endpoint, endpoint);
+
     // A second manager over the same database reads the account back through its registry;
     // one without the service cannot name it.
     drop(m);
@@ -325,6 +361,23 @@ async fn a_service_defined_in_a_test_goes_through_the_manager() {
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
     assert!(e.message.contains("unknown service 'tickets'"), "{e}");
+    assert!(builtin_only.service_id("tickets").is_err());
+    // Its import skips the account, with that reason.
+    let report = builtin_only
+        .import_accounts(export, &passphrase)
+        .await
+        .unwrap();
+    assert!(report.imported.is_empty());
+    assert_eq!(report.skipped.len(), 1);
+    assert_eq!(report.skipped[0].name, "tickets/alice");
+    assert_eq!(report.skipped[0].code, ErrorCode::InvalidInput);
+    assert!(
+        report.skipped[0]
+            .reason
+            .contains("unknown service 'tickets'"),
+        "{}",
+        report.skipped[0].reason
+    );
 
     let requests = server.lock().unwrap().requests.clone();
     assert_eq!(
