@@ -88,6 +88,7 @@ impl KeepAlive {
             seq: None,
             last_look: None,
             stale: HashSet::new(),
+            awaiting: HashSet::new(),
             in_flight: HashSet::new(),
             tasks: HashMap::new(),
             cooldown: HashMap::new(),
@@ -283,6 +284,8 @@ struct Engine {
     /// Accounts to read in the next round whatever the change numbers say (a check ended
     /// without telling where the account stands, or a round failed after taking them out).
     stale: HashSet<String>,
+    /// The accounts awaiting a login challenge at the last round.
+    awaiting: HashSet<String>,
     in_flight: HashSet<String>,
     /// Which account each running check task is for.
     tasks: HashMap<tokio::task::Id, String>,
@@ -465,6 +468,15 @@ impl Engine {
             Some(_) => {}
         }
 
+        // Logins in progress are not in the store: those started or ended since are changes.
+        let awaiting: HashSet<String> = self.host.awaiting_login().into_iter().collect();
+        let flows_moved: Vec<String> = self
+            .awaiting
+            .symmetric_difference(&awaiting)
+            .cloned()
+            .collect();
+        self.awaiting = awaiting;
+
         let accounts = if full {
             let (all, top) = self.host.snapshot().await?;
             self.stats.full_reads.fetch_add(1, Ordering::Relaxed);
@@ -492,6 +504,7 @@ impl Engine {
                     wanted.push(id);
                 }
             }
+            wanted.extend(flows_moved);
             wanted.extend(self.index.take_due(now));
             wanted.sort_unstable();
             wanted.dedup();

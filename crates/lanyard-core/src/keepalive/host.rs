@@ -99,6 +99,10 @@ pub trait KeepAliveHost: Send + Sync + 'static {
     /// One account; `None` once removed.
     async fn watched(&self, account_id: &str) -> Result<Option<Watched>>;
 
+    /// The accounts shown as awaiting a login challenge: a login in progress lives in the
+    /// host's memory, not in the store, so the engine compares this list between rounds.
+    fn awaiting_login(&self) -> Vec<String>;
+
     /// Runs a planned check through the host's single-flight path: if another thread or
     /// process renewed or checked the account since `seen` was read, nothing is sent.
     async fn check(&self, seen: &AccountRow, kind: CheckKind) -> Result<Renewal>;

@@ -103,6 +103,10 @@ impl KeepAliveHost for Manager {
             .next())
     }
 
+    fn awaiting_login(&self) -> Vec<String> {
+        self.awaiting_accounts()
+    }
+
     async fn check(&self, seen: &AccountRow, kind: CheckKind) -> Result<Renewal> {
         self.keepalive_check(seen, kind).await
     }

@@ -251,6 +251,16 @@ impl Manager {
             .any(|f| f.account_id == account_id && self.now() - f.started < ABANDONED_LOGIN_AFTER)
     }
 
+    /// The accounts shown as awaiting a challenge now (see [`Self::awaiting`]).
+    pub(super) fn awaiting_accounts(&self) -> Vec<String> {
+        let now = self.now();
+        lock(&self.flows)
+            .values()
+            .filter(|f| now - f.started < ABANDONED_LOGIN_AFTER)
+            .map(|f| f.account_id.clone())
+            .collect()
+    }
+
     pub(super) async fn login_progress(
         &self,
         account: &Account,

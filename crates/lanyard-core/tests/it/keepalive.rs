@@ -1211,6 +1211,52 @@ async fn a_change_made_by_another_process_is_still_noticed() {
     w.sim.shutdown().await;
 }
 
+/// A login waiting for a captcha lives in the Manager's memory, not in the store: the engine
+/// still shows the account awaiting the challenge, and back when the login is cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_waiting_for_a_challenge_shows_without_a_store_change() {
+    let w = world(false).await;
+    let name = w
+        .add(ServiceId::Shopxo, "alice01", &w.ep.shopxo, &[], false)
+        .await;
+    let mut events = w.m.subscribe();
+    let ka = KeepAlive::spawn_with(w.m.clone(), engine_config());
+    rounds(&ka, 2).await;
+    let flow = match w
+        .m
+        .begin_login(&name, Some(SecretString::new("secret123")))
+        .await
+        .unwrap()
+    {
+        LoginStep::Challenge { flow, .. } => flow,
+        LoginStep::Done(_) => panic!("the simulator asks ShopXO logins for a captcha"),
+    };
+    let shown = |events: &mut broadcast::Receiver<Event>, want: State| {
+        drain(events).into_iter().any(|e| {
+            matches!(e, Event::StateChanged { ref account, ref state }
+                if *account == name && *state == want)
+        })
+    };
+    let mut seen = false;
+    eventually("awaiting shown", Duration::from_secs(10), || {
+        seen |= shown(&mut events, State::AwaitingChallenge);
+        let done = seen;
+        async move { done }
+    })
+    .await;
+    w.m.cancel_login(&flow);
+    let mut seen = false;
+    eventually("signed out again", Duration::from_secs(10), || {
+        seen |= shown(&mut events, State::SignedOut);
+        let done = seen;
+        async move { done }
+    })
+    .await;
+    assert_eq!(ka.full_reads(), 1, "{ka:?}");
+    ka.shutdown().await;
+    w.sim.shutdown().await;
+}
+
 /// 1,000 CoolKit accounts due at once are all renewed against lanyard-sim, `max_parallel` at a
 /// time, in a number of engine rounds far below the number of accounts (each round reads only
 /// the accounts that changed since the one before).
