@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use lanyard_core::http::HttpConfig;
+use lanyard_core::keepalive::KeepAliveConfig;
 use lanyard_core::manager::{Event, LoginStep, Manager, NewAccount};
 use lanyard_core::secrets::Secrets;
 use lanyard_core::{KeepAlive, SecretString, ServiceId};
@@ -217,7 +218,8 @@ async fn main() {
     }
     let wall = start.elapsed();
     let cpu1 = cpu_time();
-    let (rounds, checks) = (ka.rounds(), ka.checks());
+    let (rounds, checks, touched) = (ka.rounds(), ka.checks(), ka.touched());
+    let max_parallel = KeepAliveConfig::default().max_parallel;
     ka.shutdown().await;
     let served = sim_count(&sim, "coolkit.v2.refresh").await - refreshes_before;
 
@@ -243,17 +245,18 @@ async fn main() {
     println!(
         "keepalive round: {accounts} CoolKit v2 accounts due, {renewed} renewed ({} failed), \
          {served} refreshes served, {secs:.2} s => {:.0} refreshes/s; process CPU {cpu}; \
-         {rounds} engine rounds, {checks} checks; store {store}; {where_}",
+         {rounds} engine rounds, {checks} checks, {touched} accounts read by the rounds; \
+         store {store}; {where_}",
         failed.len(),
         renewed as f64 / secs,
     );
     println!(
         "BENCH\tKeep-alive: refresh round, {accounts} CoolKit accounts due ({store} store)\t\
-         {secs:.2} s, {:.0} refreshes/s ({renewed}/{accounts} renewed)\t\
-         engine with the app's settings (KeepAlive::spawn: 4 checks at once), CoolKit v2 \
-         refresh against {where_} on loopback, one shared rt (sim rotate_rt=false), \
-         {served} refreshes served, process CPU {cpu}, {rounds} rounds, {checks} checks; \
-         {detection}",
+         {secs:.2} s, {:.0} refreshes/s ({renewed}/{accounts} renewed), {rounds} rounds\t\
+         engine with the app's settings (KeepAlive::spawn: {max_parallel} checks at once), \
+         CoolKit v2 refresh against {where_} on loopback, one shared rt (sim rotate_rt=false), \
+         {served} refreshes served, process CPU {cpu}, {rounds} rounds, {checks} checks, \
+         {touched} accounts read by the rounds; {detection}",
         renewed as f64 / secs,
     );
 }
