@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use lanyard_e2e::x11::visible_windows;
-use lanyard_e2e::{App, Sandbox, Sim, tid};
+use lanyard_e2e::x11::{NotificationWatch, visible_windows};
+use lanyard_e2e::{App, Cli, Sandbox, Sim, tid};
+use lanyard_sim::control::SiyuanConfigPatch;
 
 const CLASS: &str = "lanyard-desktop";
 
@@ -134,6 +135,102 @@ async fn closing_to_the_tray_ends_the_web_process_and_reopening_restores_the_sel
         "the list scrolled as before: {restored:?}, was {scrolled}"
     );
     app.screenshot("tray-webview-reopened").await;
+
+    app.quit().await;
+}
+
+/// The account's session expiry as `lanyard list --json` reads it from the shared database.
+fn expiry(cli: &Cli, name: &str) -> Option<String> {
+    let list: serde_json::Value =
+        serde_json::from_str(&cli.run(&["list", "--json"], "")).expect("list --json is JSON");
+    list.as_array()?
+        .iter()
+        .find(|account| account["name"] == name)?["expires_at"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn keep_alive_renews_and_notifies_with_no_window() {
+    let sim = Sim::start();
+    // SiYuan cloud tokens that live 40 s: keep-alive renews them every 30 s or so.
+    sim.control("siyuan")
+        .configure(&SiyuanConfigPatch {
+            token_lifetime_secs: Some(40),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // An SSCMS session that ends 90 s after its login (the simulator's clock runs that much less
+    // than its 7-day token lifetime behind): with no password remembered nobody can renew it,
+    // and it is announced once a tenth of its life is left (the automatic warning window),
+    // some 80 s after the login, by when the window is long closed.
+    sim.control("sscms")
+        .advance_clock(-(7 * 24 * 3600 - 90))
+        .await
+        .unwrap();
+    let siyuan = sim.endpoint("siyuan");
+    let sandbox = Sandbox::new();
+    let cli = sandbox.cli();
+    cli.run(
+        &[
+            "add",
+            "siyuan",
+            "--user",
+            "alice",
+            "--endpoint",
+            &siyuan,
+            "--opt",
+            "api_token=lanyarddemotoken",
+            "--opt",
+            &format!("captcha_endpoint={siyuan}"),
+            "--password-stdin",
+        ],
+        "secret123\n",
+    );
+    cli.add_logged_in("sscms", &sim.endpoint("sscms"), "demo", "demo1234");
+    let notifications = NotificationWatch::start();
+    let app = App::launch_with(sandbox, &[]).await;
+    app.wait_for_state("siyuan/alice", "valid").await;
+    app.wait_for_state("sscms/demo", "valid").await;
+
+    app.close_to_tray().await;
+    app.eventually(
+        "the web process to exit",
+        Duration::from_secs(15),
+        || async { app.web_processes().is_empty().then_some(()) },
+    )
+    .await;
+    assert!(
+        !notifications.seen().contains("sscms/demo"),
+        "nothing announced sscms/demo while the window was open"
+    );
+    let cli = app.sandbox().cli();
+    let at_close = expiry(&cli, "siyuan/alice").expect("siyuan/alice has a session");
+
+    // With no window, the engine renews the SiYuan session...
+    let renewed = app
+        .eventually(
+            "siyuan/alice renewed with no window",
+            Duration::from_secs(60),
+            || async {
+                let now = expiry(&cli, "siyuan/alice")?;
+                (now > at_close).then_some(now)
+            },
+        )
+        .await;
+    eprintln!("siyuan/alice: expiry {at_close} at the close, {renewed} later");
+    // ...and announces the SSCMS session nobody can renew.
+    app.eventually(
+        "a notification about sscms/demo with no window",
+        Duration::from_secs(120),
+        || async { notifications.seen().contains("sscms/demo").then_some(()) },
+    )
+    .await;
+    assert!(
+        visible_windows(CLASS).is_empty() && app.web_processes().is_empty(),
+        "still no window and no web process"
+    );
 
     app.quit().await;
 }

@@ -23,8 +23,8 @@ use lanyard_core::{
 use ts_rs::{Config, TS};
 
 use crate::commands::{CopyForm, EditArgs, NewAccountArgs, Refreshed, ServiceView};
-use crate::token_copy::{AccountPayload, Copied};
-use crate::window::ViewState;
+use crate::token_copy::Copied;
+use crate::window::{AccountPayload, ViewState};
 
 /// Where the generated files live, relative to this crate.
 const TYPES_FILE: &str = "../ui/src/lib/ipc/types.ts";

@@ -13,17 +13,10 @@ use zeroize::Zeroizing;
 use crate::notifications::notify;
 use crate::state::AppState;
 use crate::texts::lang_of;
-use crate::window::show_main_window;
+use crate::window::{AccountPayload, show_account};
 
 /// `{account}`: the delayed clipboard clear happened.
 pub const CLIPBOARD_CLEARED: &str = "lanyard://clipboard-cleared";
-/// `{account}`: the window should show this account.
-pub const NAVIGATE: &str = "lanyard://navigate";
-
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct AccountPayload {
-    pub account: String,
-}
 
 /// What `copy_token` answers.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ts_rs::TS)]
@@ -83,13 +76,7 @@ pub async fn copy_from_tray<R: Runtime>(app: &AppHandle<R>, account: &str) {
         ),
         Err(e) => {
             notify(app, &lang.copy_failed_title(account), &e.display_line());
-            show_main_window(app);
-            let _ = app.emit(
-                NAVIGATE,
-                AccountPayload {
-                    account: account.to_owned(),
-                },
-            );
+            show_account(app, account);
         }
     }
 }

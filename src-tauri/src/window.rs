@@ -7,11 +7,20 @@ use std::sync::Mutex;
 
 use lanyard_core::ServiceId;
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Manager as _, Runtime, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter as _, Manager as _, Runtime, WebviewWindowBuilder};
 
 use crate::notifications::notify;
 use crate::state::AppState;
 use crate::texts::lang_for;
+
+/// `{account}`: the window should show this account.
+pub const NAVIGATE: &str = "lanyard://navigate";
+
+/// The payload of events about one account.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct AccountPayload {
+    pub account: String,
+}
 
 /// The label of the one main window (tauri.conf.json and the capabilities refer to it).
 pub const MAIN_WINDOW: &str = "main";
@@ -63,6 +72,27 @@ pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     let _ = window.unminimize();
     let _ = window.show();
     let _ = window.set_focus();
+}
+
+/// Shows the window on one account: the open page is told to navigate there; a window closed
+/// to the tray is built to start on it (a new page reads its place on start and would miss an
+/// event sent before it listens).
+pub fn show_account<R: Runtime>(app: &AppHandle<R>, account: &str) {
+    if app.get_webview_window(MAIN_WINDOW).is_some() {
+        show_main_window(app);
+        let _ = app.emit(
+            NAVIGATE,
+            AccountPayload {
+                account: account.to_owned(),
+            },
+        );
+    } else {
+        app.state::<LastView>().set(ViewState {
+            selected: Some(account.to_owned()),
+            ..ViewState::default()
+        });
+        show_main_window(app);
+    }
 }
 
 /// Builds the main window from its definition in tauri.conf.json, as at startup. On Linux

@@ -292,6 +292,9 @@ export type CoreEvent = { "type": "account_added", account: string, } | { "type"
  */
 reason?: NeedsLoginReason, } | { "type": "expiring_unattended", account: string, expires_at: string, remaining_secs: number, message: string, };
 
+/**
+ * The payload of events about one account.
+ */
 export type AccountPayload = { account: string, };
 
 /**
