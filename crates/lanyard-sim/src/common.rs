@@ -12,7 +12,8 @@
 //! `router()` creates the module's private state (users, sessions, config) itself and returns a
 //! `Router<()>` (call `.with_state(...)` inside). The framework ([`crate::start`]) then:
 //! - merges in the common control routes `/__sim/faults`, `/__sim/clock`, `/__sim/stats`
-//!   (so a module must NOT define those three paths; it defines `/__sim/config`, `/__sim/expire`, ...);
+//!   (so a module must NOT define those three paths; it defines `/__sim/config` through
+//!   `switches::config_route` with its switches as a typed struct, `/__sim/expire`, ...);
 //! - applies faults to every request whose path does not start with `/__sim/` — modules do
 //!   nothing for faults;
 //! - serves it on its own loopback listener with one [`Shared`] per listener.

@@ -39,6 +39,8 @@ pub mod sscms;
 #[cfg(feature = "server")]
 pub mod steedos;
 #[cfg(feature = "server")]
+mod switches;
+#[cfg(feature = "server")]
 pub mod tls_fixture;
 
 #[cfg(feature = "server")]

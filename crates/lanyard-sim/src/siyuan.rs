@@ -55,6 +55,8 @@
 // Early-return helpers hand back a finished `Response` as their error; its size is irrelevant here.
 #![allow(clippy::result_large_err)]
 
+use crate::switches::{self, HasSwitches, Switches};
+use crate::wire::SiyuanConfigPatch;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -327,7 +329,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/setting/logoutCloudUser", post(logout_cloud_user))
         .route("/api/system/version", post(version).get(version))
         .route("/captcha/login", get(captcha_image))
-        .route("/__sim/config", get(config_get).post(config_set))
+        .route("/__sim/config", switches::config_route())
         .route("/__sim/captcha", get(captcha_answer))
         .route("/__sim/last-code", get(last_code))
         .route("/__sim/expire", post(expire))
@@ -720,39 +722,33 @@ fn config_json(g: &Inner) -> Value {
     v
 }
 
-async fn config_get(State(s): St) -> Json<Value> {
-    Json(config_json(&s.lock()))
+impl Switches for Config {
+    type Patch = SiyuanConfigPatch;
+    fn apply(&mut self, patch: SiyuanConfigPatch) -> Result<(), String> {
+        if let Some(v) = patch.captcha {
+            self.captcha = v;
+        }
+        if let Some(v) = patch.two_factor_users {
+            self.two_factor_users = v;
+        }
+        if let Some(v) = patch.api_token {
+            self.api_token = v;
+        }
+        if let Some(v) = patch.token_lifetime_secs {
+            self.token_lifetime_secs = v;
+        }
+        Ok(())
+    }
 }
 
-async fn config_set(State(s): St, Json(b): Json<Value>) -> Response {
-    let mut g = s.lock();
-    let mut c = g.config.clone();
-    if let Some(v) = b.get("captcha") {
-        let Some(x) = v.as_bool() else {
-            return control_error(StatusCode::BAD_REQUEST, "captcha: bool");
-        };
-        c.captcha = x;
+/// The configuration shows the cloud region the kernel was logged in to as well.
+impl HasSwitches for Arc<Sim> {
+    type Switches = Config;
+    fn with_switches<R>(&self, change: impl FnOnce(&mut Config) -> R) -> (R, Value) {
+        let mut g = self.lock();
+        let result = change(&mut g.config);
+        (result, config_json(&g))
     }
-    if let Some(v) = b.get("two_factor_users") {
-        let Ok(x) = serde_json::from_value::<Vec<String>>(v.clone()) else {
-            return control_error(StatusCode::BAD_REQUEST, "two_factor_users: [string]");
-        };
-        c.two_factor_users = x;
-    }
-    if let Some(v) = b.get("api_token") {
-        let Some(x) = v.as_str() else {
-            return control_error(StatusCode::BAD_REQUEST, "api_token: string");
-        };
-        c.api_token = x.to_owned();
-    }
-    if let Some(v) = b.get("token_lifetime_secs") {
-        let Some(x) = v.as_i64() else {
-            return control_error(StatusCode::BAD_REQUEST, "token_lifetime_secs: integer");
-        };
-        c.token_lifetime_secs = x;
-    }
-    g.config = c;
-    Json(config_json(&g)).into_response()
 }
 
 async fn captcha_answer(State(s): St, RawQuery(q): RawQuery) -> Response {

@@ -85,6 +85,7 @@ impl Default for Config {
     }
 }
 
+use crate::switches::{self, HasSwitches, Switches};
 use crate::wire::SscmsConfigPatch as ConfigPatch;
 
 #[derive(Debug, Clone)]
@@ -284,7 +285,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/users/actions/login", post(login))
         .route("/api/v1/users/actions/logout", post(logout))
         .route("/api/v1/users/{id}", get(get_user))
-        .route("/__sim/config", get(config_get).post(config_set))
+        .route("/__sim/config", switches::config_route())
         .route("/__sim/expire", post(sim_invalidate))
         .route("/__sim/revoke", post(sim_invalidate))
         .route("/__sim/password", post(sim_password))
@@ -652,27 +653,29 @@ async fn logout(
 // ---------------------------------------------------------------------------------------------
 // Control routes
 
-async fn config_get(State(sim): State<Sim>) -> Response {
-    json_res(StatusCode::OK, &json!(sim.lock().config))
+impl Switches for Config {
+    type Patch = ConfigPatch;
+    fn apply(&mut self, patch: ConfigPatch) -> Result<(), String> {
+        if let Some(v) = patch.version {
+            self.version = v;
+        }
+        if let Some(v) = patch.lockout_attempts {
+            self.lockout_attempts = v;
+        }
+        if let Some(v) = patch.lockout_hours {
+            self.lockout_hours = v;
+        }
+        Ok(())
+    }
 }
 
-async fn config_set(State(sim): State<Sim>, body: Bytes) -> Response {
-    let patch: ConfigPatch = match serde_json::from_slice(&body) {
-        Ok(p) => p,
-        Err(e) => return json_res(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
-    };
-    let mut inner = sim.lock();
-    let c = &mut inner.config;
-    if let Some(v) = patch.version {
-        c.version = v;
+impl HasSwitches for Sim {
+    type Switches = Config;
+    fn with_switches<R>(&self, change: impl FnOnce(&mut Config) -> R) -> (R, Value) {
+        let mut inner = self.lock();
+        let result = change(&mut inner.config);
+        (result, switches::shown(&inner.config))
     }
-    if let Some(v) = patch.lockout_attempts {
-        c.lockout_attempts = v;
-    }
-    if let Some(v) = patch.lockout_hours {
-        c.lockout_hours = v;
-    }
-    json_res(StatusCode::OK, &json!(c))
 }
 
 #[derive(Deserialize)]

@@ -76,6 +76,7 @@ impl Default for Config {
     }
 }
 
+use crate::switches::{self, HasSwitches, Switches};
 use crate::wire::SteedosConfigPatch as ConfigPatch;
 
 #[derive(Debug, Clone)]
@@ -234,7 +235,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/accounts/logout", post(logout))
         .route("/api/v4/users/validate", post(validate))
         .route("/api/setup/validate", post(validate))
-        .route("/__sim/config", get(config_get).post(config_set))
+        .route("/__sim/config", switches::config_route())
         .route("/__sim/last-code", get(last_code))
         .route("/__sim/expire", post(sim_invalidate))
         .route("/__sim/revoke", post(sim_invalidate))
@@ -703,30 +704,32 @@ async fn refresh_tokens(State(sim): State<Sim>, body: Bytes) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Control routes
 
-async fn config_get(State(sim): State<Sim>) -> Response {
-    json_res(StatusCode::OK, &json!(sim.lock().config))
+impl Switches for Config {
+    type Patch = ConfigPatch;
+    fn apply(&mut self, patch: ConfigPatch) -> Result<(), String> {
+        if let Some(v) = patch.mfa_users {
+            self.mfa_users = v;
+        }
+        if let Some(v) = patch.accept_plain_password {
+            self.accept_plain_password = v;
+        }
+        if let Some(v) = patch.lockout_attempts {
+            self.lockout_attempts = v;
+        }
+        if let Some(v) = patch.refresh_tokens_work {
+            self.refresh_tokens_work = v;
+        }
+        Ok(())
+    }
 }
 
-async fn config_set(State(sim): State<Sim>, body: Bytes) -> Response {
-    let patch: ConfigPatch = match serde_json::from_slice(&body) {
-        Ok(p) => p,
-        Err(e) => return json_res(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
-    };
-    let mut inner = sim.lock();
-    let c = &mut inner.config;
-    if let Some(v) = patch.mfa_users {
-        c.mfa_users = v;
+impl HasSwitches for Sim {
+    type Switches = Config;
+    fn with_switches<R>(&self, change: impl FnOnce(&mut Config) -> R) -> (R, Value) {
+        let mut inner = self.lock();
+        let result = change(&mut inner.config);
+        (result, switches::shown(&inner.config))
     }
-    if let Some(v) = patch.accept_plain_password {
-        c.accept_plain_password = v;
-    }
-    if let Some(v) = patch.lockout_attempts {
-        c.lockout_attempts = v;
-    }
-    if let Some(v) = patch.refresh_tokens_work {
-        c.refresh_tokens_work = v;
-    }
-    json_res(StatusCode::OK, &json!(c))
 }
 
 #[derive(Deserialize)]

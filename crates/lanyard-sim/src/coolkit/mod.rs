@@ -60,6 +60,8 @@ mod sign;
 mod v1;
 mod v2;
 
+use crate::switches::{self, HasSwitches, Switches};
+use crate::wire::CoolkitConfigPatch;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -541,7 +543,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/{region}/v2/utils/get-region", get(v2::get_region))
         .route("/v2/utils/get-region", get(v2::get_region_global))
         // control
-        .route("/__sim/config", get(config_get).post(config_set))
+        .route("/__sim/config", switches::config_route())
         .route("/__sim/expire", post(expire))
         .route("/__sim/revoke", post(revoke))
         .route("/__sim/password", post(password))
@@ -561,33 +563,29 @@ fn control_error(status: StatusCode, msg: &str) -> Response {
     (status, Json(json!({ "error": msg }))).into_response()
 }
 
-async fn config_get(State(s): St) -> Json<Config> {
-    Json(s.lock().config.clone())
+impl Switches for Config {
+    type Patch = CoolkitConfigPatch;
+    fn apply(&mut self, patch: CoolkitConfigPatch) -> Result<(), String> {
+        if let Some(v) = patch.at_lifetime_secs {
+            self.at_lifetime_secs = v;
+        }
+        if let Some(v) = patch.rt_lifetime_secs {
+            self.rt_lifetime_secs = v;
+        }
+        if let Some(v) = patch.rotate_rt {
+            self.rotate_rt = v;
+        }
+        Ok(())
+    }
 }
 
-async fn config_set(State(s): St, Json(b): Json<Value>) -> Response {
-    let mut g = s.lock();
-    let mut c = g.config.clone();
-    if let Some(v) = b.get("at_lifetime_secs") {
-        match v.as_i64() {
-            Some(n) => c.at_lifetime_secs = n,
-            None => return control_error(StatusCode::BAD_REQUEST, "at_lifetime_secs: integer"),
-        }
+impl HasSwitches for Arc<Sim> {
+    type Switches = Config;
+    fn with_switches<R>(&self, change: impl FnOnce(&mut Config) -> R) -> (R, Value) {
+        let mut g = self.lock();
+        let result = change(&mut g.config);
+        (result, switches::shown(&g.config))
     }
-    if let Some(v) = b.get("rt_lifetime_secs") {
-        match v.as_i64() {
-            Some(n) => c.rt_lifetime_secs = n,
-            None => return control_error(StatusCode::BAD_REQUEST, "rt_lifetime_secs: integer"),
-        }
-    }
-    if let Some(v) = b.get("rotate_rt") {
-        match v.as_bool() {
-            Some(x) => c.rotate_rt = x,
-            None => return control_error(StatusCode::BAD_REQUEST, "rotate_rt: bool"),
-        }
-    }
-    g.config = c.clone();
-    Json(c).into_response()
 }
 
 #[derive(Deserialize)]

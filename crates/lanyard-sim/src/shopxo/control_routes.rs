@@ -1,51 +1,51 @@
 //! The simulator's `/__sim/*` routes for ShopXO.
 
 use super::*;
+use crate::switches::{self, HasSwitches, Switches};
 
 // ---------------------------------------------------------------------------------------------
 // Control routes
 
-pub(super) async fn config_get(State(sx): State<Arc<Sx>>) -> Response {
-    axum::Json(json!(sx.db().cfg)).into_response()
+impl Switches for Config {
+    type Patch = ConfigPatch;
+    fn apply(&mut self, p: ConfigPatch) -> Result<(), String> {
+        if let Some(types) = &p.login_types
+            && let Some(bad) = types.iter().find(|t| !LOGIN_TYPES.contains(&t.as_str()))
+        {
+            return Err(format!("unknown login type {bad:?}"));
+        }
+        if let Some(v) = p.login_captcha {
+            self.login_captcha = v;
+        }
+        if let Some(v) = p.common_captcha {
+            self.common_captcha = v;
+        }
+        if let Some(v) = p.register_captcha {
+            self.register_captcha = v;
+        }
+        if let Some(v) = p.svg_captcha {
+            self.svg_captcha = v;
+        }
+        if let Some(v) = p.login_types {
+            self.login_types = v;
+        }
+        if let Some(v) = p.verify_interval_secs {
+            self.verify_interval_secs = v;
+        }
+        if let Some(v) = p.verify_expire_secs {
+            self.verify_expire_secs = v;
+        }
+        Ok(())
+    }
 }
 
-pub(super) async fn config_post(
-    State(sx): State<Arc<Sx>>,
-    axum::Json(p): axum::Json<ConfigPatch>,
-) -> Response {
-    let mut db = sx.db();
-    if let Some(types) = &p.login_types
-        && let Some(bad) = types.iter().find(|t| !LOGIN_TYPES.contains(&t.as_str()))
-    {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({ "error": format!("unknown login type {bad:?}") })),
-        )
-            .into_response();
+impl HasSwitches for Arc<Sx> {
+    type Switches = Config;
+    fn with_switches<R>(&self, change: impl FnOnce(&mut Config) -> R) -> (R, Value) {
+        let mut db = self.db();
+        let result = change(&mut db.cfg);
+        (result, switches::shown(&db.cfg))
     }
-    let c = &mut db.cfg;
-    if let Some(v) = p.login_captcha {
-        c.login_captcha = v;
-    }
-    if let Some(v) = p.common_captcha {
-        c.common_captcha = v;
-    }
-    if let Some(v) = p.register_captcha {
-        c.register_captcha = v;
-    }
-    if let Some(v) = p.svg_captcha {
-        c.svg_captcha = v;
-    }
-    if let Some(v) = p.login_types {
-        c.login_types = v;
-    }
-    if let Some(v) = p.verify_interval_secs {
-        c.verify_interval_secs = v;
-    }
-    if let Some(v) = p.verify_expire_secs {
-        c.verify_expire_secs = v;
-    }
-    axum::Json(json!(db.cfg)).into_response()
 }
 
 pub(super) fn not_found(what: &str) -> Response {

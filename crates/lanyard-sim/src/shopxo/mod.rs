@@ -380,7 +380,7 @@ pub fn router(shared: Shared) -> Router {
     });
     Router::new()
         .route("/api.php", any(api))
-        .route("/__sim/config", get(config_get).post(config_post))
+        .route("/__sim/config", crate::switches::config_route())
         .route("/__sim/captcha", get(sim_captcha))
         .route("/__sim/last-code", get(sim_last_code))
         .route("/__sim/revoke", post(sim_revoke))

@@ -6,7 +6,7 @@ use lanyard_sim::control::{
     CoolkitConfigPatch, FaultSpec, ShopxoConfigPatch, SimControl, SiyuanConfigPatch,
     SscmsConfigPatch, SscmsVersion, SteedosConfigPatch, UserAction,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{client, sim};
 
@@ -106,6 +106,52 @@ async fn every_config_patch_field_reaches_its_service() {
         (&again["login_captcha"], &again["svg_captcha"]),
         (&json!(true), &json!(true))
     );
+}
+
+/// The one `/__sim/config` handler: a body a service cannot take (a wrong type, a value out of
+/// range, an unknown choice) is a 400 with a reason, and nothing of it is applied, not even
+/// its valid fields.
+#[tokio::test]
+async fn a_config_body_a_service_cannot_take_is_refused_and_changes_nothing() {
+    let sim = sim().await;
+    let e = sim.endpoints();
+    let http = client();
+    let cases = [
+        (
+            &e.steedos,
+            json!({"lockout_attempts": -1, "accept_plain_password": true}),
+        ),
+        (&e.sscms, json!({"version": "v9", "lockout_hours": 9})),
+        (
+            &e.coolkit,
+            json!({"rotate_rt": "yes", "at_lifetime_secs": 5}),
+        ),
+        (
+            &e.siyuan,
+            json!({"token_lifetime_secs": "soon", "captcha": true}),
+        ),
+        (
+            &e.shopxo,
+            json!({"login_types": ["fax"], "login_captcha": false}),
+        ),
+    ];
+    for (endpoint, body) in cases {
+        let control = SimControl::new(endpoint);
+        let before = control.config().await.unwrap();
+        let answer = http
+            .post(format!("{}/__sim/config", control.root()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{endpoint} {body}");
+        let refusal: Value = answer.json().await.unwrap();
+        assert!(
+            refusal["error"].as_str().is_some_and(|t| !t.is_empty()),
+            "{endpoint}: {refusal}"
+        );
+        assert_eq!(control.config().await.unwrap(), before, "{endpoint}");
+    }
 }
 
 #[tokio::test]
