@@ -55,6 +55,10 @@ function arm(): void {
     timerDue = Infinity;
     return;
   }
+  // Woken on the wall clock's next whole second at the latest after the earliest moment, and
+  // every display due by then moves at once: one wake (and one repaint) a second, however many
+  // countdowns there are and wherever their instants fall within a second.
+  due = Math.ceil(due / 1000) * 1000;
   if (timer !== undefined && timerDue === due) return;
   clearTimeout(timer);
   timerDue = due;
@@ -69,9 +73,10 @@ function rearm(): void {
 }
 
 function fire(): void {
+  // A timer may fire a millisecond before its time: it is its time.
+  const now = Math.max(Date.now(), timerDue === Infinity ? 0 : timerDue);
   timer = undefined;
   timerDue = Infinity;
-  const now = Date.now();
   record.ticks += 1;
   record.recent.push(now);
   if (record.recent.length > RECENT) record.recent.shift();
