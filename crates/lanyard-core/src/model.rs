@@ -21,23 +21,9 @@ pub struct ServiceId {
     service: &'static dyn Service,
 }
 
-#[allow(non_upper_case_globals)]
+// Which services exist (the built-in five: `ServiceId::Steedos`…, `ServiceId::ALL`) and how a
+// name becomes an id (`Deserialize`) is the services' knowledge: those live in `services`.
 impl ServiceId {
-    pub const Steedos: ServiceId = ServiceId::new("steedos", &crate::services::steedos::Steedos);
-    pub const Sscms: ServiceId = ServiceId::new("sscms", &crate::services::sscms::Sscms);
-    pub const Coolkit: ServiceId = ServiceId::new("coolkit", &crate::services::coolkit::Coolkit);
-    pub const Siyuan: ServiceId = ServiceId::new("siyuan", &crate::services::siyuan::Siyuan);
-    pub const Shopxo: ServiceId = ServiceId::new("shopxo", &crate::services::shopxo::Shopxo);
-
-    /// The built-in services, in display order.
-    pub const ALL: [ServiceId; 5] = [
-        ServiceId::Steedos,
-        ServiceId::Sscms,
-        ServiceId::Coolkit,
-        ServiceId::Siyuan,
-        ServiceId::Shopxo,
-    ];
-
     /// The id of a service: `name` must be the one its spec's `id` carries.
     pub const fn new(name: &'static str, service: &'static dyn Service) -> ServiceId {
         ServiceId { name, service }
@@ -102,8 +88,6 @@ impl fmt::Display for ServiceId {
     }
 }
 
-/// The built-in services only; a Manager resolves the ids of its own registry
-/// ([`crate::services::Registry::resolve`]).
 /// In TypeScript, the ids of the built-in services (a window only ever shows those).
 impl ts_rs::TS for ServiceId {
     type WithoutGenerics = Self;
@@ -126,20 +110,6 @@ impl Serialize for ServiceId {
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
         serializer.serialize_str(self.name)
-    }
-}
-
-impl<'de> Deserialize<'de> for ServiceId {
-    fn deserialize<D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> std::result::Result<Self, D::Error> {
-        // Only a window's arguments arrive this way, and a window knows the built-in services
-        // only (the TypeScript type above); everything else a person types or a file holds is
-        // read through its Manager's registry (`Manager::service_id`).
-        let name = String::deserialize(deserializer)?;
-        crate::services::Registry::builtin()
-            .resolve(&name)
-            .map_err(|e: Error| serde::de::Error::custom(e.message))
     }
 }
 

@@ -28,6 +28,39 @@ pub mod support;
 
 pub use support::{COMMON_OPTIONS, all_options, option_spec};
 
+/// The services Lanyard ships.
+#[allow(non_upper_case_globals)]
+impl ServiceId {
+    pub const Steedos: ServiceId = ServiceId::new("steedos", &steedos::Steedos);
+    pub const Sscms: ServiceId = ServiceId::new("sscms", &sscms::Sscms);
+    pub const Coolkit: ServiceId = ServiceId::new("coolkit", &coolkit::Coolkit);
+    pub const Siyuan: ServiceId = ServiceId::new("siyuan", &siyuan::Siyuan);
+    pub const Shopxo: ServiceId = ServiceId::new("shopxo", &shopxo::Shopxo);
+
+    /// The built-in services, in display order.
+    pub const ALL: [ServiceId; 5] = [
+        ServiceId::Steedos,
+        ServiceId::Sscms,
+        ServiceId::Coolkit,
+        ServiceId::Siyuan,
+        ServiceId::Shopxo,
+    ];
+}
+
+/// Only a window's arguments arrive this way, and a window knows the built-in services only
+/// (the TypeScript type of `ServiceId`); everything else a person types or a file holds is read
+/// through its Manager's registry (`Manager::service_id`).
+impl<'de> serde::Deserialize<'de> for ServiceId {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Registry::builtin()
+            .resolve(&name)
+            .map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
 /// Everything a service call may use. Built by the Manager for one account.
 pub struct Ctx<'a> {
     pub http: &'a Http,
