@@ -221,7 +221,13 @@ async fn axe_finds_no_violation_in_a_list_of_200_accounts() {
         );
     }
     let app = App::launch_with(sandbox, &[]).await;
-    app.by_id("account-sscms/user200").await;
+    // All 200 are in the list (only the rows on screen are in the page).
+    app.eventually("200 rows in the list", Duration::from_secs(10), || async {
+        app.exists("[data-testid=account-list] [role=grid][aria-rowcount='200']")
+            .await
+            .then_some(())
+    })
+    .await;
 
     let mut found = Vec::new();
     for (language, theme) in COMBINATIONS {
