@@ -1,24 +1,53 @@
-//! The desktop app under the X display and keyring the bench runs in: start-up (exec → a
-//! visible window named `Lanyard`), PSS of the process tree with 0 and with 200 signed-out
-//! accounts, and idle CPU with 200 accounts.
+//! The desktop app against its floor, a minimal Tauri 2 app (bench/minimal-app: one window, one
+//! static page, no plugins, the same release profile), under the same X display and keyring,
+//! at each account count (signed-out accounts): start-up (exec → window mapped, exec → first
+//! paint), PSS of the process tree and idle CPU with the window shown, each with its ratio to
+//! the floor; for Lanyard also PSS and idle CPU with the window closed to the tray and the time
+//! a second launch takes to bring the window back. Launches of the two apps are taken in turn,
+//! so a change in the machine's load touches both alike.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use x11rb::protocol::xproto::Window;
+
 use crate::procs::{self, CpuUse};
-use crate::stats::{fmt_ms, summarize};
+use crate::stats::{Summary, fmt_ms, summarize};
+use crate::x11::Display;
 use crate::{Bench, SimProcess};
 
-const TITLE: &str = "Lanyard";
 const WARMUP: usize = 1;
-/// How long a start-up launch runs after its window is mapped, before it is stopped.
+/// How long a start-up launch runs after its first paint, before it is stopped.
 const SETTLE: Duration = Duration::from_millis(500);
+/// How long an app has to map its window, and then to paint it.
+const WINDOW_TIMEOUT: Duration = Duration::from_secs(60);
+/// The WebKit process that renders a page; it is to go away when Lanyard closes to the tray.
+const WEB_PROCESS: &str = "WebKitWebProcess";
+
+/// One of the two apps measured.
+struct Subject {
+    name: &'static str,
+    binary: &'static str,
+    title: &'static str,
+}
+
+const FLOOR: Subject = Subject {
+    name: "floor",
+    binary: "minimal-tauri-app",
+    title: "Minimal Tauri app",
+};
+const LANYARD: Subject = Subject {
+    name: "Lanyard",
+    binary: "lanyard-desktop",
+    title: "Lanyard",
+};
 
 pub fn run(b: &mut Bench, sim: &SimProcess) {
-    eprintln!("\n==> desktop app: start-up, memory, idle CPU");
+    eprintln!("\n==> desktop app against a minimal Tauri app: start-up, memory, idle CPU, tray");
     if std::env::var_os("DISPLAY").is_none() {
         b.row(
             "App: desktop figures",
@@ -27,21 +56,70 @@ pub fn run(b: &mut Bench, sim: &SimProcess) {
         );
         return;
     }
-    let load = procs::loadavg();
-    if let Err(e) = measure(b, sim, &load) {
-        eprintln!("bench: desktop: {e}");
-        b.row(
-            "App: desktop figures",
-            "not measured",
-            format!("{e} (see target/bench/desktop-app.log)"),
-        );
+    let log_path = b.out.join("desktop-app.log");
+    let setup = File::create(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))
+        .and_then(|log| Ok((log, Display::open()?)));
+    let (log, x) = match setup {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("bench: desktop: {e}");
+            b.row("App: desktop figures", "not measured", e);
+            return;
+        }
+    };
+    let mut l = Launcher {
+        release: b.release.clone(),
+        tmp: b.tmp.clone(),
+        x,
+        log,
+        failed: Vec::new(),
+    };
+    // Every count's data dir first, each the one before plus more accounts, before any app
+    // runs: the apps' figures are then taken back to back.
+    let mut templates = Vec::new();
+    let mut made: Option<(usize, PathBuf)> = None;
+    for count in b.counts.app_accounts.clone() {
+        let template = b.tmp.join(format!("template-{count}-accounts"));
+        let from = match &made {
+            Some((n, dir)) => copy_dir(dir, &template)
+                .map(|()| *n)
+                .map_err(|e| format!("{}: {e}", template.display())),
+            None => Ok(0),
+        };
+        let template = from.and_then(|from| {
+            let made_in = make_accounts(b, sim, &template, from, count)?;
+            eprintln!("[desktop] {count} accounts in the data dir ({made_in:.1} s with the CLI)");
+            made = Some((count, template.clone()));
+            Ok(template)
+        });
+        templates.push((count, template));
+    }
+    for (count, template) in templates {
+        let section = template.and_then(|t| measure(&mut l, &b.counts, &t, count));
+        match section {
+            Ok(rows) => {
+                for (figure, value, conditions) in rows {
+                    b.row(figure, value, conditions);
+                }
+            }
+            Err(e) => {
+                eprintln!("bench: desktop, {count} accounts: {e}");
+                b.row(
+                    format!("App: {count} accounts"),
+                    "not measured",
+                    format!("{e} (see target/bench/desktop-app.log)"),
+                );
+            }
+        }
     }
 }
 
-/// One launch of the app in its own process group, on its own data dir.
+/// One launch of an app in its own process group.
 struct App {
     child: Child,
     data_dir: PathBuf,
+    window: Window,
 }
 
 impl App {
@@ -50,6 +128,12 @@ impl App {
             .into_iter()
             .map(|p| (procs::process_name(p), procs::pss_kib(p).unwrap_or(0)))
             .collect()
+    }
+
+    fn has_process(&self, name: &str) -> bool {
+        procs::tree(self.child.id())
+            .into_iter()
+            .any(|p| procs::process_name(p) == name)
     }
 
     /// Whether any process of the app holds a file of its data dir open.
@@ -73,39 +157,58 @@ impl App {
     }
 }
 
-fn visible_window() -> bool {
-    Command::new("xdotool")
-        .args(["search", "--onlyvisible", "--name", &format!("^{TITLE}$")])
-        .stderr(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+/// Exec → window mapped and exec → first paint, in ms.
+#[derive(Clone, Copy)]
+struct Shown {
+    mapped_ms: f64,
+    painted_ms: f64,
 }
 
-struct Launcher<'a> {
-    b: &'a Bench,
+struct Launcher {
+    release: PathBuf,
+    tmp: PathBuf,
+    x: Display,
     log: File,
     failed: Vec<String>,
 }
 
-impl Launcher<'_> {
+impl Launcher {
+    fn command(&self, subject: &Subject, data_dir: &Path) -> Result<Command, String> {
+        let out = self.log.try_clone().map_err(|e| e.to_string())?;
+        let err = self.log.try_clone().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(self.release.join(subject.binary));
+        cmd.env("LANYARD_DATA_DIR", data_dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        if std::env::var_os("LANYARD_SECRET_STORE").is_none() {
+            cmd.env("LANYARD_SECRET_STORE", "keyring");
+        }
+        Ok(cmd)
+    }
+
     /// Starts the app on a fresh data dir (a copy of `template`, if any) and waits for its
-    /// window: answers the app and exec → mapped in ms. A launch that dies first is logged,
-    /// counted and tried once more.
-    fn launch(&mut self, tag: &str, template: Option<&Path>) -> Result<(App, f64), String> {
+    /// window's first paint. A launch that fails is logged, counted and tried once more.
+    fn launch(
+        &mut self,
+        subject: &Subject,
+        tag: &str,
+        template: Option<&Path>,
+    ) -> Result<(App, Shown), String> {
         let mut last = String::new();
         for attempt in 1..=2 {
-            let data_dir = self.b.tmp.join(format!("{tag}-{attempt}"));
+            let data_dir = self.tmp.join(format!("{}-{tag}-{attempt}", subject.binary));
             match template {
                 Some(t) => copy_dir(t, &data_dir),
                 None => std::fs::create_dir_all(&data_dir),
             }
             .map_err(|e| format!("{}: {e}", data_dir.display()))?;
-            let _ = writeln!(self.log, "--- launch {tag} (attempt {attempt})");
-            match self.start(&data_dir) {
+            let _ = writeln!(self.log, "--- {} {tag} (attempt {attempt})", subject.name);
+            match self.start(subject, &data_dir) {
                 Ok(ok) => return Ok(ok),
                 Err(e) => {
-                    eprintln!("[desktop] launch {tag} failed: {e}");
-                    self.failed.push(format!("{tag}: {e}"));
+                    eprintln!("[desktop] {} {tag} failed: {e}", subject.name);
+                    self.failed.push(format!("{} {tag}: {e}", subject.name));
                     last = e;
                 }
             }
@@ -113,40 +216,111 @@ impl Launcher<'_> {
         Err(last)
     }
 
-    fn start(&mut self, data_dir: &Path) -> Result<(App, f64), String> {
-        let log = self.log.try_clone().map_err(|e| e.to_string())?;
-        let log2 = self.log.try_clone().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(self.b.bin("lanyard-desktop"));
-        cmd.env("LANYARD_DATA_DIR", data_dir)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2);
-        if std::env::var_os("LANYARD_SECRET_STORE").is_none() {
-            cmd.env("LANYARD_SECRET_STORE", "keyring");
-        }
+    fn start(&mut self, subject: &Subject, data_dir: &Path) -> Result<(App, Shown), String> {
+        let mut cmd = self.command(subject, data_dir)?;
+        self.x.discard_events();
         let t0 = Instant::now();
-        let child = procs::spawn_group(&mut cmd).map_err(|e| format!("start the app: {e}"))?;
+        let mut child =
+            procs::spawn_group(&mut cmd).map_err(|e| format!("start {}: {e}", subject.binary))?;
+        let mapped = self
+            .x
+            .wait_mapped(subject.title, WINDOW_TIMEOUT, || match child.try_wait() {
+                Ok(Some(status)) => Err(format!(
+                    "{} exited with {status} before its window was mapped",
+                    subject.binary
+                )),
+                _ => Ok(()),
+            });
+        let mapped_ms = ms_since(t0);
         let mut app = App {
             child,
             data_dir: data_dir.to_owned(),
+            window: 0,
         };
-        loop {
-            if visible_window() {
-                return Ok((app, t0.elapsed().as_secs_f64() * 1000.0));
+        let painted = mapped.and_then(|window| {
+            app.window = window;
+            self.x.wait_painted(window, WINDOW_TIMEOUT)
+        });
+        if let Err(e) = painted {
+            app.stop();
+            return Err(e);
+        }
+        let shown = Shown {
+            mapped_ms,
+            painted_ms: ms_since(t0),
+        };
+        Ok((app, shown))
+    }
+
+    /// Closes the window as a person does and waits until it is gone and, if the app takes it
+    /// down, until the WebKit web process has exited. Answers whether that process went away.
+    fn close_to_tray(&mut self, app: &mut App, subject: &Subject) -> Result<bool, String> {
+        self.x.request_close(app.window)?;
+        self.x.wait_gone(subject.title, Duration::from_secs(10))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let web_gone = loop {
+            if !app.has_process(WEB_PROCESS) {
+                break true;
             }
-            if let Ok(Some(status)) = app.child.try_wait() {
-                app.stop();
-                return Err(format!(
-                    "the app exited with {status} before its window was mapped"
-                ));
+            if Instant::now() > deadline {
+                break false;
             }
-            if t0.elapsed() > Duration::from_secs(60) {
-                app.stop();
-                return Err(format!("no visible window named {TITLE:?} within 60 s"));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Ok(Some(status)) = app.child.try_wait() {
+            return Err(format!(
+                "{} exited ({status}) when its window was closed",
+                subject.binary
+            ));
+        }
+        Ok(web_gone)
+    }
+
+    /// A second launch of the app, which hands over to the running one: exec → the running
+    /// app's window mapped and painted again.
+    fn reopen(&mut self, app: &mut App, subject: &Subject) -> Result<Shown, String> {
+        let mut cmd = self.command(subject, &app.data_dir)?;
+        let _ = writeln!(self.log, "--- {} second launch", subject.name);
+        self.x.discard_events();
+        let t0 = Instant::now();
+        let mut second = procs::spawn_group(&mut cmd)
+            .map_err(|e| format!("start a second {}: {e}", subject.binary))?;
+        let window = self.x.wait_mapped(subject.title, WINDOW_TIMEOUT, || Ok(()));
+        let mapped_ms = ms_since(t0);
+        let painted = window.and_then(|w| {
+            app.window = w;
+            self.x.wait_painted(w, WINDOW_TIMEOUT)
+        });
+        let painted_ms = ms_since(t0);
+        // The second launch exits once it has handed over.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let handed_over = loop {
+            match second.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => break Err(()),
             }
-            std::thread::sleep(Duration::from_millis(2));
+        };
+        procs::stop_group(second.id() as i32);
+        let _ = second.wait();
+        painted?;
+        match handed_over {
+            Ok(status) if status.success() => Ok(Shown {
+                mapped_ms,
+                painted_ms,
+            }),
+            Ok(status) => Err(format!("the second launch exited with {status}")),
+            Err(()) => {
+                Err("the second launch was still running 10 s after the window came back".into())
+            }
         }
     }
+}
+
+fn ms_since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1000.0
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -163,12 +337,19 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `count` signed-out accounts spread over the five services (`lanyard add --no-login`).
-fn make_accounts(b: &Bench, sim: &SimProcess, dir: &Path, count: usize) -> Result<f64, String> {
+/// Adds accounts `from..to` to the data dir `dir` (`lanyard add --no-login`: signed out, spread
+/// over the five services) and checks the dir then holds `to`. Answers the seconds it took.
+fn make_accounts(
+    b: &Bench,
+    sim: &SimProcess,
+    dir: &Path,
+    from: usize,
+    to: usize,
+) -> Result<f64, String> {
     let e = &sim.endpoints;
     let t0 = Instant::now();
-    for i in 0..count {
-        let user = format!("bench{i:03}");
+    for i in from..to {
+        let user = format!("bench{i:04}");
         let email = format!("{user}@example.com");
         let args: Vec<&str> = match i % 5 {
             0 => vec!["sscms", "--user", &user, "--endpoint", &e.sscms],
@@ -233,9 +414,9 @@ fn make_accounts(b: &Bench, sim: &SimProcess, dir: &Path, count: usize) -> Resul
         .ok()
         .and_then(|v| v.as_array().map(Vec::len))
         .unwrap_or(0);
-    if n != count {
+    if n != to {
         return Err(format!(
-            "expected {count} accounts in the template, `lanyard list` shows {n}"
+            "expected {to} accounts in the template, `lanyard list` shows {n}"
         ));
     }
     Ok(t0.elapsed().as_secs_f64())
@@ -257,132 +438,288 @@ fn by_name(procs: &[(String, u64)]) -> String {
         .join(", ")
 }
 
-fn mem(kib: u64) -> String {
-    format!(
-        "{:.0} MiB PSS ({:.0} MB)",
-        kib as f64 / 1024.0,
-        kib as f64 * 1.024 / 1000.0
-    )
+fn total_kib(procs: &[(String, u64)]) -> u64 {
+    procs.iter().map(|(_, k)| k).sum()
 }
 
-fn measure(b: &mut Bench, sim: &SimProcess, load: &str) -> Result<(), String> {
-    let log_path = b.out.join("desktop-app.log");
-    let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let counts = (
-        b.counts.app_launches,
-        b.counts.app_idle_secs,
-        b.counts.app_accounts,
-        b.counts.app_cpu_secs,
-    );
-    let (launches, idle, accounts, cpu_secs) = counts;
-    let bench: &Bench = b;
-    let mut l = Launcher {
-        b: bench,
-        log,
-        failed: Vec::new(),
-    };
+fn mib(kib: u64) -> String {
+    format!("{:.0} MiB", kib as f64 / 1024.0)
+}
 
-    let mut times = Vec::new();
+/// `a / b` as `1.52x`.
+fn ratio(a: f64, b: f64) -> String {
+    format!("{:.2}x", a / b)
+}
+
+/// `value = 1.52x floor (floor_value)`; a floor of zero (no CPU clock tick) has no ratio.
+fn vs(value: String, a: f64, b: f64, floor: &str, floor_value: String) -> String {
+    if b > 0.0 {
+        format!("{value} = {} {floor} ({floor_value})", ratio(a, b))
+    } else {
+        format!("{value}; {floor} {floor_value}, no ratio")
+    }
+}
+
+fn cpu_pct(c: &CpuUse) -> String {
+    format!("{:.2} % of a core", c.pct_of_one_core())
+}
+
+/// How many processes, and their CPU seconds by name, largest first.
+fn cpu_by_name(c: &CpuUse) -> String {
+    let mut by: Vec<_> = c.by_process.iter().collect();
+    by.sort_by(|a, b| b.1.total_cmp(a.1));
+    let by = by
+        .iter()
+        .map(|(n, s)| format!("{n} {s:.2} s"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{} processes: {by}", c.processes)
+}
+
+fn spread(s: &Summary) -> String {
+    format!("min {}, max {}", fmt_ms(s.min), fmt_ms(s.max))
+}
+
+/// A figure's rows: (figure, value, conditions).
+type Rows = Vec<(String, String, String)>;
+
+/// One account count: start-up launches in turn, then each app's memory and idle CPU, then
+/// Lanyard closed to the tray and reopened.
+fn measure(
+    l: &mut Launcher,
+    counts: &crate::Counts,
+    template: &Path,
+    accounts: usize,
+) -> Result<Rows, String> {
+    let load_start = procs::loadavg();
+    let launches = counts.app_launches;
+    let idle = Duration::from_secs_f64(counts.app_idle_secs);
+    let cpu_secs = counts.app_cpu_secs;
+    let failed_before = l.failed.len();
+
+    // Start-up, floor and Lanyard in turn.
+    let mut floor_starts = Vec::new();
+    let mut app_starts = Vec::new();
     for i in 0..WARMUP + launches {
-        let (app, ms) = l.launch(&format!("startup-{i}"), None)?;
-        std::thread::sleep(SETTLE);
-        app.stop();
-        let warm = if i < WARMUP {
-            " (warm-up, discarded)"
-        } else {
-            ""
-        };
-        eprintln!("[desktop] launch {i}: window mapped after {ms:.0} ms{warm}");
-        if i >= WARMUP {
-            times.push(ms);
+        for (subject, into) in [(&FLOOR, &mut floor_starts), (&LANYARD, &mut app_starts)] {
+            let tag = format!("{accounts}-startup-{i}");
+            let data = (subject.binary == LANYARD.binary).then_some(template);
+            let (app, shown) = l.launch(subject, &tag, data)?;
+            std::thread::sleep(SETTLE);
+            app.stop();
+            let warm = if i < WARMUP {
+                " (warm-up, discarded)"
+            } else {
+                ""
+            };
+            eprintln!(
+                "[desktop] {accounts} accounts, {} launch {i}: mapped {:.0} ms, painted {:.0} ms{warm}",
+                subject.name, shown.mapped_ms, shown.painted_ms
+            );
+            if i >= WARMUP {
+                into.push(shown);
+            }
         }
     }
 
-    let (app, _) = l.launch("mem-0", None)?;
-    std::thread::sleep(Duration::from_secs_f64(idle));
-    let mem0 = app.processes();
-    app.stop();
+    // The floor at rest.
+    let (floor, _) = l.launch(&FLOOR, &format!("{accounts}-rest"), None)?;
+    std::thread::sleep(idle);
+    let floor_mem = floor.processes();
+    eprintln!("[desktop] floor: idle CPU over {cpu_secs} s ...");
+    let floor_cpu = procs::measure_cpu(floor.child.id(), cpu_secs);
+    floor.stop();
 
-    let template = bench.tmp.join("template-accounts");
-    let made_in = make_accounts(bench, sim, &template, accounts)?;
-    eprintln!("[desktop] created {accounts} accounts with the CLI in {made_in:.1} s");
-    let (app, _) = l.launch(&format!("mem-{accounts}"), Some(&template))?;
-    std::thread::sleep(Duration::from_secs_f64(idle));
-    let mem_n = app.processes();
+    // Lanyard at rest, window shown.
+    let (mut app, _) = l.launch(&LANYARD, &format!("{accounts}-rest"), Some(template))?;
+    std::thread::sleep(idle);
+    let app_mem = app.processes();
     let opened = app.opened_data_dir();
-    let cpu: Option<CpuUse> = (cpu_secs > 0.0).then(|| {
-        eprintln!("[desktop] idle CPU over {cpu_secs} s ...");
-        procs::measure_cpu(app.child.id(), cpu_secs)
-    });
-    app.stop();
-    let failed = l.failed.len();
+    eprintln!("[desktop] Lanyard, window shown: idle CPU over {cpu_secs} s ...");
+    let app_cpu = procs::measure_cpu(app.child.id(), cpu_secs);
 
-    let st = summarize(&times);
-    let store = std::env::var("LANYARD_SECRET_STORE").unwrap_or_else(|_| "keyring".into());
-    let env = format!(
-        "release lanyard-desktop (custom-protocol); xvfb-run -a, 1280x1024x24, dbus-run-session + \
-         gnome-keyring, LANYARD_SECRET_STORE={store}, fresh LANYARD_DATA_DIR per launch"
-    );
+    // Closed to the tray, then brought back by a second launch, a few times.
+    let closed = (|| {
+        let web_gone = l.close_to_tray(&mut app, &LANYARD)?;
+        std::thread::sleep(idle);
+        let tray_mem = app.processes();
+        eprintln!("[desktop] Lanyard, closed to the tray: idle CPU over {cpu_secs} s ...");
+        let tray_cpu = procs::measure_cpu(app.child.id(), cpu_secs);
+        let mut reopens = Vec::new();
+        for i in 0..counts.app_reopens {
+            if i > 0 {
+                l.close_to_tray(&mut app, &LANYARD)?;
+            }
+            let shown = l.reopen(&mut app, &LANYARD)?;
+            eprintln!(
+                "[desktop] reopen {i}: mapped {:.0} ms, painted {:.0} ms",
+                shown.mapped_ms, shown.painted_ms
+            );
+            reopens.push(shown);
+            std::thread::sleep(SETTLE);
+        }
+        Ok::<_, String>((web_gone, tray_mem, tray_cpu, reopens))
+    })();
+    app.stop();
+    let (web_gone, tray_mem, tray_cpu, reopens) = closed?;
+    let load_end = procs::loadavg();
+
+    // The rows.
+    let failed = l.failed.len() - failed_before;
     let failed_note = if failed > 0 {
-        format!("; {failed} launch(es) died before mapping and were retried (desktop-app.log)")
+        format!("; {failed} launch(es) failed and were retried (desktop-app.log)")
     } else {
         String::new()
     };
-    b.row(
-        "App: start-up (exec -> window mapped)",
-        format!(
-            "median {} (min {}, max {})",
-            fmt_ms(st.median),
-            fmt_ms(st.min),
-            fmt_ms(st.max)
-        ),
-        format!(
-            "{} launches after {WARMUP} warm-up{failed_note}, 0 accounts, polled with xdotool \
-             search --onlyvisible every ~2 ms (+ poll cost, a few ms); {env}; load {load}; \
-             reference: minimal Tauri 2 app 141-224 ms",
-            st.n
-        ),
+    let store = std::env::var("LANYARD_SECRET_STORE").unwrap_or_else(|_| "keyring".into());
+    let load = format!("load {load_start} at the start of this count, {load_end} at its end");
+    let env = format!(
+        "{accounts} signed-out accounts (`lanyard add --no-login`, 5 services x {}), \
+         LANYARD_SECRET_STORE={store}; {load}",
+        accounts / 5
     );
-    let total = |p: &[(String, u64)]| p.iter().map(|(_, k)| k).sum::<u64>();
-    b.row(
-        "App: memory, 0 accounts",
-        mem(total(&mem0)),
-        format!(
-            "sum of /proc/PID/smaps_rollup Pss over {} processes (MiB: {}) after the window was \
-             up and idle {idle} s; reference: ~252 MB minimal Tauri 2 app (3 processes)",
-            mem0.len(),
-            by_name(&mem0)
+    let mut rows = Rows::new();
+    let series =
+        |v: &[Shown], f: fn(&Shown) -> f64| summarize(&v.iter().map(f).collect::<Vec<_>>());
+    let mapped = |s: &Shown| s.mapped_ms;
+    let painted = |s: &Shown| s.painted_ms;
+    let (fm, am) = (series(&floor_starts, mapped), series(&app_starts, mapped));
+    let (fp, ap) = (series(&floor_starts, painted), series(&app_starts, painted));
+    for (what, how, f, a) in [
+        (
+            "exec -> window mapped",
+            "the X server's MapNotify",
+            &fm,
+            &am,
         ),
-    );
-    b.row(
-        format!("App: memory, {accounts} accounts"),
-        mem(total(&mem_n)),
-        format!(
-            "{accounts} accounts made with `lanyard add --no-login` (signed out, no sessions), 5 \
-             services x {}; {} processes (MiB: {}); app had a file of the data dir open: {}",
-            accounts / 5,
-            mem_n.len(),
-            by_name(&mem_n),
-            if opened { "yes" } else { "no" }
+        (
+            "exec -> first paint",
+            "the window first holding more than one colour (read every 10 ms after it is mapped)",
+            &fp,
+            &ap,
         ),
-    );
-    if let Some(c) = cpu {
-        let mut by: Vec<_> = c.by_process.iter().collect();
-        by.sort_by(|a, b| b.1.total_cmp(a.1));
-        let by = by
-            .iter()
-            .map(|(n, s)| format!("{n} {s:.2} s"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        b.row(
-            format!("App: idle CPU, {accounts} accounts"),
-            format!("{:.2}% of one core", c.pct_of_one_core()),
+    ] {
+        rows.push((
+            format!("App: start-up, {what}, {accounts} accounts"),
+            vs(fmt_ms(a.median), a.median, f.median, "floor", fmt_ms(f.median)),
             format!(
-                "utime+stime from /proc/PID/stat summed over {} processes over {:.0} s idle \
-                 (window mapped, no input, accounts signed out); {:.2} s CPU in total ({by})",
-                c.processes, c.wall_s, c.cpu_s
+                "medians of {} launches each after {WARMUP} warm-up, floor and Lanyard in turn{failed_note}; \
+                 Lanyard {}, floor {}; {how}; {env}",
+                a.n,
+                spread(a),
+                spread(f)
             ),
-        );
+        ));
     }
-    Ok(())
+    let (floor_kib, app_kib, tray_kib) = (
+        total_kib(&floor_mem),
+        total_kib(&app_mem),
+        total_kib(&tray_mem),
+    );
+    let goal = match accounts {
+        200 => " (goal: 1.3x or less)",
+        1000 => " (goal: 1.5x or less)",
+        _ => "",
+    };
+    rows.push((
+        format!("App: memory (PSS), window shown, {accounts} accounts"),
+        vs(
+            mib(app_kib),
+            app_kib as f64,
+            floor_kib as f64,
+            "floor",
+            mib(floor_kib),
+        ) + goal,
+        format!(
+            "sum of /proc/PID/smaps_rollup Pss over the process tree after {:.0} s idle; Lanyard \
+             {} processes ({}), data dir open: {}; floor {} processes ({}); {env}",
+            idle.as_secs_f64(),
+            app_mem.len(),
+            by_name(&app_mem),
+            if opened { "yes" } else { "no" },
+            floor_mem.len(),
+            by_name(&floor_mem)
+        ),
+    ));
+    rows.push((
+        format!("App: idle CPU, window shown, {accounts} accounts"),
+        vs(
+            cpu_pct(&app_cpu),
+            app_cpu.cpu_s / app_cpu.wall_s,
+            floor_cpu.cpu_s / floor_cpu.wall_s,
+            "floor",
+            cpu_pct(&floor_cpu),
+        ),
+        format!(
+            "utime+stime from /proc/PID/stat over the process tree for {:.0} s, window mapped, \
+             no input; Lanyard {:.2} s ({}), floor {:.2} s ({}); {env}",
+            app_cpu.wall_s,
+            app_cpu.cpu_s,
+            cpu_by_name(&app_cpu),
+            floor_cpu.cpu_s,
+            cpu_by_name(&floor_cpu)
+        ),
+    ));
+    let web = if web_gone {
+        format!("{WEB_PROCESS} gone")
+    } else {
+        format!("{WEB_PROCESS} still running 10 s after the close")
+    };
+    rows.push((
+        format!("App: closed to the tray, {accounts} accounts"),
+        format!(
+            "{}; {}",
+            vs(
+                format!("{} PSS", mib(tray_kib)),
+                tray_kib as f64,
+                floor_kib as f64,
+                "floor shown",
+                mib(floor_kib),
+            ),
+            vs(
+                cpu_pct(&tray_cpu),
+                tray_cpu.cpu_s / tray_cpu.wall_s,
+                floor_cpu.cpu_s / floor_cpu.wall_s,
+                "floor shown",
+                cpu_pct(&floor_cpu),
+            )
+        ),
+        format!(
+            "window closed with WM_DELETE_WINDOW (a window manager's close button), {web}; PSS \
+             after {:.0} s, {} processes ({}) (goal: 100 MiB or less); CPU over {:.0} s: {:.2} s \
+             ({}); {env}",
+            idle.as_secs_f64(),
+            tray_mem.len(),
+            by_name(&tray_mem),
+            tray_cpu.wall_s,
+            tray_cpu.cpu_s,
+            cpu_by_name(&tray_cpu)
+        ),
+    ));
+    let (rm, rp) = (series(&reopens, mapped), series(&reopens, painted));
+    let mut reopen_value = String::new();
+    let _ = write!(
+        reopen_value,
+        "mapped {} = {} cold start, painted {} = {} cold start",
+        fmt_ms(rm.median),
+        ratio(rm.median, am.median),
+        fmt_ms(rp.median),
+        ratio(rp.median, ap.median)
+    );
+    rows.push((
+        format!("App: reopen from the tray, {accounts} accounts"),
+        reopen_value,
+        format!(
+            "a second launch of lanyard-desktop (it hands over to the running app and exits), \
+             exec -> the window mapped / first painted again; medians of {} (each after a close \
+             to the tray), mapped {}, painted {}; cold start = Lanyard's start-up medians above \
+             (goal: 1.5x or less); floor's start-up: mapped {}, painted {}; {env}",
+            rm.n,
+            spread(&rm),
+            spread(&rp),
+            fmt_ms(fm.median),
+            fmt_ms(fp.median)
+        ),
+    ));
+    Ok(rows)
 }

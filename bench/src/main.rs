@@ -1,5 +1,6 @@
 //! `make bench`: Lanyard's performance figures, each with the conditions it was taken under and,
-//! where there is one, next to a floor measured in the same run (curl, `secret-tool lookup`).
+//! where there is one, next to a floor measured in the same run (curl, `secret-tool lookup`, a
+//! minimal Tauri app).
 //! Commands compared with each other are timed in turn (A B A B ...), so a change in the
 //! machine's load touches both alike. It measures; nothing here passes or fails on a number.
 //!
@@ -9,7 +10,8 @@
 //!
 //! Environment: `BENCH_ONLY="cli sim desktop keepalive"` (a subset), `BENCH_QUICK=1` (a smoke
 //! run: fewer runs, shorter idle; marked in the summary), `BENCH_WAIT_IDLE=LOAD` (first wait up
-//! to 15 min for the 1-minute load average to drop below LOAD).
+//! to 15 min for the 1-minute load average to drop below LOAD), `BENCH_APP_ACCOUNTS="200 1000"`
+//! (the account counts the desktop app is measured at, in increasing order).
 
 mod cli;
 mod desktop;
@@ -17,6 +19,7 @@ mod keepalive;
 mod procs;
 mod sim;
 mod stats;
+mod x11;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -38,7 +41,10 @@ pub struct Counts {
     pub app_launches: usize,
     pub app_idle_secs: f64,
     pub app_cpu_secs: f64,
-    pub app_accounts: usize,
+    /// The signed-out account counts the desktop app is measured at, each against the floor.
+    pub app_accounts: Vec<usize>,
+    /// Lanyard's reopenings from the tray per account count.
+    pub app_reopens: usize,
     pub keepalive_idle_secs: u64,
 }
 
@@ -52,8 +58,17 @@ impl Counts {
             load_concurrency: 16,
             app_launches: if quick { 5 } else { 7 },
             app_idle_secs: if quick { 2.0 } else { 5.0 },
-            app_cpu_secs: if quick { 10.0 } else { 60.0 },
-            app_accounts: 200,
+            app_cpu_secs: if quick { 10.0 } else { 30.0 },
+            app_accounts: std::env::var("BENCH_APP_ACCOUNTS")
+                .ok()
+                .map(|v| {
+                    v.split_whitespace()
+                        .filter_map(|n| n.parse().ok())
+                        .collect()
+                })
+                .filter(|v: &Vec<usize>| !v.is_empty())
+                .unwrap_or_else(|| vec![200, 1000]),
+            app_reopens: if quick { 3 } else { 7 },
             keepalive_idle_secs: if quick { 10 } else { 60 },
         }
     }
@@ -383,9 +398,10 @@ fn main() -> ExitCode {
     }
     let _ = writeln!(
         summary,
-        "Builds: release profile (workspace Cargo.toml), by `make bench`: lanyard-desktop with \
-         custom-protocol alone; lanyard, lanyard-sim and this harness together; the examples \
-         (login_load, keepalive_idle, keepalive_round) separately"
+        "Builds: release profile (workspace Cargo.toml), by `make bench`: lanyard-desktop and \
+         its floor minimal-tauri-app (bench/minimal-app), both with custom-protocol, together; \
+         lanyard, lanyard-sim and this harness together; the examples (login_load, \
+         keepalive_idle, keepalive_round) separately"
     );
     summary.push('\n');
     summary.push_str(&table(&b.rows));
