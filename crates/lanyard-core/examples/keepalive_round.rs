@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -183,6 +184,22 @@ async fn main() {
     let cpu0 = cpu_time();
     let start = Instant::now();
     let ka = KeepAlive::spawn(m.clone());
+    // What the window does meanwhile: list the accounts every 100 ms; the slowest list says
+    // whether it stayed responsive during the burst.
+    let slowest_list_us = Arc::new(AtomicU64::new(0));
+    let lister = {
+        let (m, slowest) = (m.clone(), slowest_list_us.clone());
+        tokio::spawn(async move {
+            loop {
+                let t = Instant::now();
+                if m.list().await.is_err() {
+                    break;
+                }
+                slowest.fetch_max(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
 
     // Count each account's outcome once. If the event channel lags (it holds 256 events), fall
     // back to asking the simulator how many refreshes it answered.
@@ -218,6 +235,8 @@ async fn main() {
     }
     let wall = start.elapsed();
     let cpu1 = cpu_time();
+    lister.abort();
+    let slowest_list_ms = slowest_list_us.load(Ordering::Relaxed) as f64 / 1000.0;
     let (rounds, checks, touched) = (ka.rounds(), ka.checks(), ka.touched());
     let max_parallel = KeepAliveConfig::default().max_parallel;
     ka.shutdown().await;
@@ -246,7 +265,7 @@ async fn main() {
         "keepalive round: {accounts} CoolKit v2 accounts due, {renewed} renewed ({} failed), \
          {served} refreshes served, {secs:.2} s => {:.0} refreshes/s; process CPU {cpu}; \
          {rounds} engine rounds, {checks} checks, {touched} accounts read by the rounds; \
-         store {store}; {where_}",
+         slowest account list meanwhile {slowest_list_ms:.0} ms; store {store}; {where_}",
         failed.len(),
         renewed as f64 / secs,
     );
@@ -256,7 +275,8 @@ async fn main() {
          engine with the app's settings (KeepAlive::spawn: {max_parallel} checks at once), \
          CoolKit v2 refresh against {where_} on loopback, one shared rt (sim rotate_rt=false), \
          {served} refreshes served, process CPU {cpu}, {rounds} rounds, {checks} checks, \
-         {touched} accounts read by the rounds; {detection}",
+         {touched} accounts read by the rounds, the account list (Manager::list every 100 ms, \
+         as the window) took at most {slowest_list_ms:.0} ms meanwhile; {detection}",
         renewed as f64 / secs,
     );
 }

@@ -10,7 +10,8 @@
 //! waits for one of `max_parallel` permits; one check per account), and emits `StateChanged` if
 //! its shown state moved. It then sleeps until the index's earliest time, at most `max_sleep`, or
 //! until the Manager wakes it (an account added, logged in, switched, a refresh asked for). A
-//! finished check reports where its account stands, so it needs no round. Deadlines are
+//! finished check reports where its account stands, so it needs no round; wake-ups are gathered
+//! into rounds at least 50 ms apart (250 ms while checks run). Deadlines are
 //! wall-clock times in the store, so after a suspend, a restart or a clock jump (which makes the
 //! next round read everything once) the round sees what is overdue and runs each such account's
 //! check once (its plan is replaced by the next one, not replayed).
@@ -54,10 +55,13 @@ impl Default for KeepAliveConfig {
     }
 }
 
-/// The shortest time between two rounds: wake-ups that come faster (every renewal wakes the
-/// engine) are gathered into one round, so a burst of renewals costs a few rounds, not one per
-/// renewal.
+/// The shortest time between two rounds: wake-ups that come faster are gathered into one round.
 const ROUND_GAP: Duration = Duration::from_millis(50);
+
+/// The same while checks run: every renewal wakes the engine, though the check itself reports
+/// its account (no round needed), so a burst of renewals costs a few rounds a second, not one
+/// per renewal, however slow the secret store makes each.
+const BUSY_ROUND_GAP: Duration = Duration::from_millis(250);
 
 /// A difference this large between the wall clock and the monotonic clock since the last round
 /// means a suspend or a clock change: the next round reads every account once.
@@ -317,7 +321,12 @@ impl Engine {
                 break;
             }
             if look {
-                if let Some(gap) = last_round.and_then(|t| ROUND_GAP.checked_sub(t.elapsed())) {
+                let min_gap = if self.in_flight.is_empty() {
+                    ROUND_GAP
+                } else {
+                    BUSY_ROUND_GAP
+                };
+                if let Some(gap) = last_round.and_then(|t| min_gap.checked_sub(t.elapsed())) {
                     tokio::select! {
                         _ = tokio::time::sleep(gap) => {}
                         _ = self.stop.changed() => continue,
