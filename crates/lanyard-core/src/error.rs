@@ -3,7 +3,9 @@
 //! `field` names what a person typed wrong, so a form marks that field without reading the
 //! message.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +80,11 @@ pub struct Error {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub field: Option<String>,
+    /// The `message` as a code and parameters, where it has them, for a window to word in its
+    /// language (the `message` stays the English the CLI prints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub said: Option<Box<Said>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -89,6 +96,7 @@ impl Error {
             message: message.into(),
             server_message: None,
             field: None,
+            said: None,
         }
     }
     /// Marks the form field the error concerns; a field already named stays.
@@ -99,6 +107,11 @@ impl Error {
     /// Marks a service option as the field the error concerns (`options.<key>`).
     pub fn for_option(self, key: &str) -> Self {
         self.for_field(format!("options.{key}"))
+    }
+    /// Says the message as a code and parameters too (see [`Error::said`]).
+    pub fn with_said(mut self, said: Said) -> Self {
+        self.said = Some(Box::new(said));
+        self
     }
     pub fn with_server_message(mut self, text: impl Into<String>) -> Self {
         let text = text.into();
@@ -158,9 +171,124 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// What an event or an error says, language-neutral: a code (`logged_in`, `error`,
+/// `needs_login`, `http_status`…) and its parameters (account facts, a reason or error code, the
+/// server's own words verbatim). The CLI prints English; a window words it in its language.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Said {
+    pub code: String,
+    pub params: BTreeMap<String, String>,
+}
+
+impl Said {
+    pub fn new(code: &str) -> Said {
+        Said {
+            code: code.to_owned(),
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a parameter.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Said {
+        self.params.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// An error as said to the person: its code, its message, and the server's words if any.
+    pub fn error(code: &str, e: &Error) -> Said {
+        let mut said = Said::new(code)
+            .with("error", wire_name(&e.code))
+            .with("detail", e.message.clone());
+        if let Some(server) = &e.server_message {
+            said = said.with("server", server.clone());
+        }
+        // The detail as a code too, when it has one (`why` and its parameters).
+        if let Some(detail) = &e.said {
+            said = said.with("why", detail.code.clone());
+            for (key, value) in &detail.params {
+                said.params
+                    .entry(key.clone())
+                    .or_insert_with(|| value.clone());
+            }
+        }
+        said
+    }
+
+    /// Words that came without a code (a retry reason stored before reasons had codes): the
+    /// generic code `failed`, the words kept verbatim as `server` so nothing is lost.
+    pub fn uncoded(words: &str) -> Said {
+        Said::new(Said::UNCODED).with("server", words)
+    }
+
+    /// The code of [`Said::uncoded`].
+    pub const UNCODED: &'static str = "failed";
+
+    /// An error said by [`Said::error`] (or [`Said::uncoded`]) as the one English line the CLI
+    /// prints, like [`Error::display_line`]: the detail, then the server's words if they add
+    /// anything.
+    pub fn error_line(&self) -> String {
+        let detail = self.params.get("detail").map(String::as_str).unwrap_or("");
+        match self.params.get("server") {
+            Some(server) if detail.is_empty() => server.clone(),
+            Some(server) if !detail.contains(server.as_str()) => {
+                format!("{detail} (server said: {server})")
+            }
+            _ => detail.to_owned(),
+        }
+    }
+}
+
+/// Words without a code: [`Said::uncoded`].
+impl From<&str> for Said {
+    fn from(words: &str) -> Said {
+        Said::uncoded(words)
+    }
+}
+
+/// The name a unit variant (an error code, a needs-login reason) has on the wire.
+pub(crate) fn wire_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_is_said_with_its_detail_code_and_the_server_words() {
+        let e = Error::server("x.example answered HTTP 502 Bad Gateway")
+            .with_server_message("upstream down")
+            .with_said(
+                Said::new("http_status")
+                    .with("host", "x.example")
+                    .with("status", "502"),
+            );
+        let said = Said::error("error", &e);
+        assert_eq!(said.code, "error");
+        let params: Vec<(&str, &str)> = said
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            params,
+            [
+                ("detail", "x.example answered HTTP 502 Bad Gateway"),
+                ("error", "server_error"),
+                ("host", "x.example"),
+                ("server", "upstream down"),
+                ("status", "502"),
+                ("why", "http_status"),
+            ]
+        );
+        assert_eq!(
+            said.error_line(),
+            "x.example answered HTTP 502 Bad Gateway (server said: upstream down)"
+        );
+    }
 
     #[test]
     fn exit_codes_follow_the_cli_contract() {

@@ -38,7 +38,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Said};
 use crate::model::Account;
 
 /// Redirect hops followed before giving up.
@@ -369,10 +369,7 @@ impl Http {
         let deadline = request.timeout().copied().unwrap_or(self.config.timeout);
         match tokio::time::timeout(deadline, self.execute_inner(request)).await {
             Ok(result) => result,
-            Err(_) => Err(Error::network(format!(
-                "{host} did not answer within {}",
-                secs(deadline)
-            ))),
+            Err(_) => Err(no_answer(&host, deadline)),
         }
     }
 
@@ -482,14 +479,18 @@ impl Http {
                 return Error::network(format!(
                     "could not connect to {host}: no answer within {}",
                     secs(self.config.connect_timeout)
-                ));
+                ))
+                .with_said(
+                    Said::new("connect_timed_out")
+                        .with("host", host.clone())
+                        .with("secs", secs_number(self.config.connect_timeout)),
+                );
             }
-            return Error::network(format!(
-                "{host} did not answer within {}",
-                secs(self.config.timeout)
-            ));
+            return no_answer(&host, self.config.timeout);
         }
         if e.is_connect() {
+            // An answer cut short is no cause of a failed connect (its text is the generic one).
+            let cause = reason.code().filter(|cause| *cause != "incomplete");
             let why = match reason {
                 Reason::Refused => "connection refused".to_string(),
                 Reason::Dns => "the host name could not be resolved".to_string(),
@@ -498,7 +499,15 @@ impl Http {
                 Reason::Other(t) => t,
                 _ => "connection failed".to_string(),
             };
-            return Error::network(format!("could not connect to {host}: {why}"));
+            let e = Error::network(format!("could not connect to {host}: {why}"));
+            return match cause {
+                Some(cause) => e.with_said(
+                    Said::new("connect_failed")
+                        .with("host", host)
+                        .with("cause", cause),
+                ),
+                None => e,
+            };
         }
         if e.is_builder() {
             return Error::invalid_input(format!(
@@ -506,6 +515,7 @@ impl Http {
                 describe_builder_error(e)
             ));
         }
+        let cause = reason.code();
         let why = match reason {
             Reason::Reset => "the connection was reset".to_string(),
             Reason::Incomplete => {
@@ -517,8 +527,25 @@ impl Http {
             Reason::Other(t) => t,
             Reason::TimedOut | Reason::Unknown => "the connection failed".to_string(),
         };
-        Error::network(format!("{host}: {why}"))
+        let e = Error::network(format!("{host}: {why}"));
+        match cause {
+            Some(cause) => e.with_said(
+                Said::new("connection_failed")
+                    .with("host", host)
+                    .with("cause", cause),
+            ),
+            None => e,
+        }
     }
+}
+
+/// A request that got no answer in time.
+fn no_answer(host: &str, deadline: Duration) -> Error {
+    Error::network(format!("{host} did not answer within {}", secs(deadline))).with_said(
+        Said::new("no_answer")
+            .with("host", host)
+            .with("secs", secs_number(deadline)),
+    )
 }
 
 #[derive(Debug, PartialEq)]
@@ -531,6 +558,20 @@ enum Reason {
     Tls(String),
     Other(String),
     Unknown,
+}
+
+impl Reason {
+    /// The cause as a code a window words itself (`Said` parameter `cause`); `None` where the
+    /// cause is the library's own text.
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            Reason::Refused => Some("refused"),
+            Reason::Dns => Some("dns"),
+            Reason::Reset => Some("reset"),
+            Reason::Incomplete => Some("incomplete"),
+            Reason::TimedOut | Reason::Tls(_) | Reason::Other(_) | Reason::Unknown => None,
+        }
+    }
 }
 
 fn transport_reason(e: &reqwest::Error) -> Reason {
@@ -880,11 +921,16 @@ pub fn host_of(url: &Url) -> String {
 }
 
 fn secs(d: Duration) -> String {
+    format!("{} s", secs_number(d))
+}
+
+/// Seconds as a person reads them: `10`, `0.5`.
+fn secs_number(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
-        format!("{} s", d.as_secs())
+        d.as_secs().to_string()
     } else {
-        format!("{s:.1} s")
+        format!("{s:.1}")
     }
 }
 
@@ -1012,6 +1058,11 @@ impl Response {
             format!("{} answered HTTP {} {reason}", self.host(), self.status)
                 .trim_end()
                 .to_string(),
+        )
+        .with_said(
+            Said::new("http_status")
+                .with("host", self.host())
+                .with("status", self.status.to_string()),
         );
         if let Some(text) = self.server_text() {
             err = err.with_server_message(text);
@@ -1162,6 +1213,11 @@ mod tests {
             "127.0.0.1:8080 answered HTTP 503 Service Unavailable"
         );
         assert_eq!(e.server_message.as_deref(), Some("maintenance"));
+        // The same as a code a window words itself.
+        let said = e.said.expect("an HTTP status has a code");
+        assert_eq!(said.code, "http_status");
+        assert_eq!(said.params["host"], "127.0.0.1:8080");
+        assert_eq!(said.params["status"], "503");
     }
 
     #[test]

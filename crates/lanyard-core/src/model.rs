@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+pub use crate::error::Said;
 use crate::secret::SecretString;
 use crate::services::Service;
 
@@ -270,78 +270,6 @@ impl NeedsLoginReason {
             }
         }
     }
-}
-
-/// What an event says, language-neutral: a code (`logged_in`, `error`, `needs_login`…) and its
-/// parameters (account facts, a reason or error code, the server's own words verbatim).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-pub struct Said {
-    pub code: String,
-    pub params: BTreeMap<String, String>,
-}
-
-impl Said {
-    pub fn new(code: &str) -> Said {
-        Said {
-            code: code.to_owned(),
-            params: BTreeMap::new(),
-        }
-    }
-
-    /// Adds a parameter.
-    pub fn with(mut self, key: &str, value: impl Into<String>) -> Said {
-        self.params.insert(key.to_owned(), value.into());
-        self
-    }
-
-    /// An error as said to the person: its code, its message, and the server's words if any.
-    pub fn error(code: &str, e: &Error) -> Said {
-        let said = Said::new(code)
-            .with("error", wire_name(&e.code))
-            .with("detail", e.message.clone());
-        match &e.server_message {
-            Some(server) => said.with("server", server.clone()),
-            None => said,
-        }
-    }
-
-    /// Words that came without a code (a retry reason stored before reasons had codes): the
-    /// generic code `failed`, the words kept verbatim as `server` so nothing is lost.
-    pub fn uncoded(words: &str) -> Said {
-        Said::new(Said::UNCODED).with("server", words)
-    }
-
-    /// The code of [`Said::uncoded`].
-    pub const UNCODED: &'static str = "failed";
-
-    /// An error said by [`Said::error`] (or [`Said::uncoded`]) as the one English line the CLI
-    /// prints, like [`Error::display_line`]: the detail, then the server's words if they add
-    /// anything.
-    pub fn error_line(&self) -> String {
-        let detail = self.params.get("detail").map(String::as_str).unwrap_or("");
-        match self.params.get("server") {
-            Some(server) if detail.is_empty() => server.clone(),
-            Some(server) if !detail.contains(server.as_str()) => {
-                format!("{detail} (server said: {server})")
-            }
-            _ => detail.to_owned(),
-        }
-    }
-}
-
-/// Words without a code: [`Said::uncoded`].
-impl From<&str> for Said {
-    fn from(words: &str) -> Said {
-        Said::uncoded(words)
-    }
-}
-
-/// The name a unit variant (an error code, a needs-login reason) has on the wire.
-pub(crate) fn wire_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// The state of an account, shown everywhere.

@@ -18,8 +18,22 @@ const SAID_BY_CODE = new Set(["needs_login", "credentials_rejected", "challenge_
  * address, which option, what the network said). */
 export function errorParts(error: CommandError): { plain: string; server: string | null; detail: string | null } {
   const server = error.server_message?.trim() || null;
-  const detail = server || SAID_BY_CODE.has(error.code) || !error.message.trim() ? null : error.message.trim();
+  const detail = server || SAID_BY_CODE.has(error.code) || !error.message.trim() ? null : detailText(error);
   return { plain: explain(error), server, detail };
+}
+
+/** The backend's detail in the UI's language when it came as a code this window words
+ * (`said`, its `cause` picking a variant), else the backend's English. */
+function detailText(error: CommandError): string {
+  const said = error.said;
+  if (said) {
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(said.params)) if (value !== undefined) params[key] = value;
+    const variant = params.cause ? `.${params.cause}` : "";
+    const worded = tMaybe(`error.said.${said.code}${variant}`, params);
+    if (worded !== null) return worded;
+  }
+  return error.message.trim();
 }
 
 /** The same in one line, for a toast. */

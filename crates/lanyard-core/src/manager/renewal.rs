@@ -4,7 +4,7 @@
 use super::login::said_challenge;
 use super::renewal_decision::{Call, Decision, Facts as DecisionFacts, Heard, Next};
 use super::*;
-use crate::model::{Said, wire_name};
+use crate::error::{Said, wire_name};
 
 /// What "refresh now" did, for the person who asked (the UI and the CLI name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]

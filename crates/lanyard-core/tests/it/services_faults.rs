@@ -282,6 +282,12 @@ async fn slow_server_times_out_within_the_deadline() {
         e.message
     );
     assert!(e.message.contains("127.0.0.1:"), "{}", e.message);
+    let said = e.said.as_ref().expect("a timeout has a code");
+    assert_eq!(
+        (said.code.as_str(), said.params["secs"].as_str()),
+        ("no_answer", "1")
+    );
+    assert!(said.params["host"].starts_with("127.0.0.1:"), "{said:?}");
     sim.shutdown().await;
 }
 
@@ -338,6 +344,11 @@ async fn connection_refused_names_the_host() {
         e.message,
         format!("could not connect to 127.0.0.1:{port}: connection refused")
     );
+    // The same as a code and parameters, for a window to word in its language.
+    let said = e.said.expect("a refused connection has a code");
+    assert_eq!(said.code, "connect_failed");
+    assert_eq!(said.params["host"], format!("127.0.0.1:{port}"));
+    assert_eq!(said.params["cause"], "refused");
 }
 
 #[tokio::test]

@@ -252,8 +252,9 @@ export type CopyForm = "raw" | "header" | "query" | "curl";
 export type Copied = { clear_after_secs: number, };
 
 /**
- * What an event says, language-neutral: a code (`logged_in`, `error`, `needs_login`…) and its
- * parameters (account facts, a reason or error code, the server's own words verbatim).
+ * What an event or an error says, language-neutral: a code (`logged_in`, `error`,
+ * `needs_login`, `http_status`…) and its parameters (account facts, a reason or error code, the
+ * server's own words verbatim). The CLI prints English; a window words it in its language.
  */
 export type Said = { code: string, params: { [key in string]: string }, };
 
@@ -413,7 +414,17 @@ filter: string,
 /**
  * How far the account list was scrolled, in CSS pixels.
  */
-scroll_top: number, };
+scroll_top: number, 
+/**
+ * The account whose row was at the top of the list's viewport: the list measures its rows
+ * as they come on screen, so a new page may put the same offset a little elsewhere; this
+ * row is put back in its place.
+ */
+top_row: string | null, 
+/**
+ * Where that row's top was, in CSS pixels below the viewport's top (negative: cut off).
+ */
+top_row_offset: number, };
 
 export type ErrorCode = "invalid_input" | "not_found" | "already_exists" | "needs_login" | "credentials_rejected" | "challenge_failed" | "network" | "server_error" | "unsupported" | "secret_store" | "storage" | "cancelled" | "internal";
 
@@ -426,4 +437,9 @@ server_message?: string,
  * The form field the error concerns, when it is about one: `name`, `user`, `endpoint`, or
  * `options.<key>` for a service option.
  */
-field?: string, };
+field?: string, 
+/**
+ * The `message` as a code and parameters, where it has them, for a window to word in its
+ * language (the `message` stays the English the CLI prints).
+ */
+said?: Said, };

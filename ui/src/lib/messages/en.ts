@@ -271,6 +271,17 @@ export const en = {
   "error.storage": "Lanyard could not read or write its data.",
   "error.cancelled": "The login was cancelled.",
   "error.internal": "Something went wrong inside Lanyard.",
+  // The backend's detail of an error, by its code (CommandError.said); `cause` picks a variant.
+  "error.said.http_status": "{host} answered HTTP {status}",
+  "error.said.no_answer": "{host} did not answer within {secs} s",
+  "error.said.connect_timed_out": "could not connect to {host}: no answer within {secs} s",
+  "error.said.connect_failed.refused": "could not connect to {host}: connection refused",
+  "error.said.connect_failed.dns": "could not connect to {host}: the host name could not be resolved",
+  "error.said.connect_failed.reset": "could not connect to {host}: connection reset",
+  "error.said.connection_failed.refused": "{host}: connection refused",
+  "error.said.connection_failed.dns": "{host}: the host name could not be resolved",
+  "error.said.connection_failed.reset": "{host}: the connection was reset",
+  "error.said.connection_failed.incomplete": "{host}: the connection closed before the answer was complete",
 
   "settings.title": "Settings",
   "settings.open.title": "Settings ({key})",

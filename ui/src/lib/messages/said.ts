@@ -16,10 +16,12 @@ export function saidText(said: Said | undefined): string | null {
     case "error":
     case "error_retryable":
     case "retrying": {
+      // `why` and its parameters: the detail as a code (CommandError.said), when it had one.
       const error = {
         code: p.error ?? "internal",
         message: p.detail ?? "",
         server_message: p.server,
+        said: p.why ? { code: p.why, params: p } : undefined,
       } as CommandError;
       const line = errorLine(error);
       if (said.code === "retrying") {
