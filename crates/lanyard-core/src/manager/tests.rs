@@ -476,16 +476,22 @@ fn endpoints_are_normalized() {
     ] {
         assert_eq!(normalize_endpoint(sscms, typed).unwrap(), stored, "{typed}");
     }
-    for bad in [
-        "",
-        "ftp://x",
-        "https://u:p@x",
-        "https://x/?a=1",
-        "https://x/#f",
-        "https://{region}.x",
+    for (bad, cause) in [
+        ("", Some("empty")),
+        ("ftp://x", Some("scheme")),
+        ("https://u:p@x", Some("credentials")),
+        ("https://x/?a=1", Some("query")),
+        ("https://x/#f", Some("query")),
+        ("https://{region}.x", None),
     ] {
         let e = normalize_endpoint(sscms, bad).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+        // The reason as a code a window words in its language, where it has one.
+        let said = e
+            .said
+            .as_ref()
+            .map(|s| (s.code.as_str(), s.params["cause"].as_str()));
+        assert_eq!(said, cause.map(|c| ("endpoint", c)), "{bad}");
     }
     assert_eq!(
         normalize_endpoint(coolkit, "https://{region}-apia.coolkit.cc/").unwrap(),

@@ -1,6 +1,7 @@
 //! Checks of what a person types: account names, users, endpoints and service options.
 
 use super::*;
+use crate::error::Said;
 
 pub(super) fn check_name(raw: &str, registry: &Registry) -> Result<String> {
     name_checked(raw, registry).map_err(|e| e.for_field("name"))
@@ -8,40 +9,58 @@ pub(super) fn check_name(raw: &str, registry: &Registry) -> Result<String> {
 
 fn name_checked(raw: &str, registry: &Registry) -> Result<String> {
     let name = raw.trim();
+    // The English for the CLI, the code (`name.<cause>`) for a window's language.
+    let bad = |message: String, cause: &str| {
+        Err(Error::invalid_input(message)
+            .with_said(Said::new("name").with("cause", cause).with("name", name)))
+    };
     if name.is_empty() {
-        return Err(Error::invalid_input("an account name cannot be empty"));
+        return bad("an account name cannot be empty".into(), "empty");
     }
     if name.chars().count() > 200 {
-        return Err(Error::invalid_input(
-            "an account name is limited to 200 characters",
-        ));
+        return bad(
+            "an account name is limited to 200 characters".into(),
+            "too_long",
+        );
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::invalid_input(
-            "an account name cannot contain control characters",
-        ));
+        return bad(
+            "an account name cannot contain control characters".into(),
+            "control",
+        );
     }
     if name.starts_with('-') {
-        return Err(Error::invalid_input(format!(
-            "account name '{name}' cannot start with '-'"
-        )));
+        return bad(
+            format!("account name '{name}' cannot start with '-'"),
+            "dash",
+        );
     }
     if registry.resolve(name).is_ok() {
-        return Err(Error::invalid_input(format!(
-            "'{name}' is a service id (it picks the service's active account); choose another account name"
-        )));
+        return bad(
+            format!(
+                "'{name}' is a service id (it picks the service's active account); choose another account name"
+            ),
+            "service_id",
+        );
     }
     Ok(name.to_owned())
 }
 
 pub(super) fn check_user(raw: &str) -> Result<String> {
     let user = raw.trim();
-    let bad = |message: &str| Err(Error::invalid_input(message).for_field("user"));
+    let bad = |message: &str, cause: &str| {
+        Err(Error::invalid_input(message)
+            .for_field("user")
+            .with_said(Said::new("user").with("cause", cause)))
+    };
     if user.is_empty() {
-        return bad("the user cannot be empty");
+        return bad("the user cannot be empty", "empty");
     }
     if user.chars().count() > 320 || user.chars().any(char::is_control) {
-        return bad("the user must be at most 320 characters, without control characters");
+        return bad(
+            "the user must be at most 320 characters, without control characters",
+            "too_long",
+        );
     }
     Ok(user.to_owned())
 }
@@ -58,8 +77,16 @@ pub(crate) fn normalize_endpoint(service: &dyn Service, raw: &str) -> Result<Str
         Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()))
             .for_field("endpoint")
     };
+    // The reasons a window words itself (`endpoint.<cause>`).
+    let coded = |why: &str, cause: &str| {
+        bad(why).with_said(
+            Said::new("endpoint")
+                .with("cause", cause)
+                .with("endpoint", raw.trim()),
+        )
+    };
     if trimmed.is_empty() {
-        return Err(bad("it is empty"));
+        return Err(coded("it is empty", "empty"));
     }
     let probe = match placeholder {
         Some(p) => trimmed.replace(p, PLACEHOLDER),
@@ -75,16 +102,22 @@ pub(crate) fn normalize_endpoint(service: &dyn Service, raw: &str) -> Result<Str
     let url = Url::parse(&probe)
         .map_err(|e| bad(&format!("{e}; expected an http:// or https:// URL")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("use an http:// or https:// URL"));
+        return Err(coded("use an http:// or https:// URL", "scheme"));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("it has no host"));
+        return Err(coded("it has no host", "no_host"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("put no user name or password in the URL"));
+        return Err(coded(
+            "put no user name or password in the URL",
+            "credentials",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("it must not have a query (?…) or fragment (#…)"));
+        return Err(coded(
+            "it must not have a query (?…) or fragment (#…)",
+            "query",
+        ));
     }
     let text = url.as_str().trim_end_matches('/').to_owned();
     Ok(match placeholder {

@@ -309,6 +309,11 @@ async fn a_service_defined_in_a_test_goes_through_the_manager() {
     assert_eq!(e.code, ErrorCode::InvalidInput, "{e}");
     assert_eq!(e.field.as_deref(), Some("name"));
     assert!(e.message.contains("is a service id"), "{e}");
+    let said = e.said.expect("the reason has a code");
+    assert_eq!(
+        (said.code.as_str(), said.params["cause"].as_str()),
+        ("name", "service_id")
+    );
     let passphrase = SecretString::new("a passphrase for the test export");
     let export = m.export_accounts(&passphrase).await.unwrap();
     let elsewhere = Manager::with_services(
