@@ -452,11 +452,11 @@ impl App {
     pub async fn close_to_tray(&self) {
         let errors = self.page_errors().await;
         assert!(errors.is_empty(), "the page reported errors: {errors:?}");
-        let windows = x11::visible_windows("lanyard-desktop");
+        let windows = x11::titled_windows("lanyard-desktop");
         assert_eq!(windows.len(), 1, "one window: {windows:?}");
         x11::request_close(windows[0]);
         self.eventually("the window to close", UI_TIMEOUT, || async {
-            x11::visible_windows("lanyard-desktop")
+            x11::titled_windows("lanyard-desktop")
                 .is_empty()
                 .then_some(())
         })

@@ -18,6 +18,24 @@ pub fn visible_windows(class: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The ids of the visible top-level windows of `class` that have a title of their own: the
+/// app's windows, without the helper windows GTK maps under the same class (untitled, or
+/// named after the program, as `class` is).
+pub fn titled_windows(class: &str) -> Vec<u32> {
+    visible_windows(class)
+        .into_iter()
+        .filter(|window| {
+            Command::new("xdotool")
+                .args(["getwindowname", &window.to_string()])
+                .output()
+                .is_ok_and(|output| {
+                    let title = String::from_utf8_lossy(&output.stdout);
+                    !title.trim().is_empty() && title.trim() != class
+                })
+        })
+        .collect()
+}
+
 /// Sends WM_DELETE_WINDOW to the window, as the close button of a window manager would.
 pub fn request_close(window: u32) {
     let (conn, _screen) = x11rb::connect(None).expect("connect to the X display");

@@ -19,6 +19,21 @@ const LIST_SCROLL_TOP: &str = r#"
     return e ? e.scrollTop : null;
 "#;
 
+/// The account row at the top of the list's viewport and how far below the viewport's top it
+/// starts: what the person sees, whatever heights the list estimates for rows it has not shown.
+const TOP_ROW: &str = r#"
+    let e = document.querySelector('[data-testid="account-list"]')?.parentElement;
+    while (e && !/(auto|scroll)/.test(getComputedStyle(e).overflowY)) e = e.parentElement;
+    const top = e.getBoundingClientRect().top;
+    let best = null;
+    for (const row of document.querySelectorAll('[data-testid="account-list"] [data-name]')) {
+        const box = row.getBoundingClientRect();
+        if (box.bottom <= top || box.height === 0) continue;
+        if (best === null || box.top - top < best[1]) best = [row.dataset.name, box.top - top];
+    }
+    return best;
+"#;
+
 /// Scrolls the account list to its end, as a person would to reach the last accounts.
 const SCROLL_LIST_TO_END: &str = r#"
     let e = document.querySelector('[data-testid="account-list"]')?.parentElement;
@@ -61,20 +76,29 @@ async fn closing_to_the_tray_ends_the_web_process_and_reopening_restores_the_sel
     let scrolled = app.eval(LIST_SCROLL_TOP).await;
     let scrolled = scrolled.as_f64().expect("the account list scrolls");
     assert!(scrolled > 0.0, "the list was scrolled to reach {chosen}");
-    // The page has told the app where it is (the scroll once scrolling settled).
-    app.eventually(
-        "the app to know the place",
-        Duration::from_secs(5),
-        || async {
-            let known = app.eval_async(APP_VIEW_STATE).await;
-            (known["selected"] == chosen
-                && known["scroll_top"]
-                    .as_f64()
-                    .is_some_and(|top| (top - scrolled).abs() < 1.0))
-            .then_some(())
-        },
-    )
-    .await;
+    // The page has told the app where it is (once scrolling and the layout settled).
+    let top_row = app
+        .eventually(
+            "the app to know the place",
+            Duration::from_secs(5),
+            || async {
+                let known = app.eval_async(APP_VIEW_STATE).await;
+                let shown = app.eval(TOP_ROW).await;
+                let now = app.eval(LIST_SCROLL_TOP).await.as_f64();
+                (known["selected"] == chosen
+                    && known["scroll_top"]
+                        .as_f64()
+                        .zip(now)
+                        .is_some_and(|(known, now)| (known - now).abs() < 1.0)
+                    && known["top_row"] == shown[0]
+                    && known["top_row_offset"]
+                        .as_f64()
+                        .zip(shown[1].as_f64())
+                        .is_some_and(|(known, shown)| (known - shown).abs() < 1.0))
+                .then_some(shown)
+            },
+        )
+        .await;
     let before = app.web_processes();
     eprintln!("with the window: {:?}", app.app_children());
     assert!(!before.is_empty(), "a web process runs the window's page");
@@ -129,12 +153,19 @@ async fn closing_to_the_tray_ends_the_web_process_and_reopening_restores_the_sel
         .await,
         "its details are shown"
     );
-    let restored = app.eval(LIST_SCROLL_TOP).await.as_f64();
-    assert!(
-        restored.is_some_and(|top| (top - scrolled).abs() <= 2.0),
-        "the list scrolled as before: {restored:?}, was {scrolled}"
-    );
     app.screenshot("tray-webview-reopened").await;
+    // The same rows on screen: the same one at the top, at the same height.
+    let restored = app.eval(TOP_ROW).await;
+    assert_eq!(
+        restored[0], top_row[0],
+        "the same row at the top: {restored} vs {top_row}"
+    );
+    let (now, was) = (restored[1].as_f64(), top_row[1].as_f64());
+    assert!(
+        now.zip(was)
+            .is_some_and(|(now, was)| (now - was).abs() <= 2.0),
+        "at the same height: {restored} vs {top_row}"
+    );
 
     app.quit().await;
 }

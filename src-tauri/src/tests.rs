@@ -151,20 +151,19 @@ fn sscms(user: &str) -> Value {
 fn the_window_reads_back_the_view_it_last_reported() {
     let app = TestApp::new();
     assert_eq!(app.ok("view_state", json!({})), Value::Null);
-    let view =
-        json!({"view": "sscms", "selected": "sscms/ann", "filter": "an", "scroll_top": 1234.5});
+    let view = json!({"view": "sscms", "selected": "sscms/ann", "filter": "an", "scroll_top": 1234.5, "top_row": "sscms/zed", "top_row_offset": -12.5});
     assert_eq!(
         app.ok("remember_view_state", json!({"view": view.clone()})),
         Value::Null
     );
     assert_eq!(app.ok("view_state", json!({})), view);
-    let overview = json!({"view": null, "selected": null, "filter": "", "scroll_top": 0.0});
+    let overview = json!({"view": null, "selected": null, "filter": "", "scroll_top": 0.0, "top_row": null, "top_row_offset": 0.0});
     app.ok("remember_view_state", json!({"view": overview.clone()}));
     assert_eq!(app.ok("view_state", json!({})), overview);
     // A misspelt field is an error, not a silently lost position.
     app.err(
         "remember_view_state",
-        json!({"view": {"view": null, "selected": null, "filter": "", "scrollTop": 3}}),
+        json!({"view": {"view": null, "selected": null, "filter": "", "scrollTop": 3, "top_row": null, "top_row_offset": 0}}),
     );
     assert_eq!(app.ok("view_state", json!({})), overview);
 }

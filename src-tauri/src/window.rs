@@ -39,6 +39,12 @@ pub struct ViewState {
     pub filter: String,
     /// How far the account list was scrolled, in CSS pixels.
     pub scroll_top: f64,
+    /// The account whose row was at the top of the list's viewport: the list measures its rows
+    /// as they come on screen, so a new page may put the same offset a little elsewhere; this
+    /// row is put back in its place.
+    pub top_row: Option<String>,
+    /// Where that row's top was, in CSS pixels below the viewport's top (negative: cut off).
+    pub top_row_offset: f64,
 }
 
 /// The last view the page reported (app state).

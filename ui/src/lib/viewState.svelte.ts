@@ -1,20 +1,22 @@
 // Where the person left the window. Closing the window to the tray destroys this page (so
 // WebKit's web process exits); the app keeps the last place the page reported, and a rebuilt
 // page asks for it once and puts the list back there: the same sidebar view, filter, selected
-// account and scroll offset (src-tauri/src/window.rs).
+// account, scroll offset and row at the top (src-tauri/src/window.rs).
 //
-// Reports cost nothing at rest: one when the view or the selection changes, one when scrolling
-// has settled.
+// Reports cost nothing at rest: when the view or the selection changes (and once more when the
+// list has laid that out), when scrolling has settled and when the list changed height.
 
 import { invoke } from "@tauri-apps/api/core";
 import { tick } from "svelte";
 import type { ViewState } from "./ipc/types";
+import { accountRow } from "./details.svelte";
 import { model } from "./model.svelte";
 
-/** Scrolling counts as settled after this long without a scroll event. */
-const SCROLL_SETTLE_MS = 150;
-/** Frames to wait for the list to grow tall enough to take the old scroll offset. */
-const RESTORE_FRAMES = 10;
+/** Scrolling (or the list's layout after a change) counts as settled after this long. */
+const SETTLE_MS = 200;
+/** How long to keep trying the old scroll offset while the list grows tall enough for it (it
+ * measures its rows as they come on the page). */
+const RESTORE_MS = 2000;
 
 /** The element that scrolls the account list: its nearest ancestor that scrolls. */
 function listScroller(): HTMLElement | null {
@@ -23,12 +25,34 @@ function listScroller(): HTMLElement | null {
   return element;
 }
 
+/** How far below the top of the scroller's viewport the row starts. */
+function offsetIn(scroller: HTMLElement, row: HTMLElement): number {
+  return row.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+}
+
+/** The account row at the top of the scroller's viewport (the first one not scrolled past
+ * entirely) and how far below the viewport's top it starts. */
+function topRow(scroller: HTMLElement | null): { name: string; offset: number } | null {
+  if (scroller === null) return null;
+  const top = scroller.getBoundingClientRect().top;
+  let best: { name: string; offset: number } | null = null;
+  for (const row of document.querySelectorAll<HTMLElement>("[data-testid=account-list] [data-name]")) {
+    const box = row.getBoundingClientRect();
+    if (box.bottom <= top || box.height === 0) continue;
+    if (best === null || box.top - top < best.offset) best = { name: row.dataset.name ?? "", offset: box.top - top };
+  }
+  return best;
+}
+
 function remember(scrollTop: number): void {
+  const anchor = topRow(listScroller());
   const view: ViewState = {
     view: model.view,
     selected: model.selected,
     filter: model.filter,
     scroll_top: scrollTop,
+    top_row: anchor?.name ?? null,
+    top_row_offset: anchor?.offset ?? 0,
   };
   // Losing a report loses only where the next window opens.
   invoke("remember_view_state", { view }).catch(() => {});
@@ -42,6 +66,28 @@ export function keepViewState(): void {
   let started = false;
   const ready = $state({ restored: false });
 
+  function rememberSettled(): void {
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      remember(scrollTop);
+      watchList();
+    }, SETTLE_MS);
+  }
+
+  // Rows change height without a scroll (the details open beside the list and its rows wrap):
+  // the top row may be another one then.
+  const resized = new ResizeObserver(() => {
+    if (ready.restored) rememberSettled();
+  });
+  let watched: Element | null = null;
+  function watchList(): void {
+    const list = document.querySelector("[data-testid=account-list]");
+    if (list === watched) return;
+    if (watched) resized.unobserve(watched);
+    if (list) resized.observe(list);
+    watched = list;
+  }
+
   async function restore(): Promise<void> {
     const last = await invoke<ViewState | null>("view_state").catch(() => null);
     if (last) {
@@ -50,13 +96,23 @@ export function keepViewState(): void {
       model.selected = last.selected;
       scrollTop = last.scroll_top;
       await tick();
-      // A list drawn a frame later is not yet tall enough for the old offset: try again.
-      for (let frame = 0; frame < RESTORE_FRAMES; frame++) {
+      // The list grows as it measures the rows it puts on the page, so the old offset may be
+      // cut short or show other rows at first: each frame for a while, scroll to it, and once
+      // the old top row is on the page, put that row where it was.
+      const deadline = performance.now() + RESTORE_MS;
+      for (;;) {
         const scroller = listScroller();
         if (scroller) {
-          scroller.scrollTop = last.scroll_top;
-          if (Math.abs(scroller.scrollTop - last.scroll_top) < 1) break;
+          const row = last.top_row === null ? null : accountRow(last.top_row);
+          if (row) scroller.scrollTop += offsetIn(scroller, row) - last.top_row_offset;
+          else scroller.scrollTop = last.scroll_top;
+          scrollTop = scroller.scrollTop;
+          const placed = row
+            ? Math.abs(offsetIn(scroller, row) - last.top_row_offset) < 1
+            : last.top_row === null && Math.abs(scroller.scrollTop - last.scroll_top) < 1;
+          if (placed) break;
         }
+        if (performance.now() > deadline) break;
         await new Promise((done) => requestAnimationFrame(done));
       }
     }
@@ -73,7 +129,11 @@ export function keepViewState(): void {
     $effect(() => {
       // Read first, so every change of these reports.
       void [model.view, model.selected, model.filter];
-      if (ready.restored) remember(scrollTop);
+      if (!ready.restored) return;
+      remember(scrollTop);
+      // Once the list has laid out the change (it measures rows a frame later), its top row
+      // may be another one.
+      rememberSettled();
     });
   });
 
@@ -83,8 +143,7 @@ export function keepViewState(): void {
       const scroller = listScroller();
       if (!ready.restored || scroller === null || event.target !== scroller) return;
       scrollTop = scroller.scrollTop;
-      clearTimeout(settle);
-      settle = setTimeout(() => remember(scrollTop), SCROLL_SETTLE_MS);
+      rememberSettled();
     },
     { capture: true, passive: true },
   );

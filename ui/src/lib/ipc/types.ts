@@ -414,7 +414,17 @@ filter: string,
 /**
  * How far the account list was scrolled, in CSS pixels.
  */
-scroll_top: number, };
+scroll_top: number, 
+/**
+ * The account whose row was at the top of the list's viewport: the list measures its rows
+ * as they come on screen, so a new page may put the same offset a little elsewhere; this
+ * row is put back in its place.
+ */
+top_row: string | null, 
+/**
+ * Where that row's top was, in CSS pixels below the viewport's top (negative: cut off).
+ */
+top_row_offset: number, };
 
 export type ErrorCode = "invalid_input" | "not_found" | "already_exists" | "needs_login" | "credentials_rejected" | "challenge_failed" | "network" | "server_error" | "unsupported" | "secret_store" | "storage" | "cancelled" | "internal";
 
