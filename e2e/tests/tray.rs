@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lanyard_e2e::x11::{NotificationWatch, request_close, visible_windows};
+use lanyard_e2e::x11::{NotificationWatch, request_close, titled_windows};
 use lanyard_e2e::{App, Sandbox, Sim, clipboard_text};
 
 const CLASS: &str = "lanyard-desktop";
@@ -50,11 +50,11 @@ async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_a
     .await;
 
     // Closing the window hides it, and says once where Lanyard went.
-    let windows = visible_windows(CLASS);
+    let windows = titled_windows(CLASS);
     assert_eq!(windows.len(), 1, "one window: {windows:?}");
     request_close(windows[0]);
     app.eventually("the window to hide", Duration::from_secs(10), || async {
-        visible_windows(CLASS).is_empty().then_some(())
+        titled_windows(CLASS).is_empty().then_some(())
     })
     .await;
     app.eventually(
@@ -78,7 +78,7 @@ async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_a
     app.eventually(
         "the window to show again",
         Duration::from_secs(10),
-        || async { (visible_windows(CLASS).len() == 1).then_some(()) },
+        || async { (titled_windows(CLASS).len() == 1).then_some(()) },
     )
     .await;
     // Closing destroyed the page; the window has a new one.
@@ -90,11 +90,11 @@ async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_a
         seen.matches("keeps your sessions alive in the tray")
             .count()
     };
-    request_close(visible_windows(CLASS)[0]);
+    request_close(titled_windows(CLASS)[0]);
     app.eventually(
         "the window to hide again",
         Duration::from_secs(10),
-        || async { visible_windows(CLASS).is_empty().then_some(()) },
+        || async { titled_windows(CLASS).is_empty().then_some(()) },
     )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use lanyard_e2e::x11::{NotificationWatch, visible_windows};
+use lanyard_e2e::x11::{NotificationWatch, titled_windows};
 use lanyard_e2e::{App, Cli, Sandbox, Sim, tid};
 use lanyard_sim::control::SiyuanConfigPatch;
 
@@ -122,7 +122,7 @@ async fn closing_to_the_tray_ends_the_web_process_and_reopening_restores_the_sel
     app.eventually(
         "the window to show again",
         Duration::from_secs(15),
-        || async { (visible_windows(CLASS).len() == 1).then_some(()) },
+        || async { (titled_windows(CLASS).len() == 1).then_some(()) },
     )
     .await;
     app.follow_the_rebuilt_window().await;
@@ -259,7 +259,7 @@ async fn keep_alive_renews_and_notifies_with_no_window() {
     )
     .await;
     assert!(
-        visible_windows(CLASS).is_empty() && app.web_processes().is_empty(),
+        titled_windows(CLASS).is_empty() && app.web_processes().is_empty(),
         "still no window and no web process"
     );
 
