@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use super::{Config, Manager};
+use crate::error::{Error, Result};
 use crate::secret::SecretString;
 use crate::secrets::SecretStoreKind;
 use crate::secrets::file::{SECRETS_FILE, check_passphrase, store_exists};

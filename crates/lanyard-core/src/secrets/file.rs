@@ -52,10 +52,10 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{SecretBackend, SecretStoreKind, human_duration};
+pub use crate::data_dir::SECRETS_FILE;
+use crate::data_dir::{create_private_dir, secure_file};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
-use crate::data_dir::{create_private_dir, secure_file};
-pub use crate::data_dir::SECRETS_FILE;
 
 const MAGIC: [u8; 8] = *b"LANYARDS";
 const FORMAT_VERSION: u16 = 1;
