@@ -463,6 +463,22 @@ impl App {
         .await;
     }
 
+    /// Opens the window closed to the tray again as a person can without a tray host: a second
+    /// launch hands over to this app and exits, the window shows again with a new page, and the
+    /// WebDriver session follows that page.
+    pub async fn reopen_by_a_second_launch(&self) {
+        let second = self.launch_second_instance(Duration::from_secs(20));
+        assert!(
+            second.is_some_and(|status| status.success()),
+            "the second launch hands over and exits"
+        );
+        self.eventually("the window to show again", UI_TIMEOUT, || async {
+            (x11::titled_windows("lanyard-desktop").len() == 1).then_some(())
+        })
+        .await;
+        self.follow_the_rebuilt_window().await;
+    }
+
     /// After the window was closed to the tray (its page destroyed) and opened again (a new
     /// page): points the WebDriver session at the new page and waits until it has loaded.
     /// WebKit lists the rebuilt page as a new browsing context of the same automation session,

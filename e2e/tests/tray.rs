@@ -70,19 +70,8 @@ async fn closing_the_window_keeps_lanyard_in_the_tray_and_unattended_expiry_is_a
     .await;
 
     // Still running: a second launch hands over and the window is back, as it was.
-    let second = app.launch_second_instance(Duration::from_secs(20));
-    assert!(
-        second.is_some_and(|status| status.success()),
-        "the second launch hands over and exits"
-    );
-    app.eventually(
-        "the window to show again",
-        Duration::from_secs(10),
-        || async { (titled_windows(CLASS).len() == 1).then_some(()) },
-    )
-    .await;
     // Closing destroyed the page; the window has a new one.
-    app.follow_the_rebuilt_window().await;
+    app.reopen_by_a_second_launch().await;
     app.wait_for_state("sscms/demo", "expiring").await;
 
     // The notice is given once only.

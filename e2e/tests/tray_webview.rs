@@ -114,18 +114,7 @@ async fn closing_to_the_tray_ends_the_web_process_and_reopening_restores_the_sel
     eprintln!("in the tray: {:?}", app.app_children());
 
     // A second launch hands over, and the window comes back as it was left.
-    let second = app.launch_second_instance(Duration::from_secs(20));
-    assert!(
-        second.is_some_and(|status| status.success()),
-        "the second launch hands over and exits"
-    );
-    app.eventually(
-        "the window to show again",
-        Duration::from_secs(15),
-        || async { (titled_windows(CLASS).len() == 1).then_some(()) },
-    )
-    .await;
-    app.follow_the_rebuilt_window().await;
+    app.reopen_by_a_second_launch().await;
     let after = app.web_processes();
     assert!(!after.is_empty(), "a web process runs the new page");
     assert!(
