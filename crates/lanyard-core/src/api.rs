@@ -10,7 +10,13 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
-use crate::services::Credential;
+
+/// How the token travels to the service.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Header { name: String, value: SecretString },
+    Query { name: String, value: SecretString },
+}
 
 /// What the caller asks for. `path` is relative to the account's API base (for ShopXO, the
 /// `s=` route); it may carry a query of its own.

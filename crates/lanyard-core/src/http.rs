@@ -39,7 +39,6 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::error::{Error, Result, Said};
-use crate::model::Account;
 
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
@@ -306,19 +305,19 @@ impl Http {
         self.client.post(url)
     }
 
-    /// The client to use for one account: the same one, unless the account has a `proxy` or a
-    /// `ca_file` option, in which case a client going through that proxy / also trusting those
-    /// CAs (built once per (proxy, CA file) and cached).
-    pub fn for_account(&self, account: &Account) -> Result<Http> {
-        let option = |key: &str| {
-            account
-                .option(key)
+    /// The client to use for one account, given its `proxy` and `ca_file` options
+    /// ([`PROXY_OPTION`], [`CA_FILE_OPTION`]): the same one when it has neither, else a client
+    /// going through that proxy / also trusting those CAs (built once per (proxy, CA file) and
+    /// cached).
+    pub fn for_account_options(&self, proxy: Option<&str>, ca_file: Option<&str>) -> Result<Http> {
+        let option = |value: Option<&str>| {
+            value
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
-        let proxy = option(PROXY_OPTION);
-        let ca_file = option(CA_FILE_OPTION);
+        let proxy = option(proxy);
+        let ca_file = option(ca_file);
         if proxy.is_none() && ca_file.is_none() {
             return Ok(self.clone());
         }
@@ -857,10 +856,10 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
 /// Whether what this account sends (its password at login, then its tokens) crosses a network
 /// unencrypted: the endpoint is plain `http://` and either its host or the account's proxy is
 /// not this machine. An unparsable endpoint counts as not plain (logins fail on it anyway).
-pub fn plaintext_remote(account: &Account) -> bool {
+pub fn plaintext_remote(endpoint: &str, proxy: Option<&str>) -> bool {
     // An endpoint may be a template (a service's placeholder such as CoolKit's `{region}`,
     // see `Service::endpoint_placeholder`): the placeholder's name stands in for its value.
-    let endpoint = account.endpoint.trim().replace(['{', '}'], "");
+    let endpoint = endpoint.trim().replace(['{', '}'], "");
     let Ok(url) = Url::parse(&endpoint) else {
         return false;
     };
@@ -871,7 +870,7 @@ pub fn plaintext_remote(account: &Account) -> bool {
     if remote(&url) {
         return true;
     }
-    match account.option(PROXY_OPTION).map(str::trim) {
+    match proxy.map(str::trim) {
         Some(p) if !p.is_empty() => Url::parse(p).map_or(true, |p| remote(&p)),
         _ => false,
     }
@@ -1416,20 +1415,9 @@ mod tests {
 
     #[test]
     fn plaintext_remote_accounts() {
-        let account = |endpoint: &str, proxy: Option<&str>| Account {
-            id: "x".into(),
-            name: "n".into(),
-            service: crate::model::ServiceId::Sscms,
-            user: "u".into(),
-            endpoint: endpoint.into(),
-            options: proxy
-                .map(|p| (PROXY_OPTION.to_string(), p.to_string()))
-                .into_iter()
-                .collect(),
-            remember_password: false,
-            active: false,
-            created_at: chrono::Utc::now(),
-        };
+        let account = |endpoint: &'static str, proxy: Option<&'static str>| (endpoint, proxy);
+        let plaintext_remote =
+            |(endpoint, proxy): &(&str, Option<&str>)| plaintext_remote(endpoint, *proxy);
         assert!(plaintext_remote(&account("http://cms.example.com", None)));
         assert!(plaintext_remote(&account(
             "http://192.0.2.1:8080/cms",

@@ -403,7 +403,10 @@ impl Manager {
         );
         AccountView {
             password_required: services::password_required(&row.account),
-            plaintext_remote: crate::http::plaintext_remote(&row.account),
+            plaintext_remote: crate::http::plaintext_remote(
+                &row.account.endpoint,
+                row.account.option(crate::http::PROXY_OPTION),
+            ),
             default_for_service: row.default_for_service,
             state,
             session: row.session.info,

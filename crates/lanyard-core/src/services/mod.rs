@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::api::ApiTarget;
+pub use crate::api::Credential;
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::model::{Account, NeedsLoginReason, ServiceId, ServiceSpec, Session, SessionInfo};
@@ -75,9 +76,12 @@ impl Ctx<'_> {
         self.secret_options.get(key)
     }
     /// The HTTP client for this account: `http`, or one going through the account's `proxy`
-    /// option (see [`Http::for_account`]).
+    /// option, or trusting its `ca_file` (see [`Http::for_account_options`]).
     pub fn client(&self) -> Result<Http> {
-        self.http.for_account(self.account)
+        self.http.for_account_options(
+            self.account.option(crate::http::PROXY_OPTION),
+            self.account.option(crate::http::CA_FILE_OPTION),
+        )
     }
 }
 
@@ -223,13 +227,6 @@ pub enum Validation {
     /// API keys only), so nothing was asked: the session is kept until its known expiry. A
     /// refusal from a call that needs other credentials is not a revocation. The text says why.
     Unverifiable(String),
-}
-
-/// How the token travels to the service.
-#[derive(Debug, Clone)]
-pub enum Credential {
-    Header { name: String, value: SecretString },
-    Query { name: String, value: SecretString },
 }
 
 /// Where a service's calls carry the token: the form it is copied in as is (the tray's copy).

@@ -610,7 +610,7 @@ async fn per_account_proxy_is_used() {
         &[("proxy", &proxy)],
     );
     let http = Http::new(HttpConfig::default()).unwrap();
-    let via = http.for_account(&acc).unwrap();
+    let via = http.for_account_options(acc.option("proxy"), None).unwrap();
     assert_eq!(via.config().proxy.as_deref(), Some(proxy.as_str()));
     let resp = via
         .execute(via.get(url::Url::parse("http://lanyard-test.invalid/api/v1/ping").unwrap()))
@@ -637,7 +637,13 @@ async fn per_account_proxy_is_used() {
 
     // No proxy option: the shared client.
     let plain = account(ServiceId::Sscms, "demo", "http://x", &[]);
-    assert_eq!(http.for_account(&plain).unwrap().config().proxy, None);
+    assert_eq!(
+        http.for_account_options(plain.option("proxy"), None)
+            .unwrap()
+            .config()
+            .proxy,
+        None
+    );
 
     // A bad proxy is the user's input, and its password is not repeated.
     let bad = account(
@@ -646,7 +652,10 @@ async fn per_account_proxy_is_used() {
         "http://x",
         &[("proxy", "ftp://bob:hunter2@proxy.local")],
     );
-    let e = fails_with(http.for_account(&bad), ErrorCode::InvalidInput);
+    let e = fails_with(
+        http.for_account_options(bad.option("proxy"), None),
+        ErrorCode::InvalidInput,
+    );
     assert!(!e.message.contains("hunter2"), "{}", e.message);
 }
 
