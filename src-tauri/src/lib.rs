@@ -41,9 +41,6 @@ pub fn run() -> tauri::Result<()> {
         .plugin(autostart::plugin())
         .manage(window::LastView::default())
         .setup(|app| {
-            if let Some(window) = app.get_webview_window(window::MAIN_WINDOW) {
-                window::draw_without_compositing(&window);
-            }
             lifecycle::start(app.handle());
             Ok(())
         })

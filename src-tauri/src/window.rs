@@ -114,34 +114,7 @@ fn build_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<tauri::Web
         .find(|w| w.label == MAIN_WINDOW)
         .cloned()
         .ok_or_else(|| tauri::Error::WindowNotFound)?;
-    let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
-    draw_without_compositing(&window);
-    Ok(window)
-}
-
-/// WebKitGTK's accelerated compositing redraws the whole window through GL (software GL on
-/// most machines) for every small change, such as a countdown's second: measured at 14 % of a
-/// core for the web process with one row counting seconds, 0.65 % drawn without it. The page
-/// is a list and a few dialogs, with nothing that needs 3D layers. Setting
-/// WEBKIT_DISABLE_COMPOSITING_MODE (to anything) leaves WebKit's own choice in place.
-pub fn draw_without_compositing<R: Runtime>(window: &tauri::WebviewWindow<R>) {
-    #[cfg(target_os = "linux")]
-    {
-        if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some() {
-            return;
-        }
-        let applied = window.with_webview(|webview| {
-            use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
-            if let Some(settings) = webview.inner().settings() {
-                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
-            }
-        });
-        if let Err(e) = applied {
-            tracing::warn!(error = %e, "could not turn off accelerated compositing");
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = window;
+    WebviewWindowBuilder::from_config(app, &config)?.build()
 }
 
 /// Closing the window destroys it (and with it the WebKit web process): keep-alive,
