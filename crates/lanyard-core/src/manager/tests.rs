@@ -486,6 +486,20 @@ fn endpoints_are_normalized() {
     ] {
         let e = normalize_endpoint(sscms, bad).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+        // A password typed into the URL is not echoed back.
+        if bad.contains("u:p@") {
+            let params = e
+                .said
+                .as_ref()
+                .map(|s| format!("{:?}", s.params))
+                .unwrap_or_default();
+            assert!(
+                !e.message.contains(":p@") && !params.contains(":p@"),
+                "{} {params}",
+                e.message
+            );
+            assert!(e.message.contains("u:***@x"), "{}", e.message);
+        }
         // The reason as a code a window words in its language, where it has one.
         let said = e
             .said

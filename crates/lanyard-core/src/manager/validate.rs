@@ -65,6 +65,22 @@ pub(super) fn check_user(raw: &str) -> Result<String> {
     Ok(user.to_owned())
 }
 
+/// `text` with the password of a `user:password@` part replaced by `***`, for error messages.
+fn shown_without_password(text: &str) -> String {
+    let Ok(mut url) = Url::parse(&with_assumed_scheme(text)) else {
+        return text.to_owned();
+    };
+    if url.password().is_none() || url.set_password(Some("***")).is_err() {
+        return text.to_owned();
+    }
+    let shown = url.to_string();
+    match shown.split_once("://") {
+        // Typed without a scheme: shown without the one assumed.
+        Some((_, rest)) if !text.contains("://") => rest.to_owned(),
+        _ => shown,
+    }
+}
+
 /// Trims, checks it is an http(s) URL without credentials, query or fragment, and writes it in
 /// one canonical form without a trailing `/`. A service's own placeholder
 /// ([`crate::services::Service::endpoint_placeholder`], CoolKit's `{region}`) is kept.
@@ -73,16 +89,17 @@ pub(crate) fn normalize_endpoint(service: &dyn Service, raw: &str) -> Result<Str
     let placeholder = service.endpoint_placeholder();
     let with_scheme = with_assumed_scheme(raw.trim());
     let trimmed = with_scheme.trim_end_matches('/');
+    // What the errors repeat of the endpoint: as typed, but a password in it is not echoed.
+    let shown = shown_without_password(raw.trim());
     let bad = |why: &str| {
-        Error::invalid_input(format!("invalid endpoint '{}': {why}", raw.trim()))
-            .for_field("endpoint")
+        Error::invalid_input(format!("invalid endpoint '{shown}': {why}")).for_field("endpoint")
     };
     // The reasons a window words itself (`endpoint.<cause>`).
     let coded = |why: &str, cause: &str| {
         bad(why).with_said(
             Said::new("endpoint")
                 .with("cause", cause)
-                .with("endpoint", raw.trim()),
+                .with("endpoint", shown.as_str()),
         )
     };
     if trimmed.is_empty() {
