@@ -192,16 +192,17 @@ package-windows: setup ui
 # The .deb from the binaries in $(1) (a profile's dir) and what package-assets.sh generates beside
 # them, written to $(2); cargo-deb strips the binaries. $(3): extra cargo-deb options.
 define make-deb
-	$(LINTED) scripts/package-assets.sh "$(1)/lanyard" "$(1)/package"
+	scripts/package-assets.sh "$(1)" "$(1)/package"
 	mkdir -p "$(dir $(2))" && rm -f "$(2)"
 	$(CARGO) deb -p lanyard-desktop --no-build --profile $(if $(filter $(RELEASE_DIR),$(1)),release,dev) \
 		$(3) --output "$(2)"
 endef
 
-# The release app serves its embedded UI as a bundled build does (custom-protocol); the CLI is
-# built in the same invocation so shared crates compile once.
+# The release app serves its embedded UI as a bundled build does (custom-protocol); the CLI and
+# its man-page generator are built in the same invocation so shared crates compile once.
 package: setup ui cargo-deb
-	$(CARGO) build --release -p lanyard-desktop -p lanyard-cli --features lanyard-desktop/custom-protocol
+	$(CARGO) build --release -p lanyard-desktop -p lanyard-cli --bins --example manpages \
+		--features lanyard-desktop/custom-protocol
 	rm -rf "$(PACKAGE_DIR)"
 	$(call make-deb,$(RELEASE_DIR),$(DEB))
 	@echo "package: $(DEB)"
