@@ -4,7 +4,7 @@
 # Generates what the Debian package ships beside the binaries, from the CLI's own clap
 # definition: man pages (OUT_DIR/man/*.1.gz, with the app's page from packaging/linux/) and
 # shell completions (OUT_DIR/completions/). PROFILE_DIR is a cargo profile's output dir holding
-# the built `lanyard` binary and the `manpages` example (crates/cli/examples/manpages.rs); both
+# the built `lanyard` binary and the `manpages` example (crates/lanyard-cli/examples/manpages.rs); both
 # are run as built, since a `cargo run` of the example alone would resolve features for the CLI
 # alone and recompile the crates it shares with the app.
 set -euo pipefail
