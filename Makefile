@@ -128,7 +128,12 @@ run: setup build
 
 ## ---- test -------------------------------------------------------------------------------
 
-test: setup fmt-check ui-check clippy build unit-tests e2e windows-test package-test
+# The e2e suite spends most of its time waiting on the app's window, so the Windows cross-build
+# and its Wine tests run beside it (-j2; each job's output is printed whole when it ends). The
+# package test comes after both: it relinks the app binary the e2e suite runs.
+test: setup fmt-check ui-check clippy build unit-tests
+	$(MAKE) --no-print-directory -j2 --output-sync=target e2e windows-test
+	$(MAKE) --no-print-directory package-test
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } \
 		END { printf "tests: %d passed, %d failed\n", passed, failed }' $(TEST_LOG)
 	@echo "make test: all checks passed"
