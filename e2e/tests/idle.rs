@@ -37,7 +37,8 @@ fn epoch_ms() -> f64 {
         .as_millis() as f64
 }
 
-/// An SSCMS account whose session ends in ten minutes: its countdown shows seconds.
+/// An SSCMS account whose session ends in ten minutes: its countdown shows seconds (it does in
+/// a session's last ten minutes).
 async fn ending_in_ten_minutes(sim: &Sim, sandbox: &Sandbox) {
     // The simulator's clock runs 7 days minus 10 minutes behind, and its tokens live 7 days.
     sim.control("sscms")
@@ -79,8 +80,10 @@ async fn a_countdown_in_minutes_wakes_the_page_once_a_minute_not_every_second() 
         .await
         .as_f64()
         .expect("the clock's next wake-up");
+    // The countdown's next minute, and the half minute a display in minutes may be moved late
+    // so that it shares a wake with others.
     assert!(
-        next > 0.0 && next <= 61_000.0,
+        next > 0.0 && next <= 91_000.0,
         "the clock sleeps until the next minute of the countdown at the latest, not {next} ms"
     );
 

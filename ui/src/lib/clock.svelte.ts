@@ -1,13 +1,18 @@
 // The window's clock, woken by demand only. Each display that shows time (a countdown, a
-// "3 minutes ago") watches the clock with a function that says when its text would next change;
-// one timer sleeps until the earliest of those moments and moves only the displays that are due.
-// Nothing watching (no countdown on screen, the page hidden to the tray): no timer at all.
+// "3 minutes ago") watches the clock with a function that says when its text would next change
+// and how late it may be moved; one timer sleeps until the earliest of those deadlines and moves
+// every display that is due by then, so displays in minutes share their wakes. Nothing watching
+// (no countdown on screen, the page hidden to the tray): no timer at all.
 
-type NextChange = (now: number) => number | null;
+import type { Change } from "./format";
+
+type NextChange = (now: number) => Change | null;
 
 interface Watch {
   /** When the display's text changes next (ms since the epoch); Infinity while it is updating. */
   due: number;
+  /** The latest it may be woken for that change. */
+  deadline: number;
   wake(now: number): void;
 }
 
@@ -48,16 +53,17 @@ Object.defineProperty(window, "lanyardClock", {
 function arm(): void {
   armQueued = false;
   let due = Infinity;
-  for (const watch of watches) if (watch.due < due) due = watch.due;
+  for (const watch of watches) if (watch.deadline < due) due = watch.deadline;
   if (hidden || due === Infinity) {
     clearTimeout(timer);
     timer = undefined;
     timerDue = Infinity;
     return;
   }
-  // Woken on the wall clock's next whole second at the latest after the earliest moment, and
-  // every display due by then moves at once: one wake (and one repaint) a second, however many
-  // countdowns there are and wherever their instants fall within a second.
+  // Woken on the wall clock's next whole second after the earliest deadline, and every display
+  // due by then moves at once: at most one wake (and one repaint) a second, however many
+  // countdowns there are and wherever their instants fall within a second; for displays in
+  // minutes, one or two wakes a minute.
   due = Math.ceil(due / 1000) * 1000;
   if (timer !== undefined && timerDue === due) return;
   clearTimeout(timer);
@@ -104,21 +110,25 @@ export function watchClock(nextChange: NextChange, active: () => boolean = () =>
   let now = $state(Date.now());
   const watch: Watch = {
     due: Infinity,
+    deadline: Infinity,
     wake(at) {
       watch.due = Infinity;
+      watch.deadline = Infinity;
       now = at;
     },
   };
   $effect(() => {
     if (!active()) return;
-    const due = nextChange(now);
-    if (due === null || !Number.isFinite(due)) return;
-    watch.due = due;
+    const next = nextChange(now);
+    if (next === null || !Number.isFinite(next.at)) return;
+    watch.due = next.at;
+    watch.deadline = Math.max(next.at, next.by);
     watches.add(watch);
     rearm();
     return () => {
       watches.delete(watch);
       watch.due = Infinity;
+      watch.deadline = Infinity;
       rearm();
     };
   });
@@ -129,9 +139,13 @@ export function watchClock(nextChange: NextChange, active: () => boolean = () =>
   };
 }
 
-/** The earliest of several moments, ignoring the displays that never change. */
-export function earliest(...moments: (number | null)[]): number | null {
-  let first: number | null = null;
-  for (const moment of moments) if (moment !== null && (first === null || moment < first)) first = moment;
+/** When the first of several displays changes (and the latest it may be woken for one of them),
+ * ignoring the displays that never change. */
+export function earliest(...changes: (Change | null)[]): Change | null {
+  let first: Change | null = null;
+  for (const next of changes) {
+    if (next === null) continue;
+    first = first === null ? next : { at: Math.min(first.at, next.at), by: Math.min(first.by, next.by) };
+  }
   return first;
 }

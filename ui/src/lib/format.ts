@@ -21,7 +21,14 @@ function cached<T extends Intl.RelativeTimeFormat | Intl.DateTimeFormat>(key: st
   return formatter as T;
 }
 
-/** A span such as `1h 02m 05s` / `1小时02分05秒`; seconds are dropped beyond a day. */
+/** Below this much time left (or since), a span shows seconds; beyond it, whole minutes. */
+const SECONDS_SHOWN_BELOW = 10 * MINUTE;
+
+/**
+ * A span such as `2h 05m` / `2小时05分`: whole minutes, and seconds only in the last ten minutes
+ * (`9m 05s`), where they matter. A countdown in minutes wakes the window once a minute, not
+ * sixty times.
+ */
 export function formatSpan(ms: number): string {
   const total = Math.max(0, Math.floor(ms / SECOND));
   const days = Math.floor(total / 86400);
@@ -29,9 +36,15 @@ export function formatSpan(ms: number): string {
   const minutes = Math.floor((total % 3600) / 60);
   const seconds = total % 60;
   if (days > 0) return t("span.days", { d: days, h: hours, m: pad(minutes) });
-  if (hours > 0) return t("span.hours", { h: hours, m: pad(minutes), s: pad(seconds) });
-  if (minutes > 0) return t("span.minutes", { m: minutes, s: pad(seconds) });
+  if (hours > 0) return t("span.hours", { h: hours, m: pad(minutes) });
+  if (total * SECOND >= SECONDS_SHOWN_BELOW) return t("span.minutes", { m: minutes });
+  if (minutes > 0) return t("span.minutesSeconds", { m: minutes, s: pad(seconds) });
   return t("span.seconds", { s: seconds });
+}
+
+/** The unit `formatSpan` counts in for a span this long. */
+function spanUnit(ms: number): number {
+  return ms >= SECONDS_SHOWN_BELOW ? MINUTE : SECOND;
 }
 
 /** A round span such as "30 minutes", "6 hours", "1 day" (for settings). */
@@ -39,7 +52,7 @@ export function formatCoarse(secs: number): string {
   if (secs % 86400 === 0) return t("span.coarse.days", { count: secs / 86400 });
   if (secs % 3600 === 0) return t("span.coarse.hours", { count: secs / 3600 });
   if (secs % 60 === 0) return t("span.coarse.minutes", { count: secs / 60 });
-  return formatSpan(secs * SECOND);
+  return t("span.coarse.seconds", { count: secs });
 }
 
 export function parseInstant(iso: string | null | undefined): number | null {
@@ -78,26 +91,39 @@ export function formatLogTime(at: number, now: number): string {
 }
 
 // When each text above changes next, as time goes on: the window's clock sleeps until then
-// (clock.svelte.ts). A moment a little early only costs one extra wake; never late.
+// (clock.svelte.ts). A moment a little early only costs one extra wake; a display is never
+// woken after its `by`.
 
-/** When `formatSpan(|instant - now|)` next changes: each second, each minute beyond a day. */
-export function spanChangesAt(instant: number, now: number): number {
+/**
+ * When a display's text changes next: at `at`, and it may be woken as late as `by`, so that
+ * the window's clock can move several displays in one wake. A display in seconds is woken on
+ * time; one in minutes or coarser up to half a minute late, well inside what its unit says.
+ */
+export interface Change {
+  at: number;
+  by: number;
+}
+
+const change = (at: number, unit: number): Change => ({ at, by: unit >= MINUTE ? at + MINUTE / 2 : at });
+
+/** When `formatSpan(|instant - now|)` next changes. */
+export function spanChangesAt(instant: number, now: number): Change {
   const left = instant - now;
   if (left > 0) {
     // Counting down, cut to whole units: the text holds while `left` stays ≥ shown × unit.
     // At the instant itself the countdown becomes "ago".
-    const unit = left >= DAY ? MINUTE : SECOND;
+    const unit = spanUnit(left);
     const shown = Math.floor(left / unit);
-    return shown === 0 ? instant : instant - shown * unit + 1;
+    return change(shown === 0 ? instant : instant - shown * unit + 1, unit);
   }
   // Counting up since the instant.
   const since = now - instant;
-  const unit = since >= DAY ? MINUTE : SECOND;
-  return instant + (Math.floor(since / unit) + 1) * unit;
+  const unit = spanUnit(since);
+  return change(instant + (Math.floor(since / unit) + 1) * unit, unit);
 }
 
 /** When a countdown's text (`Countdown.svelte`) next changes; null when it no longer does. */
-export function countdownChangesAt(instant: number | null, now: number, kind: "session" | "refresh"): number | null {
+export function countdownChangesAt(instant: number | null, now: number, kind: "session" | "refresh"): Change | null {
   if (instant === null) return null;
   // An expired refresh token is only said to be expired; an expired session counts up.
   if (kind === "refresh" && instant - now <= 0) return null;
@@ -105,7 +131,7 @@ export function countdownChangesAt(instant: number | null, now: number, kind: "s
 }
 
 /** When `formatRelative(at, now)` next changes (a minute, an hour or a day at the finest). */
-export function relativeChangesAt(at: number, now: number): number {
+export function relativeChangesAt(at: number, now: number): Change {
   const diff = at - now;
   const abs = Math.abs(diff);
   // Where the wording changes: "just now", "in a moment", and the switches of unit.
@@ -117,13 +143,14 @@ export function relativeChangesAt(at: number, now: number): number {
   }
   let next = Infinity;
   for (const moment of moments) if (moment > now && moment < next) next = moment;
-  return next;
+  // "Just now" and "in a moment" are about seconds; the rest counts minutes at the finest.
+  return change(next, Math.abs(next - at) <= 45 * SECOND ? SECOND : MINUTE);
 }
 
 /** When `formatLogTime(at, now)` next changes: at midnight, when "today" becomes another day. */
-export function logTimeChangesAt(at: number, now: number): number | null {
+export function logTimeChangesAt(at: number, now: number): Change | null {
   if (new Date(at).toDateString() !== new Date(now).toDateString() && at < now) return null;
   const midnight = new Date(now);
   midnight.setHours(24, 0, 0, 0);
-  return midnight.getTime();
+  return change(midnight.getTime(), DAY);
 }

@@ -58,9 +58,11 @@ export const en = {
   "reason.no_remembered_password": "No password remembered for a silent sign-in",
 
   "span.days": "{d}d {h}h {m}m",
-  "span.hours": "{h}h {m}m {s}s",
-  "span.minutes": "{m}m {s}s",
+  "span.hours": "{h}h {m}m",
+  "span.minutes": "{m}m",
+  "span.minutesSeconds": "{m}m {s}s",
   "span.seconds": "{s}s",
+  "span.coarse.seconds": "1 second|{count} seconds",
   "span.coarse.minutes": "1 minute|{count} minutes",
   "span.coarse.hours": "1 hour|{count} hours",
   "span.coarse.days": "1 day|{count} days",

@@ -58,9 +58,11 @@ export const zhCN: Record<MessageKey, string> = {
   "reason.no_remembered_password": "未保存密码，无法自动重新登录",
 
   "span.days": "{d}天{h}小时{m}分",
-  "span.hours": "{h}小时{m}分{s}秒",
-  "span.minutes": "{m}分{s}秒",
+  "span.hours": "{h}小时{m}分",
+  "span.minutes": "{m}分钟",
+  "span.minutesSeconds": "{m}分{s}秒",
   "span.seconds": "{s}秒",
+  "span.coarse.seconds": "{count} 秒",
   "span.coarse.minutes": "{count} 分钟",
   "span.coarse.hours": "{count} 小时",
   "span.coarse.days": "{count} 天",
