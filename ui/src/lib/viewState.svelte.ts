@@ -16,7 +16,9 @@ import { model } from "./model.svelte";
 const SETTLE_MS = 200;
 /** How long to keep trying the old scroll offset while the list grows tall enough for it (it
  * measures its rows as they come on the page). */
-const RESTORE_MS = 2000;
+const RESTORE_MS = 5000;
+/** How long the restore waits for a frame before it looks again. */
+const FRAME_WAIT_MS = 50;
 
 /** The element that scrolls the account list: its nearest ancestor that scrolls. */
 function listScroller(): HTMLElement | null {
@@ -45,7 +47,11 @@ function topRow(scroller: HTMLElement | null): { name: string; offset: number } 
 }
 
 function remember(scrollTop: number): void {
-  const anchor = topRow(listScroller());
+  const scroller = listScroller();
+  // A page going away (hidden to the tray, its viewport collapsing as the window is destroyed)
+  // lays the list out again, but says nothing about where the person was.
+  if (document.hidden || (scroller !== null && scroller.clientHeight === 0)) return;
+  const anchor = topRow(scroller);
   const view: ViewState = {
     view: model.view,
     selected: model.selected,
@@ -113,7 +119,12 @@ export function keepViewState(): void {
           if (placed) break;
         }
         if (performance.now() > deadline) break;
-        await new Promise((done) => requestAnimationFrame(done));
+        // The next frame, or a short while: WebKitGTK may not draw a frame until the next
+        // input, and a reopened window has had none.
+        await new Promise<void>((done) => {
+          requestAnimationFrame(() => done());
+          setTimeout(done, FRAME_WAIT_MS);
+        });
       }
     }
     ready.restored = true;
