@@ -7,7 +7,8 @@
 //!
 //! One module per concern, none importing back up the chain: `lifecycle` (startup, exit,
 //! signals) → `core_events` (events to the window) → `tray` → `token_copy` → `window` →
-//! `notifications`; `autostart` and `single_instance` wrap their plugins; `commands` stays a
+//! `notifications`; `autostart` and `single_instance` wrap their plugins; `memory` hands memory
+//! back once the window is closed; `commands` stays a
 //! thin layer over them; `texts` reads only `state`, which imports none of them.
 
 mod autostart;
@@ -17,6 +18,7 @@ mod core_events;
 #[cfg(test)]
 mod ipc_types;
 mod lifecycle;
+mod memory;
 mod notifications;
 mod single_instance;
 mod state;

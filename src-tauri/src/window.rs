@@ -127,7 +127,7 @@ pub fn on_close_requested<R: Runtime>(app: &AppHandle<R>) {
         tracing::warn!(error = %e, "could not close the window; hiding it");
         let _ = window.hide();
     }
-    release_freed_memory();
+    crate::memory::release_after_close();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let Ok(manager) = app.state::<AppState>().manager() else {
@@ -148,21 +148,5 @@ pub fn on_close_requested<R: Runtime>(app: &AppHandle<R>) {
         if let Err(e) = manager.set_settings(shown).await {
             tracing::warn!(error = %e.message, "could not remember the close notice");
         }
-    });
-}
-
-/// Once the destroyed window's GTK and WebKit objects are freed, hands the freed heap back to
-/// the system: glibc keeps it otherwise, and the app in the tray would stay as large as it was
-/// with the window open.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    tauri::async_runtime::spawn(async {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let _ = tauri::async_runtime::spawn_blocking(|| {
-            // SAFETY: malloc_trim only returns free heap pages to the system; it touches no
-            // memory that is in use.
-            unsafe { libc::malloc_trim(0) };
-        })
-        .await;
     });
 }
