@@ -41,7 +41,8 @@ pub struct Counts {
     pub app_launches: usize,
     pub app_idle_secs: f64,
     pub app_cpu_secs: f64,
-    /// The signed-out account counts the desktop app is measured at, each against the floor.
+    /// The account counts the desktop app is measured at (four signed in), each against the
+    /// floor.
     pub app_accounts: Vec<usize>,
     /// Lanyard's reopenings from the tray per account count.
     pub app_reopens: usize,
