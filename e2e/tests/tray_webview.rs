@@ -1,8 +1,8 @@
 //! The tray costs little: closing the window destroys its page, so WebKit's web process exits
 //! and the app in the tray is the Rust process (and WebKit's network process) alone, which hands
-//! back the pages of the libraries only the window used. Opening
-//! the window again builds a new page that finds the list as the person left it, and with no
-//! window at all keep-alive goes on renewing and notifying.
+//! back the pages of the libraries only the window used. Opening the window again builds a new
+//! page that finds the list as the person left it, and with no window at all keep-alive goes on
+//! renewing and notifying.
 
 use std::time::Duration;
 
