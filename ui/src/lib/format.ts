@@ -37,7 +37,7 @@ export function formatSpan(ms: number): string {
   const seconds = total % 60;
   if (days > 0) return t("span.days", { d: days, h: hours, m: pad(minutes) });
   if (hours > 0) return t("span.hours", { h: hours, m: pad(minutes) });
-  if (total * SECOND >= SECONDS_SHOWN_BELOW) return t("span.minutes", { m: minutes });
+  if (spanUnit(total * SECOND) === MINUTE) return t("span.minutes", { m: minutes });
   if (minutes > 0) return t("span.minutesSeconds", { m: minutes, s: pad(seconds) });
   return t("span.seconds", { s: seconds });
 }
