@@ -65,19 +65,8 @@ fn measure(b: &mut Bench, sim: &SimProcess) -> Result<(), String> {
         &sscms,
         "--password-stdin",
     ]);
-    let mut child = add
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+    let added = procs::output_with_stdin(&mut add, b"demo1234\n")
         .map_err(|e| format!("lanyard add: {e}"))?;
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(b"demo1234\n")
-        .map_err(|e| format!("lanyard add: {e}"))?;
-    let added = child.wait_with_output().map_err(|e| e.to_string())?;
     if !added.status.success() {
         return Err(format!(
             "lanyard add sscms failed: {}",

@@ -1,8 +1,8 @@
 //! The desktop app against its floor, a minimal Tauri 2 app (bench/minimal-app: one window, one
 //! static page, no plugins, the same release profile), under the same X display and keyring,
-//! at each account count (four signed in and counting down, the rest signed out): start-up (exec → window mapped, exec → first
-//! paint), PSS of the process tree and idle CPU with the window shown, each with its ratio to
-//! the floor; for Lanyard also PSS and idle CPU with the window closed to the tray and the time
+//! at each account count (four signed in and counting down, the rest signed out): start-up
+//! (exec → window mapped, exec → first paint), PSS of the process tree and idle CPU with the
+//! window shown, each with its ratio to the floor; for Lanyard also PSS and idle CPU with the window closed to the tray and the time
 //! a second launch takes to bring the window back. Launches of the two apps are taken in turn,
 //! so a change in the machine's load touches both alike.
 
@@ -337,14 +337,19 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The first accounts are signed in, one each as lanyard-sim's seeded users of SSCMS, Steedos,
-/// CoolKit and SiYuan, so that some rows count down (in minutes, as sessions of days do); the
-/// rest are signed out.
-const SIGNED_IN: usize = 4;
+/// The first accounts are signed in, as lanyard-sim's seeded users of SSCMS, Steedos, CoolKit and
+/// SiYuan (the services of accounts 0 to 3, in `make_accounts`' order), so that some rows count
+/// down (in minutes, as sessions of days do); the rest are signed out. Log-in name, password.
+const SIGNED_IN: [(&str, &str); 4] = [
+    ("demo", "demo1234"),
+    ("alice@example.com", "secret123"),
+    ("alice@example.com", "secret123"),
+    ("alice", "secret123"),
+];
 
 /// Adds accounts `from..to` to the data dir `dir` (`lanyard add --no-login`: signed out, spread
-/// over the five services; the first [`SIGNED_IN`] signed in) and checks the dir then holds `to`.
-/// Answers the seconds it took.
+/// over the five services; the first ones signed in, [`SIGNED_IN`]) and checks the dir then holds
+/// `to`. Answers the seconds it took.
 fn make_accounts(
     b: &Bench,
     sim: &SimProcess,
@@ -355,16 +360,10 @@ fn make_accounts(
     let e = &sim.endpoints;
     let t0 = Instant::now();
     for i in from..to {
-        let signed_in = i < SIGNED_IN;
-        let (user, email) = if signed_in {
-            (
-                if i == 0 { "demo" } else { "alice" }.to_string(),
-                "alice@example.com".to_string(),
-            )
-        } else {
-            let user = format!("bench{i:04}");
-            let email = format!("{user}@example.com");
-            (user, email)
+        let password = SIGNED_IN.get(i).map(|&(_, password)| password);
+        let (user, email) = match SIGNED_IN.get(i) {
+            Some(&(login, _)) => (login.to_string(), login.to_string()),
+            None => (format!("bench{i:04}"), format!("bench{i:04}@example.com")),
         };
         let args: Vec<&str> = match i % 5 {
             0 => vec!["sscms", "--user", &user, "--endpoint", &e.sscms],
@@ -403,13 +402,11 @@ fn make_accounts(
         };
         let mut add = Command::new(b.bin("lanyard"));
         add.arg("--data-dir").arg(dir).arg("add").args(&args);
-        let out = if signed_in {
-            let password: &[u8] = if i == 0 {
-                b"demo1234\n"
-            } else {
-                b"secret123\n"
-            };
-            run_with_stdin(add.arg("--password-stdin"), password)
+        let out = if let Some(password) = password {
+            procs::output_with_stdin(
+                add.arg("--password-stdin"),
+                format!("{password}\n").as_bytes(),
+            )
         } else {
             add.arg("--no-login").stdin(Stdio::null()).output()
         }
@@ -439,17 +436,6 @@ fn make_accounts(
         ));
     }
     Ok(t0.elapsed().as_secs_f64())
-}
-
-/// Runs `command` with `input` on its stdin, answering its output.
-fn run_with_stdin(command: &mut Command, input: &[u8]) -> std::io::Result<std::process::Output> {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child.stdin.take().expect("piped stdin").write_all(input)?;
-    child.wait_with_output()
 }
 
 /// `name MiB, ...` by process name, largest first.
@@ -604,9 +590,10 @@ fn measure(
     let store = std::env::var("LANYARD_SECRET_STORE").unwrap_or_else(|_| "keyring".into());
     let load = format!("load {load_start} at the start of this count, {load_end} at its end");
     let env = format!(
-        "{accounts} accounts over 5 services: {SIGNED_IN} signed in on lanyard-sim and counting \
-         down in minutes, the rest signed out (`lanyard add --no-login`); \
-         LANYARD_SECRET_STORE={store}; {load}"
+        "{accounts} accounts over 5 services: {} signed in on lanyard-sim and counting down in \
+         minutes, the rest signed out (`lanyard add --no-login`); \
+         LANYARD_SECRET_STORE={store}; {load}",
+        SIGNED_IN.len()
     );
     let mut rows = Rows::new();
     let series =

@@ -2,13 +2,26 @@
 //! what `/proc` says about them: CPU time, PSS, the process tree.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Process groups started and not yet stopped.
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Runs `cmd` to its end with `input` on its stdin (a password for `--password-stdin`),
+/// answering its output.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> std::io::Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("piped stdin").write_all(input)?;
+    child.wait_with_output()
+}
 
 /// Starts `cmd` as the leader of a new process group, remembered for [`stop_all`].
 pub fn spawn_group(cmd: &mut Command) -> std::io::Result<Child> {
