@@ -49,6 +49,10 @@ XVFB_RUN := xvfb-run -a -s "-screen 0 1280x1024x24 -noreset"
 TEST_LOG := $(TARGET_DIR)/test-results.log
 # A hung WebDriver session must not eat CI's whole time budget.
 E2E_TIMEOUT := 15m
+# The Windows build and its Wine tests run beside the e2e suite in `make test`; at the lowest
+# priority they take only the CPU the window leaves idle. At equal priority the compiler starved
+# an app launch past the e2e suite's 60 s session timeout once.
+BACKGROUND := nice -n 19
 
 # The Debian package: cargo-deb at a pinned version, from the release binaries.
 CARGO_DEB_VERSION := 3.8.0
@@ -177,13 +181,13 @@ WINDOWS_BINS := -p lanyard-cli -p lanyard-sim -p lanyard-desktop --bins
 # for Windows: it runs on Linux and drives the Windows binaries (windows-test). A debug build,
 # one cargo invocation, so the CLI the tests run is the one built here.
 windows-build: ui windows-target
-	$(LINTED) $(CARGO) build --target $(WINDOWS_TARGET) $(WINDOWS_BINS)
+	$(LINTED) $(BACKGROUND) $(CARGO) build --target $(WINDOWS_TARGET) $(WINDOWS_BINS)
 
 # The CLI's integration tests against the Windows lanyard.exe under Wine (after unit-tests,
 # whose test binary it reuses).
 windows-test: windows-build
 	@mkdir -p $(dir $(TEST_LOG))
-	$(LINTED) LANYARD_CLI_EXE="$(WINDOWS_DEBUG_DIR)/lanyard.exe" scripts/windows/test-cli-under-wine.sh 2>&1 \
+	$(LINTED) LANYARD_CLI_EXE="$(WINDOWS_DEBUG_DIR)/lanyard.exe" $(BACKGROUND) scripts/windows/test-cli-under-wine.sh 2>&1 \
 		| tee -a $(TEST_LOG)
 
 # A portable zip: the app, the WebView2Loader.dll it loads, lanyard.exe and a README.txt.
