@@ -10,7 +10,15 @@ let systemTag: string | null = null;
 
 function paintTheme(): void {
   const dark = themeSetting === "dark" || (themeSetting === "system" && darkQuery.matches);
-  document.documentElement.dataset.theme = dark ? "dark" : "light";
+  const theme = dark ? "dark" : "light";
+  const root = document.documentElement;
+  if (root.dataset.theme === theme) return;
+  // Every colour switches in the same frame: otherwise controls with a colour transition fade
+  // for a moment, showing the new theme's text on the old theme's background.
+  root.classList.add("theme-switching");
+  root.dataset.theme = theme;
+  void root.offsetWidth; // a style pass with transitions off
+  root.classList.remove("theme-switching");
 }
 
 darkQuery.addEventListener("change", paintTheme);
