@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The D-Bus name a running Lanyard holds (tauri.conf.json's identifier + ".SingleInstance").
+const SINGLE_INSTANCE_NAME: &str = "dev.lanyard.desktop.SingleInstance";
+
 pub struct TauriDriver {
     child: Child,
     port: u16,
@@ -25,6 +28,7 @@ impl TauriDriver {
     /// Starts tauri-driver (`$TAURI_DRIVER` or `tauri-driver` on PATH) with `env` passed on to
     /// WebKitWebDriver and so to the app, and waits until its `/status` answers.
     pub async fn start(env: &[(String, String)]) -> TauriDriver {
+        wait_until_no_instance_runs().await;
         let port = free_port();
         let native_port = free_port();
         let program = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
@@ -107,6 +111,49 @@ impl Drop for TauriDriver {
     }
 }
 
+/// Waits until no Lanyard holds the single-instance name on the session bus. A process that has
+/// exited can still own it for a moment, until the bus has seen the connection close; an app
+/// launched then hands over to nobody and exits, and its WebDriver session never starts.
+async fn wait_until_no_instance_runs() {
+    let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+    while let Some(pid) = single_instance_owner() {
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} still holds {SINGLE_INSTANCE_NAME} after {SHUTDOWN_TIMEOUT:?}: an \
+             earlier Lanyard is running in this D-Bus session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The pid of the process that owns [`SINGLE_INSTANCE_NAME`], if any (asked with `dbus-send`).
+fn single_instance_owner() -> Option<u32> {
+    let output = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            &format!("string:{SINGLE_INSTANCE_NAME}"),
+        ])
+        .output()
+        .expect("run dbus-send (Debian package dbus-bin)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("NameHasNoOwner") {
+        return None;
+    }
+    let pid = stdout
+        .split_whitespace()
+        .skip_while(|&word| word != "uint32")
+        .nth(1)
+        .and_then(|pid| pid.parse().ok());
+    Some(pid.unwrap_or_else(|| {
+        panic!("could not ask the session bus who holds {SINGLE_INSTANCE_NAME}: {stderr}")
+    }))
+}
+
 /// Sends SIGTERM to a child and waits up to `timeout` for it to exit.
 pub fn terminate(child: &mut Child, timeout: Duration) {
     if child.try_wait().ok().flatten().is_some() {
@@ -171,7 +218,11 @@ pub fn descendants(root: u32) -> Vec<u32> {
 
 /// A process's state letter and parent pid, from /proc/<pid>/stat.
 fn stat_of(pid: u32) -> Option<(char, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The state letter and parent pid in a process's or thread's `stat` line.
+fn parse_stat(stat: &str) -> Option<(char, u32)> {
     // The command name may contain spaces and parentheses; the fields after the last ')' don't.
     let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
     let state = fields.next()?.chars().next()?;
@@ -179,9 +230,18 @@ fn stat_of(pid: u32) -> Option<(char, u32)> {
     Some((state, ppid))
 }
 
-/// Whether a process exists and has not yet exited (a zombie has).
+/// Whether any thread of a process is still alive. The main thread can be a zombie while others
+/// still run (`ps` shows `Zl`): the process then still holds its files and its D-Bus names.
 pub fn is_running(pid: u32) -> bool {
-    matches!(stat_of(pid), Some((state, _)) if state != 'Z' && state != 'X')
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|stat| parse_stat(&stat))
+            .is_some_and(|(state, _)| state != 'Z' && state != 'X')
+    })
 }
 
 /// An unused loopback port (bound, read and released; tauri-driver takes it a moment later).
