@@ -60,17 +60,37 @@ impl App {
     }
 
     /// The element with this test id, scrolled to the middle of its scroll area first, as a
-    /// person would before using it (WebKitWebDriver does not scroll inside a dialog on its own).
+    /// person would before using it (WebKitWebDriver does not scroll inside a dialog on its own),
+    /// and then still: WebDriver clicks the point where the element was, so a list still
+    /// settling (a view switched to, its scroll position restored) would take the click
+    /// elsewhere. Waits until the element kept its place for a frame and is what its centre
+    /// shows, for up to about two seconds of frames, as a person waits for a screen to settle.
     pub async fn reveal(&self, id: &str) -> Element {
         let element = self.by_id(id).await;
         let arg = serde_json::to_value(&element).expect("an element reference");
-        let _ = self
-            .client
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})",
-                vec![arg],
-            )
-            .await;
+        let script = r#"
+            const [element, done] = [arguments[0], arguments[arguments.length - 1]];
+            element.scrollIntoView({ block: "center", inline: "nearest" });
+            const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+            const place = () => {
+                const r = element.getBoundingClientRect();
+                const key = [r.x, r.y, r.width, r.height].join();
+                return { key, x: r.x + r.width / 2, y: r.y + r.height / 2 };
+            };
+            (async () => {
+                let last = place().key;
+                for (let i = 0; i < 120; i++) {
+                    await frame();
+                    const now = place();
+                    const shown = document.elementFromPoint(now.x, now.y);
+                    if (now.key === last && shown && element.contains(shown)) return done(true);
+                    last = now.key;
+                }
+                done(false);
+            })();
+        "#;
+        // Unsettled after all those frames: click anyway, and let the step after tell.
+        let _ = self.client.execute_async(script, vec![arg]).await;
         element
     }
 
