@@ -50,8 +50,7 @@ TEST_LOG := $(TARGET_DIR)/test-results.log
 # A hung WebDriver session must not eat CI's whole time budget.
 E2E_TIMEOUT := 15m
 # The Windows build and its Wine tests run beside the e2e suite in `make test`; at the lowest
-# priority they take only the CPU the window leaves idle. At equal priority the compiler starved
-# an app launch past the e2e suite's 60 s session timeout once.
+# priority they take only the CPU the window under test leaves idle.
 BACKGROUND := nice -n 19
 
 # The Debian package: cargo-deb at a pinned version, from the release binaries.
