@@ -2,9 +2,10 @@
 //! static page, no plugins, the same release profile), under the same X display and keyring,
 //! at each account count (four signed in and counting down, the rest signed out): start-up
 //! (exec → window mapped, exec → first paint), PSS of the process tree and idle CPU with the
-//! window shown, each with its ratio to the floor; for Lanyard also PSS and idle CPU with the window closed to the tray and the time
-//! a second launch takes to bring the window back. Launches of the two apps are taken in turn,
-//! so a change in the machine's load touches both alike.
+//! window shown, each with its ratio to the floor; for Lanyard also PSS and idle CPU with the
+//! window closed to the tray and the time a second launch takes to bring the window back.
+//! Launches of the two apps are taken in turn, so a change in the machine's load touches both
+//! alike.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -360,9 +361,9 @@ fn make_accounts(
     let e = &sim.endpoints;
     let t0 = Instant::now();
     for i in from..to {
-        let password = SIGNED_IN.get(i).map(|&(_, password)| password);
-        let (user, email) = match SIGNED_IN.get(i) {
-            Some(&(login, _)) => (login.to_string(), login.to_string()),
+        let signed_in = SIGNED_IN.get(i).copied();
+        let (user, email) = match signed_in {
+            Some((login, _)) => (login.to_string(), login.to_string()),
             None => (format!("bench{i:04}"), format!("bench{i:04}@example.com")),
         };
         let args: Vec<&str> = match i % 5 {
@@ -402,7 +403,7 @@ fn make_accounts(
         };
         let mut add = Command::new(b.bin("lanyard"));
         add.arg("--data-dir").arg(dir).arg("add").args(&args);
-        let out = if let Some(password) = password {
+        let out = if let Some((_, password)) = signed_in {
             procs::output_with_stdin(
                 add.arg("--password-stdin"),
                 format!("{password}\n").as_bytes(),
