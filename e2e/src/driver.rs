@@ -114,7 +114,7 @@ impl Drop for TauriDriver {
 /// Waits until no Lanyard holds the single-instance name on the session bus. A process that has
 /// exited can still own it for a moment, until the bus has seen the connection close; an app
 /// launched then hands over to nobody and exits, and its WebDriver session never starts.
-async fn wait_until_no_instance_runs() {
+pub async fn wait_until_no_instance_runs() {
     let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
     while let Some(pid) = single_instance_owner() {
         assert!(

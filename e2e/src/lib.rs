@@ -7,7 +7,7 @@
 //! `xvfb-run -a` and `scripts/with-secret-service.sh`).
 
 mod actions;
-mod driver;
+pub mod driver;
 pub mod sim;
 pub mod x11;
 

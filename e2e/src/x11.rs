@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
+use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask, ImageFormat};
 use x11rb::wrapper::ConnectionExt as _;
 
 /// The ids of the visible top-level windows of `class`.
@@ -55,6 +55,37 @@ pub fn request_close(window: u32) {
     conn.send_event(false, window, EventMask::NO_EVENT, event)
         .expect("send WM_DELETE_WINDOW");
     conn.sync().expect("flush the X connection");
+}
+
+/// How many different colours the window's pixels show: a page that has painted its text and
+/// controls shows hundreds (anti-aliased edges), an empty or unpainted one a handful.
+pub fn distinct_colours(window: u32) -> usize {
+    let (conn, _screen) = x11rb::connect(None).expect("connect to the X display");
+    let geometry = conn
+        .get_geometry(window)
+        .expect("ask the window's geometry")
+        .reply()
+        .expect("the window's geometry");
+    let image = conn
+        .get_image(
+            ImageFormat::Z_PIXMAP,
+            window,
+            0,
+            0,
+            geometry.width,
+            geometry.height,
+            u32::MAX,
+        )
+        .expect("ask the window's pixels")
+        .reply()
+        .expect("the window's pixels");
+    // Depth 24 in 32 bits per pixel, as Xvfb's "-screen 0 WxHx24" gives.
+    let colours: std::collections::HashSet<&[u8]> = image
+        .data
+        .chunks_exact(4)
+        .map(|pixel| &pixel[..3])
+        .collect();
+    colours.len()
 }
 
 /// Watches the session bus for desktop notifications (calls to

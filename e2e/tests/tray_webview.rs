@@ -1,13 +1,14 @@
-//! The tray costs little: closing the window destroys its page, so WebKit's web process exits
-//! and the app in the tray is the Rust process (and WebKit's network process) alone, which hands
-//! back the pages of the libraries only the window used. Opening the window again builds a new
+//! The tray costs little: closing the window destroys its page, so WebKit's web process exits,
+//! the app ends WebKit's network process (not under WebDriver, whose session would end with it),
+//! and the app in the tray is the Rust process alone, which hands back the pages of the
+//! libraries only the window used. Opening the window again builds a new
 //! page that finds the list as the person left it, and with no window at all keep-alive goes on
 //! renewing and notifying.
 
 use std::time::Duration;
 
-use lanyard_e2e::x11::{NotificationWatch, titled_windows};
-use lanyard_e2e::{App, Cli, Sandbox, Sim, tid};
+use lanyard_e2e::x11::{NotificationWatch, distinct_colours, request_close, titled_windows};
+use lanyard_e2e::{App, Cli, Sandbox, Sim, app_binary, driver, tid};
 use lanyard_sim::control::SiyuanConfigPatch;
 
 const CLASS: &str = "lanyard-desktop";
@@ -289,4 +290,115 @@ async fn keep_alive_renews_and_notifies_with_no_window() {
     );
 
     app.quit().await;
+}
+
+/// The app's WebKit processes now, as `(pid, name)`.
+fn webkit_children(app: u32) -> Vec<(u32, String)> {
+    driver::descendants(app)
+        .into_iter()
+        .filter(|&pid| driver::is_running(pid))
+        .map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            (pid, name.trim().to_owned())
+        })
+        .collect()
+}
+
+/// Waits (at most 20 s) until `check` gives a value; panics saying `what` otherwise.
+fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The app's window once it shows a painted page (hundreds of colours: text, marks, buttons).
+fn painted_window() -> u32 {
+    wait_until("the window with its page painted", || {
+        let windows = titled_windows(CLASS);
+        let [window] = windows.as_slice() else {
+            return None;
+        };
+        (distinct_colours(*window) > 100).then_some(*window)
+    })
+}
+
+/// Started the way a person starts it, without WebDriver: in the tray no WebKit process runs,
+/// not even the network process, and a second launch brings the window back with new ones and
+/// a painted page.
+#[tokio::test]
+async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
+    let sandbox = Sandbox::new();
+    sandbox.cli().run(
+        &[
+            "add",
+            "sscms",
+            "--user",
+            "demo",
+            "--endpoint",
+            "http://127.0.0.1:9/",
+            "--no-login",
+        ],
+        "",
+    );
+    driver::wait_until_no_instance_runs().await;
+    let mut app = std::process::Command::new(app_binary())
+        .envs(sandbox.env())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the app");
+    let pid = app.id();
+    let window = painted_window();
+    let with_window = webkit_children(pid);
+    let names = |children: &[(u32, String)]| -> Vec<String> {
+        let mut names: Vec<String> = children.iter().map(|(_, name)| name.clone()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(&with_window),
+        ["WebKitNetworkPr", "WebKitWebProces"],
+        "the window's web and network processes"
+    );
+
+    request_close(window);
+    wait_until("both WebKit processes to exit", || {
+        webkit_children(pid).is_empty().then_some(())
+    });
+    assert!(
+        app.try_wait().expect("poll the app").is_none(),
+        "the app goes on in the tray"
+    );
+
+    let mut second = std::process::Command::new(app_binary())
+        .envs(sandbox.env())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start a second instance");
+    let handed_over = wait_until("the second launch to hand over and exit", || {
+        second.try_wait().expect("poll the second instance")
+    });
+    assert!(handed_over.success(), "the second launch hands over");
+    painted_window();
+    let reopened = webkit_children(pid);
+    assert_eq!(
+        names(&reopened),
+        ["WebKitNetworkPr", "WebKitWebProces"],
+        "new web and network processes for the new page"
+    );
+    assert!(
+        reopened.iter().all(|child| !with_window.contains(child)),
+        "new processes ({reopened:?}), not the old ones ({with_window:?})"
+    );
+
+    driver::terminate(&mut app, Duration::from_secs(15));
 }

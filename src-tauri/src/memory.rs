@@ -1,29 +1,142 @@
 //! What the app hands back to the system once its window is closed to the tray. The window's
-//! GTK and WebKit objects are freed with it, but glibc keeps the freed heap, and the pages of the
-//! libraries only the window used (WebKit, JavaScriptCore, GTK, the GL driver) stay resident in
-//! the process. Keep-alive, the tray and notifications touch few of them. Measured with 200
-//! accounts (debug build, Xvfb): 146 MiB of resident file pages with the window, 95 MiB in the
-//! tray; what stays is shared with another process (WebKit's network process, the X server's GL)
-//! or is a library's relocated data, which only swap could take.
+//! GTK and WebKit objects are freed with it, but three things stay:
+//! - WebKit's network process: tauri-runtime-wry keeps the WebContext for the app's lifetime,
+//!   and with it that process (35 MiB PSS, release build), though only a page uses it;
+//! - the heap glibc keeps once freed;
+//! - the pages of the libraries only the window used (WebKit, JavaScriptCore, GTK, the GL
+//!   driver), resident in the process. Keep-alive, the tray and notifications touch few of them.
+//!
+//! Measured with 200 accounts (debug build, Xvfb): 146 MiB of resident file pages with the
+//! window; in the tray 95 MiB while the network process lived on and shared WebKit's pages,
+//! 65 MiB once it is ended, and the tray's PSS went from 120 MiB (the app and that process) to
+//! 71 MiB. What stays is shared with the X server's GL or is a library's relocated data, which
+//! only swap could take.
 
-/// Some seconds after a close, once the window's objects are freed: returns the free heap
-/// (`malloc_trim`) and asks the kernel to reclaim the process's read-only file pages
-/// (`MADV_PAGEOUT`, Linux 5.4 and later). They are clean copies of files on disk, so nothing is
-/// lost: what the app needs again (the window's libraries, when it is opened) is read back in on
-/// first use, from the page cache while the system still holds it there.
-pub fn release_after_close() {
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use tauri::Manager as _;
+use tauri::{AppHandle, Runtime};
+
+/// Some seconds after a close, once the window's objects are freed: ends WebKit's network
+/// process if no window has been opened since (WebKit starts a new one for the next page, as it
+/// does after a crash of that process; the page keeps nothing in it: no cookies, no web
+/// storage), returns the free heap (`malloc_trim`) and asks the kernel to reclaim the process's
+/// read-only file pages (`MADV_PAGEOUT`, Linux 5.4 and later). They are clean copies of files
+/// on disk, so nothing is lost: what the app needs again (the window's libraries, when it is
+/// opened) is read back in on first use, from the page cache while the system still holds it
+/// there. The kernel reclaims only pages no other process maps, so the network process goes
+/// first.
+pub fn release_after_close<R: Runtime>(app: &AppHandle<R>) {
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = app;
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    tauri::async_runtime::spawn(async {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let _ = tauri::async_runtime::spawn_blocking(|| {
-            // SAFETY: malloc_trim only returns free heap pages to the system; it touches no
-            // memory that is in use.
-            unsafe { libc::malloc_trim(0) };
-            let advised = page_out_file_mappings();
-            tracing::debug!(advised_kib = advised / 1024, "released memory in the tray");
-        })
-        .await;
-    });
+    {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            // Asked on the main thread, where windows are built, so a window opened meanwhile
+            // either exists by then (and keeps its network process) or is built after the end
+            // (and starts a new one).
+            let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+            let main = app.clone();
+            let asked = app.run_on_main_thread(move || {
+                let closed = main
+                    .get_webview_window(crate::window::MAIN_WINDOW)
+                    .is_none();
+                let end = closed && !under_webdriver();
+                let _ = ended_tx.send(if end { end_network_process() } else { None });
+            });
+            if asked.is_ok()
+                && let Ok(Some(pid)) = ended_rx.await
+            {
+                wait_for_exit(pid).await;
+            }
+            let _ = tauri::async_runtime::spawn_blocking(|| {
+                // SAFETY: malloc_trim only returns free heap pages to the system; it touches no
+                // memory that is in use.
+                unsafe { libc::malloc_trim(0) };
+                let advised = page_out_file_mappings();
+                tracing::debug!(advised_kib = advised / 1024, "released memory in the tray");
+            })
+            .await;
+        });
+    }
+}
+
+/// Whether a WebDriver session drives the app's pages (tauri-driver sets this variable, and
+/// tauri-runtime-wry then allows automation). WebKit deletes the automation session when the
+/// network process ends, so under WebDriver the process stays and the tests can follow a
+/// rebuilt window; e2e `tray_webview.rs` checks the ending without WebDriver.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn under_webdriver() -> bool {
+    std::env::var_os("TAURI_WEBVIEW_AUTOMATION").is_some_and(|value| value == "true")
+}
+
+/// The name WebKitGTK's network process runs under (`comm`, cut to 15 bytes by the kernel).
+#[cfg(any(test, all(target_os = "linux", target_env = "gnu")))]
+const NETWORK_PROCESS: &str = "WebKitNetworkPr";
+
+/// Sends SIGTERM to this process's child that runs WebKit's network process; answers its pid.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn end_network_process() -> Option<u32> {
+    let me = std::process::id();
+    let pid = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| child_of(&stat, me, NETWORK_PROCESS))
+                .is_some()
+        })?;
+    let pid_t = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: kill only sends a signal. The pid is a child of this process, so it cannot have
+    // been reused for another process: a child's pid stays taken until this process reaps it.
+    let sent = unsafe { libc::kill(pid_t, libc::SIGTERM) };
+    if sent != 0 {
+        return None;
+    }
+    tracing::debug!(pid, "ended WebKit's network process in the tray");
+    Some(pid)
+}
+
+/// Waits, at most two seconds, until the process has exited (gone, or a zombie not yet reaped:
+/// either way its memory is freed).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+async fn wait_for_exit(pid: u32) {
+    for _ in 0..40 {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) if process_state(&stat) != Some('Z') => {}
+            _ => return,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A `/proc/PID/stat` line's fields after the command name, which is in parentheses and may
+/// itself hold spaces and parentheses.
+#[cfg(any(test, all(target_os = "linux", target_env = "gnu")))]
+fn after_command(stat: &str) -> Option<(&str, std::str::SplitWhitespace<'_>)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    Some((
+        stat.get(open + 1..close)?,
+        stat.get(close + 1..)?.split_whitespace(),
+    ))
+}
+
+/// The process's state letter (`R`, `S`, `Z`, …).
+#[cfg(any(test, all(target_os = "linux", target_env = "gnu")))]
+fn process_state(stat: &str) -> Option<char> {
+    after_command(stat)?.1.next()?.chars().next()
+}
+
+/// `Some(())` if the `/proc/PID/stat` line is of a child of `parent` named `command`.
+#[cfg(any(test, all(target_os = "linux", target_env = "gnu")))]
+fn child_of(stat: &str, parent: u32, command: &str) -> Option<()> {
+    let (name, mut fields) = after_command(stat)?;
+    let _state = fields.next()?;
+    let ppid: u32 = fields.next()?.parse().ok()?;
+    (name == command && ppid == parent).then_some(())
 }
 
 /// Asks the kernel to reclaim the pages of every read-only mapping of a regular file; answers
@@ -75,7 +188,22 @@ fn read_only_file_mapping(line: &str) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::read_only_file_mapping;
+    use super::{NETWORK_PROCESS, child_of, process_state, read_only_file_mapping};
+
+    #[test]
+    fn the_network_process_is_found_by_its_name_and_parent() {
+        let network = "4242 (WebKitNetworkPr) S 4200 4200 4200 0 -1 4194560 2103 0 0 0 3 1";
+        assert_eq!(child_of(network, 4200, NETWORK_PROCESS), Some(()));
+        assert_eq!(process_state(network), Some('S'));
+        // Another app's network process, the web process, and a name with spaces and parentheses.
+        assert_eq!(child_of(network, 4201, NETWORK_PROCESS), None);
+        let web = "4243 (WebKitWebProces) S 4200 4200 4200 0 -1 4194560 2103 0 0 0 3 1";
+        assert_eq!(child_of(web, 4200, NETWORK_PROCESS), None);
+        let odd = "4244 (a (b) c) Z 4200 4200 4200 0 -1 4194560 2103 0 0 0 3 1";
+        assert_eq!(process_state(odd), Some('Z'));
+        assert_eq!(child_of(odd, 4200, "a (b) c"), Some(()));
+        assert_eq!(child_of("garbage", 4200, NETWORK_PROCESS), None);
+    }
 
     #[test]
     fn only_read_only_mappings_of_regular_files_are_paged_out() {

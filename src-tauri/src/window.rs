@@ -102,9 +102,9 @@ pub fn show_account<R: Runtime>(app: &AppHandle<R>, account: &str) {
 }
 
 /// Builds the main window from its definition in tauri.conf.json, as at startup. On Linux
-/// the WebContext outlives its webviews (tauri-runtime-wry keeps it for the app's lifetime),
-/// so the new page joins the same network process and, under WebDriver, the same automation
-/// session.
+/// the WebContext outlives its webviews (tauri-runtime-wry keeps it for the app's lifetime), so
+/// the new page joins the same automation session under WebDriver; WebKit starts a new network
+/// process for it if the tray ended the old one (memory.rs).
 fn build_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<tauri::WebviewWindow<R>> {
     let config = app
         .config()
@@ -127,7 +127,7 @@ pub fn on_close_requested<R: Runtime>(app: &AppHandle<R>) {
         tracing::warn!(error = %e, "could not close the window; hiding it");
         let _ = window.hide();
     }
-    crate::memory::release_after_close();
+    crate::memory::release_after_close(app);
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let Ok(manager) = app.state::<AppState>().manager() else {
