@@ -9,6 +9,7 @@
 mod actions;
 pub mod driver;
 pub mod sim;
+pub mod tray_host;
 pub mod x11;
 
 use std::io::Write;

@@ -1,11 +1,13 @@
 //! Lanyard lives on in the tray: closing the window takes it off the screen (the first time, a
 //! notification says so), keep-alive goes on, a second launch brings the window back; a
-//! session that will die without anyone able to renew it is announced with a notification.
+//! session that will die without anyone able to renew it is announced with a notification,
+//! and the tray's menu copies tokens, opens the window and quits with no window open.
 
 use std::time::Duration;
 
+use lanyard_e2e::tray_host::TrayHost;
 use lanyard_e2e::x11::{NotificationWatch, request_close, titled_windows};
-use lanyard_e2e::{App, Sandbox, Sim, clipboard_text};
+use lanyard_e2e::{App, Sandbox, Sim, clipboard_text, driver};
 
 const CLASS: &str = "lanyard-desktop";
 
@@ -137,5 +139,62 @@ async fn quitting_takes_a_copied_token_off_the_clipboard() {
         "the token never appears in a log"
     );
 
+    app.forget();
+}
+
+/// With the window closed to the tray, its menu (read and clicked through a stand-in tray host,
+/// as a panel does) lists the active account, copies its token, opens the window and quits.
+#[tokio::test]
+async fn the_tray_menu_copies_opens_and_quits_with_no_window() {
+    let sim = Sim::start();
+    let sandbox = Sandbox::new();
+    let cli = sandbox.cli();
+    cli.add_logged_in("sscms", &sim.endpoint("sscms"), "demo", "demo1234");
+    // The form SSCMS expects: its header.
+    let header = cli.run(&["token", "sscms/demo", "--as", "header"], "");
+    let host = TrayHost::start().await;
+    let app = App::launch_with(sandbox, &[]).await;
+    app.wait_for_state("sscms/demo", "valid").await;
+    app.close_to_tray().await;
+
+    let menu = host.menu_with("demo — copy token").await;
+    let labels: Vec<&str> = menu.iter().map(|entry| entry.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["SiteServer CMS: demo — copy token", "Open Lanyard", "Quit"]
+    );
+
+    host.click("demo — copy token").await;
+    let copied = app
+        .eventually(
+            "the token on the clipboard",
+            Duration::from_secs(10),
+            || async { clipboard_text() },
+        )
+        .await;
+    assert_eq!(copied, header.trim_end());
+    assert!(titled_windows(CLASS).is_empty(), "copying opened no window");
+
+    host.click("Open Lanyard").await;
+    app.eventually(
+        "the window to show again",
+        Duration::from_secs(10),
+        || async { (titled_windows(CLASS).len() == 1).then_some(()) },
+    )
+    .await;
+    app.follow_the_rebuilt_window().await;
+    app.wait_for_state("sscms/demo", "valid").await;
+
+    let pid = app.app_pid();
+    host.click("Quit").await;
+    app.eventually("the app to exit", Duration::from_secs(15), || async {
+        (!driver::is_running(pid)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        clipboard_text(),
+        None,
+        "quitting took the token off the clipboard"
+    );
     app.forget();
 }
