@@ -330,9 +330,9 @@ fn painted_window() -> u32 {
     })
 }
 
-/// Started the way a person starts it, without WebDriver: in the tray no WebKit process runs,
-/// not even the network process, and a second launch brings the window back with new ones and
-/// a painted page.
+/// Started the way a person starts it, without WebDriver: the page gets classic scrollbars, in
+/// the tray no WebKit process runs, not even the network process, and a second launch brings the
+/// window back with new ones and a painted page.
 #[tokio::test]
 async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
     let sandbox = Sandbox::new();
@@ -368,6 +368,19 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
         names(&with_window),
         ["WebKitNetworkPr", "WebKitWebProces"],
         "the window's web and network processes"
+    );
+    // The page has classic scrollbars (src-tauri/src/webkit.rs). Under WebDriver it cannot be
+    // seen: WebKitWebDriver starts the app with GTK_OVERLAY_SCROLLING=1, which the app keeps.
+    let (web, _) = with_window
+        .iter()
+        .find(|(_, name)| name == "WebKitWebProces")
+        .expect("the web process");
+    let environment = std::fs::read(format!("/proc/{web}/environ")).expect("its environment");
+    assert!(
+        environment
+            .split(|&byte| byte == 0)
+            .any(|entry| entry == b"GTK_OVERLAY_SCROLLING=0"),
+        "the web process runs with GTK_OVERLAY_SCROLLING=0"
     );
 
     request_close(window);

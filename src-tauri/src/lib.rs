@@ -25,12 +25,28 @@ mod state;
 mod texts;
 mod token_copy;
 mod tray;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod webkit;
 mod window;
 
 #[cfg(test)]
 mod tests;
 
 use tauri::{Manager as _, RunEvent, WindowEvent};
+
+/// Sets what the webview reads from the environment when it starts (on Linux: classic
+/// scrollbars, see webkit.rs).
+///
+/// # Safety
+///
+/// Sets environment variables: call it before any other thread exists, first thing in `main`.
+pub unsafe fn prepare_environment() {
+    // SAFETY: passed on from the caller.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        webkit::prepare_environment()
+    };
+}
 
 /// Builds and runs the app until it is quit (from the tray, or by the system).
 pub fn run() -> tauri::Result<()> {
@@ -44,6 +60,10 @@ pub fn run() -> tauri::Result<()> {
         .manage(window::LastView::default())
         .setup(|app| {
             lifecycle::start(app.handle());
+            // The window tauri.conf.json defines, built before this hook runs.
+            if let Some(window) = app.get_webview_window(window::MAIN_WINDOW) {
+                window::tune(&window);
+            }
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -114,7 +114,18 @@ fn build_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<tauri::Web
         .find(|w| w.label == MAIN_WINDOW)
         .cloned()
         .ok_or_else(|| tauri::Error::WindowNotFound)?;
-    WebviewWindowBuilder::from_config(app, &config)?.build()
+    let window = WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    tune(&window);
+    Ok(window)
+}
+
+/// What every build of the main window gets beyond tauri.conf.json: on Linux, WebKit's defaults
+/// changed as webkit.rs explains.
+pub fn tune<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    crate::webkit::tune(window);
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = window;
 }
 
 /// Closing the window destroys it (and with it the WebKit web process): keep-alive,
