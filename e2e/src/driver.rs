@@ -183,6 +183,19 @@ pub fn signal_term(pid: u32) {
     }
 }
 
+/// The running processes below `root`, as `(pid, name)` (`/proc/<pid>/comm`, which the kernel
+/// cuts at 15 bytes: WebKit's web process shows as `WebKitWebProces`).
+pub fn running_descendants(root: u32) -> Vec<(u32, String)> {
+    descendants(root)
+        .into_iter()
+        .filter(|&pid| is_running(pid))
+        .map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            (pid, name.trim().to_string())
+        })
+        .collect()
+}
+
 /// All processes below `root`, parents before children, read from /proc.
 pub fn descendants(root: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();

@@ -439,20 +439,9 @@ impl App {
             .expect("the app's process below tauri-driver")
     }
 
-    /// The running processes below the app's own, as `(pid, name)` (`/proc/<pid>/comm`, which
-    /// the kernel cuts at 15 bytes: WebKit's web process shows as `WebKitWebProces`).
+    /// The running processes below the app's own (WebKit's), as `(pid, name)`.
     pub fn app_children(&self) -> Vec<(u32, String)> {
-        driver::descendants(self.app_pid())
-            .into_iter()
-            .filter(|&pid| driver::is_running(pid))
-            .map(|pid| {
-                let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
-                (pid, name)
-            })
-            .collect()
+        driver::running_descendants(self.app_pid())
     }
 
     /// The app's WebKit web processes (the ones that run the window's page).

@@ -72,8 +72,8 @@ pub struct MenuEntry {
     pub enabled: bool,
 }
 
-/// The watcher, serving until dropped. Start it before the app: the app registers its icon
-/// when it starts (and again when a watcher appears).
+/// The watcher, serving until dropped. Start it before the app, so that the app finds it when it
+/// puts its icon up.
 pub struct TrayHost {
     connection: zbus::Connection,
     items: Items,

@@ -1,9 +1,9 @@
 //! The tray costs little: closing the window destroys its page, so WebKit's web process exits,
 //! the app ends WebKit's network process (not under WebDriver, whose session would end with it),
 //! and the app in the tray is the Rust process alone, which hands back the pages of the
-//! libraries only the window used. Opening the window again builds a new
-//! page that finds the list as the person left it, and with no window at all keep-alive goes on
-//! renewing and notifying.
+//! libraries only the window used. Opening the window again builds a new page that finds the
+//! list as the person left it, and with no window at all keep-alive goes on renewing and
+//! notifying.
 
 use std::time::Duration;
 
@@ -292,18 +292,6 @@ async fn keep_alive_renews_and_notifies_with_no_window() {
     app.quit().await;
 }
 
-/// The app's WebKit processes now, as `(pid, name)`.
-fn webkit_children(app: u32) -> Vec<(u32, String)> {
-    driver::descendants(app)
-        .into_iter()
-        .filter(|&pid| driver::is_running(pid))
-        .map(|pid| {
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            (pid, name.trim().to_owned())
-        })
-        .collect()
-}
-
 /// Waits (at most 20 s) until `check` gives a value; panics saying `what` otherwise.
 fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -358,7 +346,7 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
         .expect("start the app");
     let pid = app.id();
     let window = painted_window();
-    let with_window = webkit_children(pid);
+    let with_window = driver::running_descendants(pid);
     let names = |children: &[(u32, String)]| -> Vec<String> {
         let mut names: Vec<String> = children.iter().map(|(_, name)| name.clone()).collect();
         names.sort();
@@ -385,7 +373,7 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
 
     request_close(window);
     wait_until("both WebKit processes to exit", || {
-        webkit_children(pid).is_empty().then_some(())
+        driver::running_descendants(pid).is_empty().then_some(())
     });
     assert!(
         app.try_wait().expect("poll the app").is_none(),
@@ -402,7 +390,7 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
     });
     assert!(handed_over.success(), "the second launch hands over");
     painted_window();
-    let reopened = webkit_children(pid);
+    let reopened = driver::running_descendants(pid);
     assert_eq!(
         names(&reopened),
         ["WebKitNetworkPr", "WebKitWebProces"],

@@ -89,8 +89,9 @@ fn end_network_process() -> Option<u32> {
                 .is_some()
         })?;
     let pid_t = libc::pid_t::try_from(pid).ok()?;
-    // SAFETY: kill only sends a signal. The pid is a child of this process, so it cannot have
-    // been reused for another process: a child's pid stays taken until this process reaps it.
+    // SAFETY: kill only sends a signal. The pid was this process's child a moment ago; to be
+    // another process's now, the child would have had to exit, be reaped and its pid be handed
+    // out again in between, and the kernel hands pids out in turn up to pid_max.
     let sent = unsafe { libc::kill(pid_t, libc::SIGTERM) };
     if sent != 0 {
         return None;
