@@ -255,6 +255,13 @@ impl App {
         }
     }
 
+    /// Waits (up to 10 s) until the clipboard holds text, and returns it; panics saying `what`
+    /// was expected there.
+    pub async fn copied(&self, what: &str) -> String {
+        self.eventually(what, Duration::from_secs(10), || async { clipboard_text() })
+            .await
+    }
+
     /// Waits until no element with this test id is left.
     pub async fn wait_gone(&self, id: &str) {
         let css = tid(id);

@@ -163,20 +163,20 @@ impl Cli {
 }
 
 impl Cli {
+    /// Adds an account without logging in (it shows as signed out).
+    pub fn add_signed_out(&self, service: &str, endpoint: &str, user: &str) {
+        self.add(service, endpoint, user, "--no-login", "");
+    }
+
     /// Adds an account and logs it in with `password` (given on stdin, never in argv).
     pub fn add_logged_in(&self, service: &str, endpoint: &str, user: &str, password: &str) {
-        self.run(
-            &[
-                "add",
-                service,
-                "--user",
-                user,
-                "--endpoint",
-                endpoint,
-                "--password-stdin",
-            ],
-            &format!("{password}\n"),
-        );
+        let stdin = format!("{password}\n");
+        self.add(service, endpoint, user, "--password-stdin", &stdin);
+    }
+
+    fn add(&self, service: &str, endpoint: &str, user: &str, how: &str, stdin: &str) {
+        let args = ["add", service, "--user", user, "--endpoint", endpoint, how];
+        self.run(&args, stdin);
     }
 }
 

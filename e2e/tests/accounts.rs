@@ -156,13 +156,7 @@ async fn accounts_of_all_five_services_sign_in_switch_copy_log_out_and_go() {
         )
         .await;
     assert!(toast.contains("cleared in 3 s"), "{toast:?}");
-    let copied = app
-        .eventually(
-            "the token on the clipboard",
-            Duration::from_secs(10),
-            || async { clipboard_text() },
-        )
-        .await;
+    let copied = app.copied("the token on the clipboard").await;
     assert_eq!(
         copied,
         header.trim_end(),
@@ -183,13 +177,7 @@ async fn accounts_of_all_five_services_sign_in_switch_copy_log_out_and_go() {
     // ShopXO takes its token as a query parameter: that is what its second copy button gives.
     let raw = cli.run(&["token", "shopxo/alice01"], "");
     app.click("copy-header-shopxo/alice01").await;
-    let copied = app
-        .eventually(
-            "the ShopXO token on the clipboard",
-            Duration::from_secs(10),
-            || async { clipboard_text() },
-        )
-        .await;
+    let copied = app.copied("the ShopXO token on the clipboard").await;
     assert_eq!(copied, format!("token={}", raw.trim_end()));
 
     // Logging out keeps the account, signed out; removing it takes it away.

@@ -12,18 +12,7 @@ async fn plain_http_to_another_machine_is_marked_on_the_row_and_in_the_details()
         ("demo", "http://cms.lanyard-test.invalid"),
         ("alice", "http://127.0.0.1:9"),
     ] {
-        cli.run(
-            &[
-                "add",
-                "sscms",
-                "--user",
-                user,
-                "--endpoint",
-                endpoint,
-                "--no-login",
-            ],
-            "",
-        );
+        cli.add_signed_out("sscms", endpoint, user);
     }
     let app = App::launch_with(sandbox, &[]).await;
     app.by_id("account-sscms/alice").await;

@@ -116,13 +116,7 @@ async fn quitting_takes_a_copied_token_off_the_clipboard() {
     let app = App::launch_with(sandbox, &[("LANYARD_LOG", "info")]).await;
 
     app.click("copy-sscms/demo").await;
-    let copied = app
-        .eventually(
-            "the token on the clipboard",
-            Duration::from_secs(10),
-            || async { clipboard_text() },
-        )
-        .await;
+    let copied = app.copied("the token on the clipboard").await;
     assert_eq!(copied, token.trim_end());
 
     // The session ends long before the 30 s delay: the app quits as from the tray (keep-alive
@@ -165,13 +159,7 @@ async fn the_tray_menu_copies_opens_and_quits_with_no_window() {
     );
 
     host.click("demo — copy token").await;
-    let copied = app
-        .eventually(
-            "the token on the clipboard",
-            Duration::from_secs(10),
-            || async { clipboard_text() },
-        )
-        .await;
+    let copied = app.copied("the token on the clipboard").await;
     assert_eq!(copied, header.trim_end());
     assert!(titled_windows(CLASS).is_empty(), "copying opened no window");
 

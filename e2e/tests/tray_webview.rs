@@ -324,18 +324,9 @@ fn painted_window() -> u32 {
 #[tokio::test]
 async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
     let sandbox = Sandbox::new();
-    sandbox.cli().run(
-        &[
-            "add",
-            "sscms",
-            "--user",
-            "demo",
-            "--endpoint",
-            "http://127.0.0.1:9/",
-            "--no-login",
-        ],
-        "",
-    );
+    sandbox
+        .cli()
+        .add_signed_out("sscms", "http://127.0.0.1:9/", "demo");
     driver::wait_until_no_instance_runs().await;
     let mut app = std::process::Command::new(app_binary())
         .envs(sandbox.env())
