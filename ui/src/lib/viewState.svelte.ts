@@ -19,6 +19,10 @@ const SETTLE_MS = 200;
 const RESTORE_MS = 5000;
 /** How long the restore waits for a frame before it looks again. */
 const FRAME_WAIT_MS = 50;
+/** The old place must hold this long before the restore lets go: the list goes on measuring the
+ * rows it put on the page (and the details panel narrows it) for a moment after it first got
+ * there. */
+const HOLD_MS = 1000;
 
 /** The element that scrolls the account list: its nearest ancestor that scrolls. */
 function listScroller(): HTMLElement | null {
@@ -45,6 +49,10 @@ function topRow(scroller: HTMLElement | null): { name: string; offset: number } 
   }
   return best;
 }
+
+/** The row a rebuilt window is putting back at the top: the list keeps it on the page meanwhile
+ * (wherever it estimates the row to be), so the restore can find it and scroll to it. */
+export const restoring = $state({ row: null as string | null });
 
 function remember(scrollTop: number): void {
   const scroller = listScroller();
@@ -104,21 +112,32 @@ export function keepViewState(): void {
       await tick();
       // The list grows as it measures the rows it puts on the page, so the old offset may be
       // cut short or show other rows at first: each frame for a while, scroll to it, and once
-      // the old top row is on the page, put that row where it was.
+      // the old top row is on the page, put that row where it was, until it has stayed there
+      // for HOLD_MS or the person scrolls, types or clicks.
+      restoring.row = last.top_row;
       const deadline = performance.now() + RESTORE_MS;
+      let heldSince: number | null = null;
+      let touched = false;
+      const inputs = ["wheel", "keydown", "pointerdown", "touchstart"] as const;
+      const onInput = () => (touched = true);
+      for (const type of inputs) addEventListener(type, onInput, { capture: true, passive: true });
       for (;;) {
         const scroller = listScroller();
         if (scroller) {
           const row = last.top_row === null ? null : accountRow(last.top_row);
+          const inPlace = () =>
+            row
+              ? Math.abs(offsetIn(scroller, row) - last.top_row_offset) < 1
+              : last.top_row === null && Math.abs(scroller.scrollTop - last.scroll_top) < 1;
+          // Moved since the last look (or never there): the hold starts again.
+          if (!inPlace()) heldSince = null;
           if (row) scroller.scrollTop += offsetIn(scroller, row) - last.top_row_offset;
           else scroller.scrollTop = last.scroll_top;
           scrollTop = scroller.scrollTop;
-          const placed = row
-            ? Math.abs(offsetIn(scroller, row) - last.top_row_offset) < 1
-            : last.top_row === null && Math.abs(scroller.scrollTop - last.scroll_top) < 1;
-          if (placed) break;
+          if (!inPlace()) heldSince = null;
+          else if ((heldSince ??= performance.now()) + HOLD_MS <= performance.now()) break;
         }
-        if (performance.now() > deadline) break;
+        if (touched || performance.now() > deadline) break;
         // The next frame, or a short while: WebKitGTK may not draw a frame until the next
         // input, and a reopened window has had none.
         await new Promise<void>((done) => {
@@ -126,6 +145,8 @@ export function keepViewState(): void {
           setTimeout(done, FRAME_WAIT_MS);
         });
       }
+      for (const type of inputs) removeEventListener(type, onInput, { capture: true });
+      restoring.row = null;
     }
     ready.restored = true;
   }
