@@ -113,6 +113,64 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Starts the app binary directly in this sandbox, as a person starts it: no WebDriver.
+    pub fn start_app_directly(&self) -> DirectApp {
+        DirectApp {
+            child: self.spawn_app("start the app"),
+        }
+    }
+
+    /// Starts the app binary a second time, directly, in this sandbox and session, and returns
+    /// how it exited (or `None` if it was still running after `timeout`).
+    pub fn launch_second_instance(&self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut second = self.spawn_app("start a second instance");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = second.try_wait().expect("poll the second instance") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Still running: it did not hand over. Stop it politely so nothing is left behind.
+        driver::terminate(&mut second, Duration::from_secs(5));
+        None
+    }
+
+    fn spawn_app(&self, what: &str) -> std::process::Child {
+        Command::new(app_binary())
+            .envs(self.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(what)
+    }
+}
+
+/// The app started without WebDriver ([`Sandbox::start_app_directly`]); stopped with SIGTERM
+/// when dropped, so a failed test leaves no instance behind to take the next one's launch.
+pub struct DirectApp {
+    child: std::process::Child,
+}
+
+impl DirectApp {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the app is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("poll the app").is_none()
+    }
+}
+
+impl Drop for DirectApp {
+    fn drop(&mut self) {
+        driver::terminate(&mut self.child, Duration::from_secs(15));
+    }
+}
+
 impl Default for Sandbox {
     fn default() -> Self {
         Self::new()
@@ -405,28 +463,6 @@ impl App {
         path
     }
 
-    /// Starts the app binary a second time, directly, in the same sandbox and session, and
-    /// returns how it exited (or `None` if it was still running after `timeout`).
-    pub fn launch_second_instance(&self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let mut second = Command::new(app_binary())
-            .envs(self.sandbox.env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a second instance");
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = second.try_wait().expect("poll the second instance") {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Still running: it did not hand over. Stop it politely so nothing is left behind.
-        driver::terminate(&mut second, Duration::from_secs(5));
-        None
-    }
-
     /// The app's own process (a descendant of this test's tauri-driver running the app binary),
     /// found whether or not it has a window.
     pub fn app_pid(&self) -> u32 {
@@ -473,16 +509,21 @@ impl App {
     /// launch hands over to this app and exits, the window shows again with a new page, and the
     /// WebDriver session follows that page.
     pub async fn reopen_by_a_second_launch(&self) {
-        let second = self.launch_second_instance(Duration::from_secs(20));
+        let second = self.sandbox.launch_second_instance(Duration::from_secs(20));
         assert!(
             second.is_some_and(|status| status.success()),
             "the second launch hands over and exits"
         );
+        self.wait_until_the_window_shows().await;
+        self.follow_the_rebuilt_window().await;
+    }
+
+    /// Waits until the app's one window is on the screen again (opened from the tray).
+    pub async fn wait_until_the_window_shows(&self) {
         self.eventually("the window to show again", UI_TIMEOUT, || async {
             (x11::titled_windows("lanyard-desktop").len() == 1).then_some(())
         })
         .await;
-        self.follow_the_rebuilt_window().await;
     }
 
     /// After the window was closed to the tray (its page destroyed) and opened again (a new

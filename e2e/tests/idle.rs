@@ -118,7 +118,9 @@ async fn the_clock_does_not_run_while_the_window_is_hidden() {
     let hidden_at = epoch_ms();
     tokio::time::sleep(Duration::from_secs(6)).await;
 
-    let second = app.launch_second_instance(Duration::from_secs(20));
+    let second = app
+        .sandbox()
+        .launch_second_instance(Duration::from_secs(20));
     assert!(
         second.is_some_and(|status| status.success()),
         "the second launch hands over and exits"

@@ -60,7 +60,9 @@ async fn choosing_a_service_shows_what_it_needs_and_that_it_has_no_accounts() {
 async fn a_second_launch_hands_over_to_the_running_window_and_exits() {
     let app = App::launch().await;
 
-    let second = app.launch_second_instance(Duration::from_secs(20));
+    let second = app
+        .sandbox()
+        .launch_second_instance(Duration::from_secs(20));
     let status = second.expect("the second instance should exit instead of opening a window");
     assert!(status.success(), "the second instance exited with {status}");
     // The first window is still there and still answers.

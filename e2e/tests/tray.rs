@@ -164,12 +164,7 @@ async fn the_tray_menu_copies_opens_and_quits_with_no_window() {
     assert!(titled_windows(CLASS).is_empty(), "copying opened no window");
 
     host.click("Open Lanyard").await;
-    app.eventually(
-        "the window to show again",
-        Duration::from_secs(10),
-        || async { (titled_windows(CLASS).len() == 1).then_some(()) },
-    )
-    .await;
+    app.wait_until_the_window_shows().await;
     app.follow_the_rebuilt_window().await;
     app.wait_for_state("sscms/demo", "valid").await;
 

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use lanyard_e2e::x11::{NotificationWatch, distinct_colours, request_close, titled_windows};
-use lanyard_e2e::{App, Cli, Sandbox, Sim, app_binary, driver, tid};
+use lanyard_e2e::{App, Cli, Sandbox, Sim, driver, tid};
 use lanyard_sim::control::SiyuanConfigPatch;
 
 const CLASS: &str = "lanyard-desktop";
@@ -328,14 +328,8 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
         .cli()
         .add_signed_out("sscms", "http://127.0.0.1:9/", "demo");
     driver::wait_until_no_instance_runs().await;
-    let mut app = std::process::Command::new(app_binary())
-        .envs(sandbox.env())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start the app");
-    let pid = app.id();
+    let mut app = sandbox.start_app_directly();
+    let pid = app.pid();
     let window = painted_window();
     let with_window = driver::running_descendants(pid);
     let names = |children: &[(u32, String)]| -> Vec<String> {
@@ -366,20 +360,13 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
     wait_until("both WebKit processes to exit", || {
         driver::running_descendants(pid).is_empty().then_some(())
     });
-    assert!(
-        app.try_wait().expect("poll the app").is_none(),
-        "the app goes on in the tray"
-    );
+    assert!(app.is_running(), "the app goes on in the tray");
 
-    let mut second = std::process::Command::new(app_binary())
-        .envs(sandbox.env())
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .expect("start a second instance");
-    let handed_over = wait_until("the second launch to hand over and exit", || {
-        second.try_wait().expect("poll the second instance")
-    });
-    assert!(handed_over.success(), "the second launch hands over");
+    let second = sandbox.launch_second_instance(Duration::from_secs(20));
+    assert!(
+        second.is_some_and(|status| status.success()),
+        "the second launch hands over and exits"
+    );
     painted_window();
     let reopened = driver::running_descendants(pid);
     assert_eq!(
@@ -391,6 +378,4 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
         reopened.iter().all(|child| !with_window.contains(child)),
         "new processes ({reopened:?}), not the old ones ({with_window:?})"
     );
-
-    driver::terminate(&mut app, Duration::from_secs(15));
 }
