@@ -342,19 +342,22 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
         ["WebKitNetworkPr", "WebKitWebProces"],
         "the window's web and network processes"
     );
-    // The page has classic scrollbars (src-tauri/src/webkit.rs). Under WebDriver it cannot be
-    // seen: WebKitWebDriver starts the app with GTK_OVERLAY_SCROLLING=1, which the app keeps.
+    // The page has classic scrollbars and no optimizing JavaScript tiers
+    // (src-tauri/src/webkit.rs). Under WebDriver the first cannot be seen: WebKitWebDriver
+    // starts the app with GTK_OVERLAY_SCROLLING=1, which the app keeps.
     let (web, _) = with_window
         .iter()
         .find(|(_, name)| name == "WebKitWebProces")
         .expect("the web process");
     let environment = std::fs::read(format!("/proc/{web}/environ")).expect("its environment");
-    assert!(
-        environment
-            .split(|&byte| byte == 0)
-            .any(|entry| entry == b"GTK_OVERLAY_SCROLLING=0"),
-        "the web process runs with GTK_OVERLAY_SCROLLING=0"
-    );
+    for wanted in ["GTK_OVERLAY_SCROLLING=0", "JSC_useDFGJIT=false"] {
+        assert!(
+            environment
+                .split(|&byte| byte == 0)
+                .any(|entry| entry == wanted.as_bytes()),
+            "the web process runs with {wanted}"
+        );
+    }
 
     request_close(window);
     wait_until("both WebKit processes to exit", || {

@@ -36,7 +36,7 @@ mod tests;
 use tauri::{Manager as _, RunEvent, WindowEvent};
 
 /// Sets what the webview reads from the environment when it starts (on Linux: classic
-/// scrollbars, see webkit.rs).
+/// scrollbars and no optimizing JavaScript tiers, see webkit.rs).
 ///
 /// # Safety
 ///
