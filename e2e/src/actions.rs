@@ -14,6 +14,26 @@ use crate::App;
 /// How long a step may take before the test gives up on it (a login goes over loopback HTTP).
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Waits until `check` gives a value (polled every 200 ms), or panics saying `what`: for a
+/// test with no window to ask through (`App::eventually` otherwise).
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A `[data-testid="…"]` selector (test ids may hold `/`, as account names do).
 pub fn tid(id: &str) -> String {
     format!("[data-testid=\"{id}\"]")
@@ -237,22 +257,12 @@ impl App {
     }
 
     /// Waits until `check` gives a value (polled every 200 ms), or panics saying `what`.
-    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> T
+    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, check: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(value) = check().await {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gave up after {timeout:?} waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        eventually(what, timeout, check).await
     }
 
     /// Waits (up to 10 s) until the clipboard holds text, and returns it; panics saying `what`

@@ -22,7 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tempfile::TempDir;
 
-pub use actions::{AccountForm, clipboard_targets, clipboard_text, tid};
+pub use actions::{AccountForm, clipboard_targets, clipboard_text, eventually, tid};
 use driver::TauriDriver;
 pub use sim::Sim;
 

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use lanyard_e2e::x11::{NotificationWatch, distinct_colours, request_close, titled_windows};
-use lanyard_e2e::{App, Cli, Sandbox, Sim, driver, tid};
+use lanyard_e2e::{App, Cli, Sandbox, Sim, driver, eventually, tid};
 use lanyard_sim::control::SiyuanConfigPatch;
 
 const CLASS: &str = "lanyard-desktop";
@@ -292,30 +292,23 @@ async fn keep_alive_renews_and_notifies_with_no_window() {
     app.quit().await;
 }
 
-/// Waits (at most 20 s) until `check` gives a value; panics saying `what` otherwise.
-fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+/// How long the test without WebDriver waits for the window or the WebKit processes.
+const DIRECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The app's window once it shows a painted page (hundreds of colours: text, marks, buttons).
-fn painted_window() -> u32 {
-    wait_until("the window with its page painted", || {
-        let windows = titled_windows(CLASS);
-        let [window] = windows.as_slice() else {
-            return None;
-        };
-        (distinct_colours(*window) > 100).then_some(*window)
-    })
+async fn painted_window() -> u32 {
+    eventually(
+        "the window with its page painted",
+        DIRECT_TIMEOUT,
+        || async {
+            let windows = titled_windows(CLASS);
+            let [window] = windows.as_slice() else {
+                return None;
+            };
+            (distinct_colours(*window) > 100).then_some(*window)
+        },
+    )
+    .await
 }
 
 /// Started the way a person starts it, without WebDriver: the page gets classic scrollbars, in
@@ -330,7 +323,7 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
     driver::wait_until_no_instance_runs().await;
     let mut app = sandbox.start_app_directly();
     let pid = app.pid();
-    let window = painted_window();
+    let window = painted_window().await;
     let with_window = driver::running_descendants(pid);
     let names = |children: &[(u32, String)]| -> Vec<String> {
         let mut names: Vec<String> = children.iter().map(|(_, name)| name.clone()).collect();
@@ -360,9 +353,10 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
     }
 
     request_close(window);
-    wait_until("both WebKit processes to exit", || {
+    eventually("both WebKit processes to exit", DIRECT_TIMEOUT, || async {
         driver::running_descendants(pid).is_empty().then_some(())
-    });
+    })
+    .await;
     assert!(app.is_running(), "the app goes on in the tray");
 
     let second = sandbox.launch_second_instance(Duration::from_secs(20));
@@ -370,7 +364,7 @@ async fn without_webdriver_no_webkit_process_runs_in_the_tray() {
         second.is_some_and(|status| status.success()),
         "the second launch hands over and exits"
     );
-    painted_window();
+    painted_window().await;
     let reopened = driver::running_descendants(pid);
     assert_eq!(
         names(&reopened),
