@@ -8,7 +8,7 @@
 //! One module per concern, none importing back up the chain: `lifecycle` (startup, exit,
 //! signals) → `core_events` (events to the window) → `tray` → `token_copy` → `window` →
 //! `notifications`; `autostart` and `single_instance` wrap their plugins; `memory` hands memory
-//! back once the window is closed; `webkit` changes two of WebKitGTK's defaults for a window
+//! back once the window is closed; `webkit` changes three of WebKitGTK's defaults for a window
 //! that costs little; `commands` stays a thin layer over them; `texts` reads only `state`,
 //! which imports none of them.
 
