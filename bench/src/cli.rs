@@ -75,26 +75,31 @@ fn measure(b: &mut Bench, sim: &SimProcess) -> Result<(), String> {
     }
     output(&mut lanyard(&["token", "sscms"]))?; // must work before it is timed
 
-    // The item `lanyard token` reads: the account's session (service=lanyard, username=<key>).
-    // secret-tool prints the attributes on stderr.
+    // The item `lanyard token` reads: the shelf holding the account's session (a data dir's
+    // secrets share a few items, service=lanyard, username=shelf/<id>/<n>, with the id in the
+    // data dir's keyring-shelves file; one secret here, so one shelf). secret-tool prints the
+    // attributes on stderr.
+    let id = std::fs::read_to_string(data.join("keyring-shelves"))
+        .map_err(|e| format!("the data dir's keyring-shelves file: {e}"))?;
+    let prefix = format!("shelf/{}/", id.trim());
     let search = Command::new("secret-tool")
         .args(["search", "--all", "service", "lanyard"])
         .output()
         .map_err(|e| format!("secret-tool: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&search.stdout),
-        String::from_utf8_lossy(&search.stderr)
-    );
-    let key = text
+    let shelves: Vec<String> = String::from_utf8_lossy(&search.stderr)
         .lines()
         .filter_map(|l| l.strip_prefix("attribute.username = "))
-        .find(|k| k.ends_with("/session"))
-        .ok_or("no lanyard session item found in the keyring")?
-        .to_owned();
+        .filter(|k| k.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    let [key] = shelves.as_slice() else {
+        return Err(format!(
+            "expected one shelf of the data dir in the keyring, found {shelves:?}"
+        ));
+    };
     let lookup = || {
         let mut c = Command::new("secret-tool");
-        c.args(["lookup", "service", "lanyard", "username", &key]);
+        c.args(["lookup", "service", "lanyard", "username", key]);
         c
     };
     output(&mut lookup())?;

@@ -52,12 +52,12 @@ fn arg(name: &str) -> Option<String> {
         .cloned()
 }
 
-fn secrets(store: &str) -> Secrets {
+/// The store the app would use for the data dir `dir`.
+fn secrets(store: &str, dir: &std::path::Path) -> Secrets {
     match store {
         "memory" => Secrets::memory(),
-        "keyring" => {
-            Secrets::keyring().expect("the keyring (run under scripts/with-secret-service.sh)")
-        }
+        "keyring" => Secrets::keyring_for_data_dir(dir)
+            .expect("the keyring (run under scripts/with-secret-service.sh)"),
         other => panic!("--store {other}: memory or keyring"),
     }
 }
@@ -151,7 +151,7 @@ async fn main() {
     let m = Arc::new(
         Manager::with_parts(
             &dir.path().join("lanyard.db"),
-            secrets(&store),
+            secrets(&store, dir.path()),
             HttpConfig::default(),
         )
         .expect("a manager"),

@@ -32,7 +32,10 @@ fn account_id(data_dir: &Path, name: &str) -> String {
     .unwrap()
 }
 
-/// The OS keyring seen from outside Lanyard, with the platform's own tool.
+/// The OS keyring seen from outside Lanyard, with the platform's own tool. On the Secret
+/// Service, Lanyard keeps a data dir's secrets on a few shared items ("shelves", named
+/// `shelf/<id>/<n>`, each holding `{"lanyard_shelf": 1, "secrets": {key: value}}`); elsewhere
+/// each secret is an item of its own.
 struct OsKeyring;
 
 impl OsKeyring {
@@ -59,12 +62,66 @@ impl OsKeyring {
         }
     }
 
+    /// Every item of service `lanyard` as `secret-tool search --all` prints them: (username,
+    /// secret). It prints each item's secret on stdout and its attributes on stderr, item by
+    /// item in the same order.
+    fn secret_service_items() -> Vec<(String, String)> {
+        let out = std::process::Command::new("secret-tool")
+            .args(["search", "--all", "--unlock", "service", "lanyard"])
+            .output()
+            .expect("secret-tool (libsecret-tools) runs");
+        let values = |text: &[u8], name: &str| -> Vec<String> {
+            String::from_utf8_lossy(text)
+                .lines()
+                .filter_map(|l| l.strip_prefix(name))
+                .map(str::to_owned)
+                .collect()
+        };
+        let users = values(&out.stderr, "attribute.username = ");
+        let secrets = values(&out.stdout, "secret = ");
+        assert_eq!(users.len(), secrets.len(), "one username per item");
+        users.into_iter().zip(secrets).collect()
+    }
+
+    /// The shelf that holds `key`, with its contents.
+    fn shelf_holding(key: &str) -> Option<(String, serde_json::Value)> {
+        Self::secret_service_items()
+            .into_iter()
+            .filter(|(user, _)| user.starts_with("shelf/"))
+            .find_map(|(user, secret)| {
+                let shelf: serde_json::Value = serde_json::from_str(&secret).ok()?;
+                shelf["secrets"].get(key)?;
+                Some((user, shelf))
+            })
+    }
+
     fn has(key: &str) -> bool {
+        if !under_wine() && Self::shelf_holding(key).is_some() {
+            return true;
+        }
         let out = Self::tool("query", key);
         out.status.success() && (under_wine() || !out.stdout.is_empty())
     }
 
     fn delete(key: &str) {
+        if !under_wine()
+            && let Some((shelf, mut contents)) = Self::shelf_holding(key)
+        {
+            contents["secrets"].as_object_mut().unwrap().remove(key);
+            let mut store = std::process::Command::new("secret-tool")
+                .args(["store", "--label=edited by a test", "service", "lanyard"])
+                .args(["username", &shelf])
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .expect("secret-tool (libsecret-tools) runs");
+            use std::io::Write;
+            let mut stdin = store.stdin.take().unwrap();
+            stdin.write_all(contents.to_string().as_bytes()).unwrap();
+            drop(stdin);
+            assert!(store.wait().unwrap().success(), "rewriting {shelf}");
+            assert!(!Self::has(key), "{key} is gone from {shelf}");
+            return;
+        }
         let out = Self::tool("delete", key);
         assert!(
             out.status.success(),

@@ -195,7 +195,7 @@ impl Manager {
             store::ensure_data_dir(&dir)?;
             let store = Store::open(&dir.join(store::DB_FILE))?;
             let secrets = match kind {
-                SecretStoreKind::Keyring => Ok(Secrets::keyring_on_first_use()),
+                SecretStoreKind::Keyring => Secrets::keyring_for_data_dir(&dir),
                 SecretStoreKind::File => match passphrase {
                     Some(p) => Secrets::file(&dir.join(SECRETS_FILE), p),
                     None => Err(Error::secret_store(

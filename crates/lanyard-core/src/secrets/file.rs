@@ -680,7 +680,7 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Opens with mode 0600 on unix (for files this call creates).
-fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+pub(super) fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
     options.open(path)

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{SecretBackend, SecretStoreKind};
 use crate::error::Result;
@@ -10,6 +11,8 @@ use crate::secret::SecretString;
 #[derive(Default)]
 pub struct MemoryBackend {
     map: Mutex<HashMap<String, SecretString>>,
+    /// Sets and deletes so far (tests count what a change costs).
+    writes: AtomicUsize,
 }
 
 impl MemoryBackend {
@@ -20,6 +23,11 @@ impl MemoryBackend {
     /// Number of stored secrets.
     pub fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Sets and deletes so far.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -52,11 +60,13 @@ impl SecretBackend for MemoryBackend {
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(key.to_owned(), value.clone());
         Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
         self.lock().remove(key);
         Ok(())
     }

@@ -18,6 +18,7 @@ pub mod file;
 pub mod keyring;
 pub mod memory;
 pub mod session_cache;
+pub mod shelves;
 
 use std::fmt;
 use std::path::Path;
@@ -134,13 +135,20 @@ impl Secrets {
         Ok(Secrets::from_backend(Arc::new(backend)).with_session_cache())
     }
 
-    /// The OS keyring, connected on the first call that needs it (under that call's timeout):
-    /// a run that finds its session in the kernel cache never opens a D-Bus connection. A
-    /// machine without a keyring is reported by the first secret access and by
-    /// [`Secrets::health`].
-    pub fn keyring_on_first_use() -> Secrets {
-        Secrets::from_backend(Arc::new(keyring::KeyringBackend::on_first_use()))
-            .with_session_cache()
+    /// The OS keyring as the data dir `dir` uses it, connected on the first call that needs it
+    /// (under that call's timeout): a run that finds its session in the kernel cache never opens
+    /// a D-Bus connection. A machine without a keyring is reported by the first secret access
+    /// and by [`Secrets::health`]. On the Secret Service (Linux) the data dir's secrets are kept
+    /// on [`shelves`], a few items shared by many secrets, since gnome-keyring's writes cost in
+    /// proportion to its items.
+    pub fn keyring_for_data_dir(dir: &Path) -> Result<Secrets> {
+        let keyring: Arc<dyn SecretBackend> = Arc::new(keyring::KeyringBackend::on_first_use());
+        #[cfg(target_os = "linux")]
+        let keyring: Arc<dyn SecretBackend> =
+            Arc::new(shelves::ShelvedBackend::open(keyring, dir)?);
+        #[cfg(not(target_os = "linux"))]
+        let _ = dir;
+        Ok(Secrets::from_backend(keyring).with_session_cache())
     }
 
     fn with_session_cache(mut self) -> Secrets {

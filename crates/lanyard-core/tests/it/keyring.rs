@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lanyard_core::secrets::keyring::{KeyringBackend, SERVICE};
-use lanyard_core::secrets::{SecretBackend, SecretStoreKind, Secrets};
+use lanyard_core::secrets::{SecretBackend, SecretStoreKind, Secrets, shelves};
 use lanyard_core::{ErrorCode, SecretString};
 
 use crate::support::{
@@ -129,6 +129,118 @@ async fn health_child() {
     let health = keyring.health().await;
     assert!(health.ok, "{}", health.message);
     assert_eq!(health.kind, SecretStoreKind::Keyring);
+}
+
+#[test]
+fn the_apps_keyring_keeps_secrets_on_shared_items_and_two_writers_of_one_lose_none() {
+    in_private_keyring(KeyringState::Unlocked, "keyring::shelves_child");
+}
+
+/// The data dir two writer processes share (set for `shelf_writer_child`).
+const SHELF_DIR_ENV: &str = "LANYARD_TEST_SHELF_DIR";
+/// Which writer a `shelf_writer_child` is.
+const SHELF_WRITER_ENV: &str = "LANYARD_TEST_SHELF_WRITER";
+const SECRETS_PER_WRITER: usize = 40;
+
+/// The keys writer `w` stores: all on one shelf, the same for both writers, so that each write
+/// of one races the other's.
+fn shelf_writer_keys(w: usize) -> Vec<String> {
+    (0..)
+        .map(|n| format!("account/{w}-{n}/session"))
+        .filter(|key| shelves::shelf_number(key) == 0)
+        .take(SECRETS_PER_WRITER)
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "run by the_apps_keyring_keeps_secrets_on_shared_items_and_two_writers_of_one_lose_none"]
+async fn shelves_child() {
+    usable_keyring().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two processes write into one data dir's shelves at once.
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            own_test("keyring::shelf_writer_child")
+                .env(SHELF_DIR_ENV, dir.path())
+                .env(SHELF_WRITER_ENV, w.to_string())
+                .env(CHILD_ENV, "1")
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut writer in writers {
+        assert!(writer.wait().unwrap().success(), "a writer failed");
+    }
+
+    let keyring = Secrets::keyring_for_data_dir(dir.path()).unwrap();
+    for w in 0..2 {
+        for (i, key) in shelf_writer_keys(w).iter().enumerate() {
+            let value = keyring.get(key).await.unwrap();
+            assert_eq!(
+                value.as_ref().map(SecretString::expose),
+                Some(format!("token {w} {i}").as_str()),
+                "{key}"
+            );
+        }
+    }
+    // Seen with libsecret's own tool: a few items, each a JSON map holding secrets.
+    let items = secret_tool_items();
+    let shelves = items.iter().filter(|(user, _)| user.starts_with("shelf/"));
+    assert!(shelves.clone().count() <= 64, "{} items", items.len());
+    assert_eq!(
+        items.len(),
+        shelves.clone().count(),
+        "nothing else: {items:?}"
+    );
+    let held: usize = shelves
+        .map(|(_, secret)| {
+            let shelf: serde_json::Value = serde_json::from_str(secret).unwrap();
+            shelf["secrets"].as_object().unwrap().len()
+        })
+        .sum();
+    assert_eq!(held, 2 * SECRETS_PER_WRITER);
+
+    for w in 0..2 {
+        for key in shelf_writer_keys(w) {
+            keyring.delete(&key).await.unwrap();
+        }
+    }
+    assert_eq!(secret_tool_items(), vec![], "empty shelves are no items");
+}
+
+#[tokio::test]
+#[ignore = "run by shelves_child"]
+async fn shelf_writer_child() {
+    let dir = PathBuf::from(std::env::var_os(SHELF_DIR_ENV).unwrap());
+    let w: usize = std::env::var(SHELF_WRITER_ENV).unwrap().parse().unwrap();
+    let keyring = Secrets::keyring_for_data_dir(&dir).unwrap();
+    for (i, key) in shelf_writer_keys(w).iter().enumerate() {
+        keyring
+            .set(key, &SecretString::new(format!("token {w} {i}")))
+            .await
+            .unwrap();
+    }
+}
+
+/// Every item of service `lanyard` as `secret-tool search --all` prints them: (username,
+/// secret). It prints each item's secret on stdout and its attributes on stderr, item by item
+/// in the same order.
+fn secret_tool_items() -> Vec<(String, String)> {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "--unlock", "service", SERVICE])
+        .output()
+        .expect("secret-tool runs");
+    let values = |text: &[u8], name: &str| -> Vec<String> {
+        String::from_utf8_lossy(text)
+            .lines()
+            .filter_map(|l| l.strip_prefix(name))
+            .map(str::to_owned)
+            .collect()
+    };
+    let users = values(&out.stderr, "attribute.username = ");
+    let secrets = values(&out.stdout, "secret = ");
+    assert_eq!(users.len(), secrets.len(), "one username per item");
+    users.into_iter().zip(secrets).collect()
 }
 
 /// Runs `no_session_bus_child` in a child process whose session bus address points nowhere
