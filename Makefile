@@ -242,9 +242,11 @@ demo: setup build
 # bench/minimal-app, is built with the app in one invocation: it adds no tauri feature, so both
 # link the same compiled tauri and the app's release build stays as it is.
 BENCH_SECTIONS := $(or $(BENCH_ONLY),cli sim desktop keepalive)
+# In a variable: a comma written inside $(if ...) would end its "then" part.
+BENCH_DESKTOP_FEATURES := lanyard-desktop/custom-protocol,minimal-tauri-app/custom-protocol
 bench: system-packages $(if $(filter desktop,$(BENCH_SECTIONS)),ui)
 	$(if $(filter desktop,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-desktop \
-		-p minimal-tauri-app --features lanyard-desktop/custom-protocol,minimal-tauri-app/custom-protocol)
+		-p minimal-tauri-app --features $(BENCH_DESKTOP_FEATURES))
 	$(CARGO) build --release -p lanyard-cli -p lanyard-sim -p lanyard-bench --bins
 	$(if $(filter sim,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-sim --example login_load)
 	$(if $(filter keepalive,$(BENCH_SECTIONS)),$(CARGO) build --release -p lanyard-core \
