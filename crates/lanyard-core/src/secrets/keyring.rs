@@ -30,15 +30,34 @@ const NOT_READY_PAUSE: Duration = Duration::from_millis(250);
 
 const USE_FILE_HINT: &str = "or set LANYARD_SECRET_STORE=file";
 
+/// At most this many connections to the keyring. The store makes one call at a time on a
+/// connection, each a round trip; calls made at once (the keep-alive engine's) take further
+/// connections, so this process prepares and decrypts some while the daemon answers another.
+/// One call at a time (the CLI) keeps to the first.
+const CONNECTIONS: usize = 4;
+
 pub struct KeyringBackend {
+    connections: [Connection; CONNECTIONS],
+    /// Where a call goes when every connection is busy.
+    next: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Default)]
+struct Connection {
     /// `None` after a connection-level failure: the next call reconnects (the keyring daemon
     /// may have been restarted).
     store: Mutex<Option<Arc<CredentialStore>>>,
+    /// Held by the call using the connection.
+    busy: Mutex<()>,
 }
 
 impl std::fmt::Debug for KeyringBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let connected = self.store.lock().map(|s| s.is_some()).unwrap_or(false);
+        let connected = self.connections[0]
+            .store
+            .lock()
+            .map(|s| s.is_some())
+            .unwrap_or(false);
         f.debug_struct("KeyringBackend")
             .field("service", &SERVICE)
             .field("connected", &connected)
@@ -60,9 +79,14 @@ impl KeyringBackend {
                 Error::secret_store(format!("cannot start a thread to reach the keyring: {e}"))
             })?;
         match rx.recv_timeout(timeout) {
-            Ok(Ok(store)) => Ok(KeyringBackend {
-                store: Mutex::new(Some(store)),
-            }),
+            Ok(Ok(store)) => {
+                let backend = KeyringBackend::on_first_use();
+                *backend.connections[0]
+                    .store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(store);
+                Ok(backend)
+            }
             Ok(Err(e)) => Err(map_error(&e, None)),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::secret_store(format!(
                 "the keyring did not answer within {} while connecting (is the Secret Service hung?); \
@@ -78,12 +102,33 @@ impl KeyringBackend {
     /// A backend that connects on its first call (each call runs under the caller's timeout).
     pub fn on_first_use() -> Self {
         KeyringBackend {
-            store: Mutex::new(None),
+            connections: Default::default(),
+            next: Default::default(),
         }
     }
 
-    fn store(&self) -> Result<Arc<CredentialStore>> {
-        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+    /// The first free connection, else one in turn (waiting for it), held until the guard goes.
+    fn take_connection(&self) -> (usize, std::sync::MutexGuard<'_, ()>) {
+        for (i, c) in self.connections.iter().enumerate() {
+            match c.busy.try_lock() {
+                Ok(guard) => return (i, guard),
+                Err(std::sync::TryLockError::Poisoned(p)) => return (i, p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % CONNECTIONS;
+        let guard = self.connections[i]
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        (i, guard)
+    }
+
+    fn store(&self, slot: usize) -> Result<Arc<CredentialStore>> {
+        let mut guard = self.connections[slot]
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(store) = guard.as_ref() {
             return Ok(Arc::clone(store));
         }
@@ -92,8 +137,11 @@ impl KeyringBackend {
         Ok(store)
     }
 
-    fn forget_connection(&self) {
-        *self.store.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    fn forget_connection(&self, slot: usize) {
+        *self.connections[slot]
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Runs `op` on the entry for `key`, retrying briefly while the keyring is not ready, and
@@ -103,9 +151,10 @@ impl KeyringBackend {
         key: &str,
         op: impl Fn(&Entry) -> keyring_core::Result<T>,
     ) -> Result<T> {
+        let (slot, _busy) = self.take_connection();
         let mut attempt = 1;
         loop {
-            let store = self.store()?;
+            let store = self.store(slot)?;
             let result = build_entry(store.as_ref(), key).and_then(|entry| op(&entry));
             match result {
                 Ok(v) => return Ok(v),
@@ -119,7 +168,7 @@ impl KeyringBackend {
                     if matches!(class, Class::NoBus | Class::Unavailable | Class::Other)
                         && matches!(e, KError::PlatformFailure(_))
                     {
-                        self.forget_connection();
+                        self.forget_connection(slot);
                     }
                     tracing::debug!(key, error = %SafeDisplay(&e), "keyring call failed");
                     return Err(map_error(&e, Some(key)));
