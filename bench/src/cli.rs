@@ -184,7 +184,7 @@ fn measure(b: &mut Bench, sim: &SimProcess) -> Result<(), String> {
         "CLI floor: secret-tool lookup",
         fmt_summary(&floor),
         format!(
-            "the same session item, same keyring; {how}; earlier reference measurement: 14 ms mean"
+            "the same keyring item (the shelf holding the session), same keyring; {how}; earlier reference measurement: 14 ms mean"
         ),
     );
     b.row(

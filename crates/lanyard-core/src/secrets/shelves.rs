@@ -6,8 +6,8 @@
 //! proportion to the items in it (measured with 300-byte items: 2.7 ms per write with 100 items,
 //! 14 ms with 1,000, 26 ms with 2,000). With an item per secret, a CoolKit account brought two
 //! items, and a burst of 1,000 renewals took 37 s, nearly all of it the daemon's. On shelves,
-//! the keyring holds at most 64 of Lanyard's items whatever the number of accounts (the same
-//! burst: 8 s).
+//! the keyring holds at most 64 of Lanyard's items per data dir whatever the number of accounts
+//! (the same burst: 7.4 s in `make bench`).
 //!
 //! A shelf is read, changed and written back, so writers of one data dir in several processes
 //! (the app, the CLI) take turns: they lock the data dir's shelf file, which also holds the
