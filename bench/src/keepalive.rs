@@ -56,7 +56,10 @@ fn example(b: &mut Bench, figure: &str, name: &str, args: &[&str], own_keyring: 
     }
     let load = procs::loadavg();
     let mut command = if own_keyring {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/with-secret-service.sh");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/with-secret-service.sh"
+        );
         let mut c = Command::new(script);
         c.arg(&binary);
         c
