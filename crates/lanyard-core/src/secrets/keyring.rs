@@ -419,6 +419,21 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
 
+    #[test]
+    fn calls_one_at_a_time_keep_to_one_connection_and_calls_at_once_spread() {
+        let backend = KeyringBackend::on_first_use();
+        for _ in 0..3 {
+            assert_eq!(backend.take_connection().0, 0);
+        }
+        let held: Vec<_> = (0..CONNECTIONS)
+            .map(|_| backend.take_connection())
+            .collect();
+        let slots: Vec<usize> = held.iter().map(|(slot, _)| *slot).collect();
+        assert_eq!(slots, (0..CONNECTIONS).collect::<Vec<_>>());
+        drop(held);
+        assert_eq!(backend.take_connection().0, 0);
+    }
+
     fn boxed(msg: &str) -> keyring_core::error::PlatformError {
         Box::new(std::io::Error::other(msg.to_owned()))
     }
