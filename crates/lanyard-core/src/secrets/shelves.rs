@@ -271,7 +271,7 @@ mod tests {
     }
 
     #[test]
-    fn a_thousand_secrets_take_sixteen_items() {
+    fn a_thousand_secrets_take_one_item_per_shelf() {
         let dir = tempfile::tempdir().unwrap();
         let (inner, s) = shelves(dir.path());
         for i in 0..1000 {
