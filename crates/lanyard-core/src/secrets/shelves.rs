@@ -137,17 +137,17 @@ impl ShelvedBackend {
         let _lock = self.lock()?;
         let mut shelf = self.read_for_change(&shelf_key)?;
         shelf.lanyard_shelf = FORMAT;
-        let own_item_may_exist = match value {
-            Some(value) => shelf
-                .secrets
-                .insert(key.to_owned(), value.clone())
-                .is_none(),
-            None => {
-                shelf.secrets.remove(key);
-                true
+        // Whether the shelf changes, and whether the key's own item may still exist.
+        let (changed, own_item_may_exist) = match value {
+            Some(value) => {
+                let before = shelf.secrets.insert(key.to_owned(), value.clone());
+                (before.as_ref() != Some(value), before.is_none())
             }
+            None => (shelf.secrets.remove(key).is_some(), true),
         };
-        self.write(&shelf_key, &shelf)?;
+        if changed {
+            self.write(&shelf_key, &shelf)?;
+        }
         if own_item_may_exist {
             self.inner.delete(key)?;
         }
@@ -304,6 +304,16 @@ mod tests {
         let before = inner.writes();
         s.set("account/a/password", &v("two")).unwrap();
         assert_eq!(inner.writes() - before, 1, "the shelf only");
+        let before = inner.writes();
+        s.set("account/a/password", &v("two")).unwrap();
+        assert_eq!(inner.writes() - before, 0, "the same value again");
+        let before = inner.writes();
+        s.delete("account/a/never-stored").unwrap();
+        assert_eq!(
+            inner.writes() - before,
+            1,
+            "no shelf write, only the own item's delete"
+        );
     }
 
     #[test]
