@@ -128,8 +128,10 @@ pub struct SecretStoreHealth {
 }
 
 impl Secrets {
-    /// The OS keyring. Connects now (on a helper thread, bounded by the default timeout), so a
-    /// machine without a keyring is reported here with an actionable message.
+    /// The OS keyring, an item per secret. Connects now (on a helper thread, bounded by the
+    /// default timeout), so a machine without a keyring is reported here with an actionable
+    /// message. (The app and the CLI keep a data dir's secrets as
+    /// [`Secrets::keyring_for_data_dir`] does.)
     pub fn keyring() -> Result<Secrets> {
         let backend = keyring::KeyringBackend::connect(DEFAULT_TIMEOUT)?;
         Ok(Secrets::from_backend(Arc::new(backend)).with_session_cache())
