@@ -401,7 +401,9 @@ impl App {
             .unwrap_or_else(|error| panic!("read text of {css}: {error}"))
     }
 
-    /// The texts of all elements matching `css`, trimmed.
+    /// The texts of all elements matching `css`, trimmed. An element the page removes between
+    /// the search and the reading of its text (a toast that timed out) no longer matches, and
+    /// is left out.
     pub async fn texts(&self, css: &str) -> Vec<String> {
         let mut texts = Vec::new();
         for element in self
@@ -410,14 +412,11 @@ impl App {
             .await
             .expect("find elements")
         {
-            texts.push(
-                element
-                    .text()
-                    .await
-                    .expect("element text")
-                    .trim()
-                    .to_string(),
-            );
+            match element.text().await {
+                Ok(text) => texts.push(text.trim().to_string()),
+                Err(error) if error.is_stale_element_reference() => {}
+                Err(error) => panic!("read text of {css}: {error}"),
+            }
         }
         texts
     }
