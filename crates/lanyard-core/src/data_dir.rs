@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 pub const DB_FILE: &str = "lanyard.db";
 /// The file the encrypted secret store uses inside the data dir.
 pub const SECRETS_FILE: &str = "secrets.enc";
+/// The file naming the data dir's keyring shelves (`secrets/shelves.rs`) and locked around
+/// their changes.
+pub const SHELF_FILE: &str = "keyring-shelves";
 
 /// The mode of the data dir and of every directory in it.
 pub const DIR_MODE: u32 = 0o700;
@@ -120,11 +123,59 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// The database and its journals, the secret file, its lock and its temporary files.
+/// The database and its journals, the secret file, its lock, the shelf file, and their
+/// temporary files.
 fn is_lanyard_file(name: &str) -> bool {
     name.starts_with(DB_FILE)
-        || name.starts_with(SECRETS_FILE)
-        || name.starts_with(&format!(".{}", SECRETS_FILE))
+        || [SECRETS_FILE, SHELF_FILE]
+            .iter()
+            .any(|own| name.starts_with(own) || name.starts_with(&format!(".{own}")))
+}
+
+/// Opens with mode 0600 on unix (for files this call creates).
+pub fn open_private(
+    path: &Path,
+    options: &mut std::fs::OpenOptions,
+) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, FILE_MODE);
+    options.open(path)
+}
+
+/// `bytes` to `path`, readable by the owner only: a new temporary file beside it (0600 from
+/// the start on unix), synced, then renamed over `path` (`replace`) or hard-linked where
+/// nothing is, so nobody sees half a file, and without `replace` a file that appeared meanwhile
+/// is not replaced either (`AlreadyExists`).
+pub fn write_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let written = open_private(
+        &temp,
+        std::fs::OpenOptions::new().write(true).create_new(true),
+    )
+    .and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let placed = written.and_then(|()| {
+        if replace {
+            std::fs::rename(&temp, path)
+        } else {
+            std::fs::hard_link(&temp, path)
+        }
+    });
+    if !replace || placed.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    placed
 }
 
 /// A directory others may write to, like /tmp: not Lanyard's to close.
@@ -265,15 +316,21 @@ mod tests {
         let dir = root.path().join("shared");
         std::fs::create_dir(&dir).unwrap();
         set_mode(&dir, 0o1777);
-        for name in ["lanyard.db", "secrets.enc.lock", "someone-elses"] {
+        for name in [
+            "lanyard.db",
+            "secrets.enc.lock",
+            "keyring-shelves",
+            "someone-elses",
+        ] {
             std::fs::write(dir.join(name), b"x").unwrap();
             set_mode(&dir.join(name), 0o644);
         }
         let fixed = secure_dir(&dir).unwrap();
-        assert_eq!(fixed.len(), 2, "{fixed:?}");
+        assert_eq!(fixed.len(), 3, "{fixed:?}");
         assert_eq!(mode(&dir), 0o1777);
         assert_eq!(mode(&dir.join("lanyard.db")), 0o600);
         assert_eq!(mode(&dir.join("secrets.enc.lock")), 0o600);
+        assert_eq!(mode(&dir.join("keyring-shelves")), 0o600);
         assert_eq!(mode(&dir.join("someone-elses")), 0o644);
     }
 }

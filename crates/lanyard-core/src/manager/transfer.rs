@@ -352,43 +352,13 @@ fn exists(path: &Path) -> Error {
     )
 }
 
-/// `bytes` to `path`, readable by us only: a new temporary file beside it (0600 from the start
-/// on Unix), synced, then renamed over `path` (`replace`) or hard-linked where nothing is (so
-/// a file that appeared meanwhile is not replaced either).
+/// `bytes` to `path`, readable by us only ([`crate::data_dir::write_private`]).
 fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let cannot =
-        |e: std::io::Error| Error::invalid_input(format!("cannot write {}: {e}", path.display()));
-    let temp = dir.join(format!(".lanyard-export-{}.tmp", uuid::Uuid::new_v4()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options.open(&temp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    let placed = written.and_then(|()| {
-        if replace {
-            std::fs::rename(&temp, path)
-        } else {
-            std::fs::hard_link(&temp, path)
-        }
-    });
-    if !replace || placed.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    placed.map_err(|e| {
+    crate::data_dir::write_private(path, bytes, replace).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             exists(path)
         } else {
-            cannot(e)
+            Error::invalid_input(format!("cannot write {}: {e}", path.display()))
         }
     })
 }

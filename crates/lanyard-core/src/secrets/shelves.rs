@@ -17,7 +17,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,8 +30,7 @@ use crate::secret::SecretString;
 /// How many shelves a data dir has. A key's shelf is fixed by its hash.
 pub const SHELVES: u8 = 64;
 
-/// The file in the data dir that names its shelves and is locked around each change of them.
-pub const SHELF_FILE: &str = "keyring-shelves";
+pub use crate::data_dir::SHELF_FILE;
 
 /// The shelf format this code reads and writes.
 const FORMAT: u32 = 1;
@@ -213,8 +211,9 @@ fn valid_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The id in the shelf file, or a new one in a new file: written aside and linked into place,
-/// so that two processes starting at once agree on one id and nobody reads a half-written file.
+/// The id in the shelf file, or a new one in a new file, linked into place only where no file
+/// is ([`crate::data_dir::write_private`]): two processes starting at once agree on one id and
+/// nobody reads a half-written file.
 fn read_or_create_id(file: &Path) -> Result<String> {
     for _ in 0..3 {
         match std::fs::read_to_string(file) {
@@ -230,16 +229,7 @@ fn read_or_create_id(file: &Path) -> Result<String> {
             Err(e) => return Err(cannot_read(file, e)),
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let aside = file.with_extension(format!("{id}.tmp"));
-        super::file::open_private(
-            &aside,
-            std::fs::OpenOptions::new().write(true).create_new(true),
-        )
-        .and_then(|mut f| f.write_all(id.as_bytes()))
-        .map_err(|e| cannot_read(file, e))?;
-        let linked = std::fs::hard_link(&aside, file);
-        let _ = std::fs::remove_file(&aside);
-        match linked {
+        match crate::data_dir::write_private(file, id.as_bytes(), false) {
             Ok(()) => return Ok(id),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(cannot_read(file, e)),
